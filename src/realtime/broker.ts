@@ -1,0 +1,67 @@
+/** The broker contract: how publications, join/leave and node-to-node control travel between nodes. */
+import type { ClientInfo, StreamPosition } from '../protocol/types.js'
+
+/** A publication as brokers carry it: `data` is the raw JSON text, serialised once by the publisher. */
+export interface BrokerPublication {
+  data: string
+  offset?: number
+  info?: ClientInfo
+  tags?: Record<string, string>
+}
+
+export interface PublishOptions {
+  /** Publications kept per channel; 0 turns history off (no offsets, no recovery). */
+  historySize: number
+  /** How long publications stay in history, in ms. */
+  historyTtlMs: number
+  /** How long the stream's epoch and top offset live without publications, in ms. */
+  historyMetaTtlMs: number
+}
+
+export interface HistoryOptions {
+  since?: StreamPosition
+  /** 0: only the position; -1: no limit. */
+  limit: number
+  reverse?: boolean
+  historyMetaTtlMs: number
+}
+
+export interface HistoryResult {
+  publications: BrokerPublication[]
+  position: StreamPosition
+}
+
+/** Node-to-node commands: each node applies them to its own connections. */
+export type ControlMessage =
+  | { type: 'disconnect'; user: string; client?: string; except?: string[]; code: number; reason: string }
+  | { type: 'subscribe'; user: string; client?: string; channel: string; data?: unknown }
+  | { type: 'unsubscribe'; user: string; client?: string; channel: string }
+  | { type: 'refresh'; user: string; client?: string; expireAt?: number; expired?: boolean }
+  | { type: 'message'; user: string; client?: string; data: string }
+
+/** Called by the broker for traffic from any node, this one included. */
+export interface BrokerEventHandler {
+  handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition | null): void
+  handleJoin(channel: string, info: ClientInfo): void
+  handleLeave(channel: string, info: ClientInfo): void
+  handleControl(message: ControlMessage): void
+}
+
+/**
+ * A broker. `publish` saves to history and fans out atomically per channel, so publications of one
+ * channel reach every node in offset order. Handlers are called in the order the broker received them.
+ */
+export interface Broker {
+  run(handler: BrokerEventHandler): Promise<void>
+  /** Starts delivering the channel's traffic to this node; called on the channel's first local subscriber. */
+  subscribe(channel: string): Promise<void>
+  unsubscribe(channel: string): Promise<void>
+  /** Returns the new stream position, or null when history is off for the channel. */
+  publish(channel: string, pub: BrokerPublication, opts: PublishOptions): Promise<StreamPosition | null>
+  publishJoin(channel: string, info: ClientInfo): Promise<void>
+  publishLeave(channel: string, info: ClientInfo): Promise<void>
+  publishControl(message: ControlMessage): Promise<void>
+  history(channel: string, opts: HistoryOptions): Promise<HistoryResult>
+  removeHistory(channel: string): Promise<void>
+  close(): Promise<void>
+}
