@@ -1,0 +1,10 @@
+/** Every migration in order; an applied migration is never edited, a change is a new file. */
+import { sql as chat } from './001_chat.js'
+
+export interface Migration {
+  id: number
+  name: string
+  sql: string
+}
+
+export const MIGRATIONS: Migration[] = [{ id: 1, name: 'chat', sql: chat }]

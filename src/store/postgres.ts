@@ -1,0 +1,40 @@
+/** A PostgreSQL server through a `pg` pool; each transaction holds one pooled connection. */
+import pg from 'pg'
+import type { Db } from './db.js'
+
+// int8 (counts, bigserial) as JS numbers: every value livedesk stores stays far below 2^53.
+pg.types.setTypeParser(20, (v) => Number(v))
+
+export async function openPostgres(url: string, poolSize = 10): Promise<Db> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize })
+  // An idle client's error (server restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => {})
+  await pool.query('SELECT 1')
+  const wrapClient = (client: pg.PoolClient): Db => ({
+    async query<T>(sql: string, params?: unknown[]) {
+      return (await client.query(sql, params)).rows as T[]
+    },
+    transaction: (fn) => fn(wrapClient(client)),
+    close: async () => {},
+  })
+  return {
+    async query<T>(sql: string, params?: unknown[]) {
+      return (await pool.query(sql, params)).rows as T[]
+    },
+    async transaction(fn) {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        const result = await fn(wrapClient(client))
+        await client.query('COMMIT')
+        return result
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw err
+      } finally {
+        client.release()
+      }
+    },
+    close: () => pool.end(),
+  }
+}
