@@ -1,0 +1,104 @@
+/** The single-process broker: history in memory, traffic handed straight to this node's handler. */
+import { randomBytes } from 'node:crypto'
+import type { ClientInfo, StreamPosition } from '../protocol/types.js'
+import type {
+  Broker, BrokerEventHandler, BrokerPublication, ControlMessage, HistoryOptions, HistoryResult, PublishOptions,
+} from './broker.js'
+
+interface Stream {
+  epoch: string
+  top: number
+  /** Ascending by offset, trimmed to historySize; each entry expires at `expiresAt`. */
+  items: Array<{ pub: BrokerPublication; expiresAt: number }>
+  /** When the epoch and top are forgotten if nothing is published. */
+  metaExpiresAt: number
+}
+
+const newEpoch = () => randomBytes(6).toString('base64url')
+
+export class MemoryBroker implements Broker {
+  private handler?: BrokerEventHandler
+  private readonly streams = new Map<string, Stream>()
+  private sweepTimer?: NodeJS.Timeout
+
+  async run(handler: BrokerEventHandler): Promise<void> {
+    this.handler = handler
+    // Forget expired streams now and then so that memory follows live channels only.
+    this.sweepTimer = setInterval(() => this.sweep(), 60_000)
+    this.sweepTimer.unref()
+  }
+
+  async subscribe(): Promise<void> {}
+  async unsubscribe(): Promise<void> {}
+
+  async publish(channel: string, pub: BrokerPublication, opts: PublishOptions): Promise<StreamPosition | null> {
+    if (opts.historySize <= 0) {
+      this.handler?.handlePublication(channel, pub, null)
+      return null
+    }
+    const now = Date.now()
+    const stream = this.stream(channel, now, opts.historyMetaTtlMs)
+    stream.top += 1
+    stream.metaExpiresAt = now + opts.historyMetaTtlMs
+    const stored: BrokerPublication = { ...pub, offset: stream.top }
+    stream.items.push({ pub: stored, expiresAt: now + opts.historyTtlMs })
+    if (stream.items.length > opts.historySize) stream.items.splice(0, stream.items.length - opts.historySize)
+    const position = { offset: stream.top, epoch: stream.epoch }
+    this.handler?.handlePublication(channel, stored, position)
+    return position
+  }
+
+  async publishJoin(channel: string, info: ClientInfo): Promise<void> {
+    this.handler?.handleJoin(channel, info)
+  }
+
+  async publishLeave(channel: string, info: ClientInfo): Promise<void> {
+    this.handler?.handleLeave(channel, info)
+  }
+
+  async publishControl(message: ControlMessage): Promise<void> {
+    this.handler?.handleControl(message)
+  }
+
+  async history(channel: string, opts: HistoryOptions): Promise<HistoryResult> {
+    const now = Date.now()
+    const stream = this.stream(channel, now, opts.historyMetaTtlMs)
+    const position = { offset: stream.top, epoch: stream.epoch }
+    if (opts.limit === 0) return { publications: [], position }
+    let live = stream.items.filter((i) => i.expiresAt > now).map((i) => i.pub)
+    if (opts.since) {
+      const after = opts.since.offset
+      live = opts.reverse ? live.filter((p) => p.offset! < after) : live.filter((p) => p.offset! > after)
+    }
+    if (opts.reverse) live.reverse()
+    if (opts.limit > 0) live = live.slice(0, opts.limit)
+    return { publications: live, position }
+  }
+
+  async removeHistory(channel: string): Promise<void> {
+    const stream = this.streams.get(channel)
+    if (stream) stream.items = []
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer)
+    this.handler = undefined
+  }
+
+  private stream(channel: string, now: number, metaTtlMs: number): Stream {
+    let stream = this.streams.get(channel)
+    if (!stream || stream.metaExpiresAt <= now) {
+      stream = { epoch: newEpoch(), top: 0, items: [], metaExpiresAt: now + metaTtlMs }
+      this.streams.set(channel, stream)
+    }
+    return stream
+  }
+
+  private sweep(): void {
+    const now = Date.now()
+    for (const [channel, stream] of this.streams) {
+      if (stream.metaExpiresAt <= now) this.streams.delete(channel)
+      else stream.items = stream.items.filter((i) => i.expiresAt > now)
+    }
+  }
+}

@@ -1,0 +1,551 @@
+/**
+ * One connection's state machine: command dispatch in arrival order, subscriptions with recovery,
+ * and the write queue that coalesces what is due into one frame.
+ */
+import { randomUUID } from 'node:crypto'
+import { decodeCommands, encodeError, encodePush, encodeReply, PING, type DecodedCommand } from '../protocol/codec.js'
+import { Disconnect, Disconnects, Errors, ReplyError, UnsubscribeCode } from '../protocol/codes.js'
+import type {
+  ClientInfo, Command, CommandMethod, ConnectResult, HistoryRequest, Publication, SubscribeRecoveryRequest, SubscribeResult,
+} from '../protocol/types.js'
+import type { BrokerPublication } from './broker.js'
+import { namespaceOf } from './config.js'
+import type { ChannelOperation, ConnectingReply, ConnectionContext } from './hooks.js'
+import { verifyConnectionToken, verifySubscriptionToken } from './jwt.js'
+import type { Node } from './node.js'
+import type { Transport, TransportInfo } from './transport.js'
+
+interface Subscription {
+  serverSide: boolean
+  /** Offsets are checked for gaps and duplicates; on for channels with history. */
+  positioned: boolean
+  offset: number
+  epoch: string
+  /** Pushes that arrived while the subscribe was being answered; flushed right after the reply. */
+  pending: Array<{ frame: Buffer; offset: number; epoch?: string }> | null
+  expireTimer?: NodeJS.Timeout
+}
+
+type State = 'connecting' | 'connected' | 'closed'
+
+/** Publications as they appear in a result; data is parsed back from the broker's raw JSON. */
+export function toPublication(pub: BrokerPublication): Publication {
+  const out: Publication = { data: JSON.parse(pub.data) }
+  if (pub.offset) out.offset = pub.offset
+  if (pub.info) out.info = pub.info
+  if (pub.tags && Object.keys(pub.tags).length) out.tags = pub.tags
+  return out
+}
+
+export class Client {
+  readonly id = randomUUID()
+  private state: State = 'connecting'
+  private connectSeen = false
+  private ctx?: ConnectionContext
+  private readonly subs = new Map<string, Subscription>()
+  private queue: Array<Buffer | string> = []
+  private queuedBytes = 0
+  private flushScheduled = false
+  private chain: Promise<void> = Promise.resolve()
+  private staleTimer?: NodeJS.Timeout
+  private expireTimer?: NodeJS.Timeout
+  /** Set by authentication through a connection JWT: refresh then expects a JWT too. */
+  private authenticatedByJwt = false
+  /** When the last unanswered ping was sent (ms), or 0. */
+  pingSentAt = 0
+
+  constructor(
+    private readonly node: Node,
+    private readonly transport: Transport,
+    private readonly info: TransportInfo,
+  ) {
+    this.staleTimer = setTimeout(() => this.disconnect(Disconnects.stale), node.config.staleCloseDelayMs)
+  }
+
+  get user(): string | undefined {
+    return this.ctx?.user
+  }
+
+  get isConnected(): boolean {
+    return this.state === 'connected'
+  }
+
+  get channels(): string[] {
+    return [...this.subs.keys()]
+  }
+
+  clientInfo(): ClientInfo {
+    const info: ClientInfo = { user: this.ctx?.user ?? '', client: this.id }
+    if (this.ctx?.info !== undefined) info.conn_info = this.ctx.info
+    return info
+  }
+
+  // ---- incoming ----------------------------------------------------------------------------
+
+  /** A text frame from the socket: newline-joined commands, handled strictly in order. */
+  handleFrame(text: string): void {
+    if (this.state === 'closed') return
+    const decoded = decodeCommands(text)
+    if (!decoded.ok) {
+      this.node.log.debug({ client: this.id, error: decoded.error }, 'bad frame')
+      this.disconnect(Disconnects.badRequest)
+      return
+    }
+    this.chain = this.chain.then(() => this.handleCommands(decoded.commands))
+  }
+
+  /** A binary frame: this is a JSON-protocol server. */
+  handleBinary(): void {
+    this.disconnect(Disconnects.inappropriateProtocol)
+  }
+
+  private async handleCommands(commands: DecodedCommand[]): Promise<void> {
+    for (const cmd of commands) {
+      if (this.state === 'closed') return
+      if (cmd.kind === 'pong') {
+        this.pingSentAt = 0
+        continue
+      }
+      if (cmd.method === 'connect') {
+        if (this.connectSeen) return this.disconnect(Disconnects.badRequest)
+        this.connectSeen = true
+        const ok = await this.run(cmd.id, 'connect', () => this.connect(cmd.command))
+        if (!ok) return // after a failed connect the rest of the frame is ignored
+        continue
+      }
+      if (this.state !== 'connected') return this.disconnect(Disconnects.badRequest)
+      // A subscribe reply must be written before the pushes that waited for it.
+      const after = cmd.method === 'subscribe' ? () => this.releasePending(cmd.command.subscribe!.channel) : undefined
+      await this.run(cmd.id, cmd.method, () => this.dispatch(cmd.method, cmd.command), after)
+    }
+  }
+
+  /** Runs one command; a ReplyError becomes an error reply, a Disconnect closes, anything else is error 100. */
+  private async run(id: number, method: CommandMethod, fn: () => Promise<unknown>, after?: () => void): Promise<boolean> {
+    try {
+      const result = await fn()
+      if (method !== 'send' && method !== 'connect' && this.state !== 'closed') this.enqueue(encodeReply(id, method, result ?? {}))
+      after?.()
+      return true
+    } catch (err) {
+      if (this.state === 'closed') return false
+      if (err instanceof Disconnect) {
+        this.disconnect(err)
+      } else if (err instanceof ReplyError) {
+        if (method !== 'send') this.enqueue(encodeError(id, err.toJSON()))
+      } else {
+        this.node.log.error({ err, client: this.id, method }, 'command failed')
+        this.node.stats.errors++
+        if (method !== 'send') this.enqueue(encodeError(id, Errors.internal().toJSON()))
+      }
+      return false
+    }
+  }
+
+  private dispatch(method: CommandMethod, cmd: Command): Promise<unknown> {
+    switch (method) {
+      case 'subscribe': return this.subscribe(cmd.subscribe!)
+      case 'unsubscribe': return this.unsubscribe(cmd.unsubscribe!.channel)
+      case 'publish': return this.publish(cmd.publish!.channel, cmd.publish!.data)
+      case 'presence': return this.presence(cmd.presence!.channel)
+      case 'presence_stats': return this.presenceStats(cmd.presence_stats!.channel)
+      case 'history': return this.history(cmd.history!)
+      case 'rpc': return this.rpc(cmd.rpc!.method ?? '', cmd.rpc!.data)
+      case 'send': return this.send(cmd.send!.data)
+      case 'refresh': return this.refresh(cmd.refresh!.token)
+      case 'sub_refresh': return this.subRefresh(cmd.sub_refresh!.channel, cmd.sub_refresh!.token)
+      case 'ping': return Promise.resolve({})
+      default: return Promise.reject(Disconnects.badRequest)
+    }
+  }
+
+  // ---- connect -----------------------------------------------------------------------------
+
+  private async connect(cmd: Command): Promise<void> {
+    const req = cmd.connect!
+    let reply: ConnectingReply
+    if (req.token) {
+      const claims = await verifyConnectionToken(req.token, this.node.hmacKey)
+      reply = { user: claims.user, expireAt: claims.expireAt, channels: claims.channels, info: claims.info }
+      this.authenticatedByJwt = true
+    } else if (this.node.hooks.authenticate) {
+      reply = await this.node.hooks.authenticate({
+        client: this.id, transport: 'websocket', data: req.data, name: req.name, version: req.version,
+        headers: req.headers, remoteAddress: this.info.remoteAddress, userAgent: this.info.userAgent,
+      })
+    } else {
+      throw Disconnects.badRequest
+    }
+    if (this.state === 'closed') return
+    const nowSec = Date.now() / 1000
+    if (reply.expireAt && reply.expireAt <= nowSec) throw Errors.tokenExpired()
+    clearTimeout(this.staleTimer)
+    this.ctx = { client: this.id, user: reply.user, info: reply.info, meta: reply.meta }
+    this.node.hub.addClient(this, reply.user)
+    try {
+      await this.completeConnect(cmd.id!, reply, req.subs, nowSec)
+    } catch (err) {
+      // Authentication passed but the subscriptions could not be set up: let the SDK reconnect.
+      this.node.log.error({ err, client: this.id }, 'connect failed after authentication')
+      this.disconnect(Disconnects.internal)
+    }
+  }
+
+  private async completeConnect(id: number, reply: ConnectingReply, recovery: Record<string, SubscribeRecoveryRequest> | undefined, nowSec: number): Promise<void> {
+
+    const result: ConnectResult = { client: this.id, version: this.node.version, ping: 0, pong: false, node: this.node.config.nodeId }
+    if (this.node.config.pingIntervalMs > 0) {
+      result.ping = Math.max(1, Math.round(this.node.config.pingIntervalMs / 1000))
+      result.pong = true
+    } else {
+      delete result.ping
+      delete result.pong
+    }
+    if (reply.data !== undefined) result.data = reply.data
+    if (reply.expireAt) {
+      result.expires = true
+      result.ttl = Math.max(1, Math.round(reply.expireAt - nowSec))
+      this.scheduleExpiry(reply.expireAt)
+    }
+    const channels = [...new Set(reply.channels ?? [])]
+    if (channels.length) {
+      result.subs = {}
+      for (const channel of channels) {
+        result.subs[channel] = await this.addSubscription(channel, true, recovery?.[channel])
+        if (this.state === 'closed') return
+      }
+    }
+    this.state = 'connected'
+    this.node.stats.connects++
+    this.enqueue(encodeReply(id, 'connect', result))
+    for (const channel of channels) this.releasePending(channel)
+    this.node.hooks.connected?.(this.ctx!, channels)
+  }
+
+  private scheduleExpiry(expireAt: number): void {
+    clearTimeout(this.expireTimer)
+    const ms = expireAt * 1000 - Date.now() + this.node.config.expiredCloseDelayMs
+    this.expireTimer = setTimeout(() => this.disconnect(Disconnects.expired), Math.max(0, ms))
+  }
+
+  private async refresh(token: string): Promise<unknown> {
+    let expireAt: number | undefined
+    if (this.authenticatedByJwt) {
+      const claims = await verifyConnectionToken(token, this.node.hmacKey)
+      if (claims.user !== this.ctx!.user) throw Disconnects.invalidToken
+      expireAt = claims.expireAt
+      if (claims.info !== undefined) this.ctx!.info = claims.info
+    } else if (this.node.hooks.refresh) {
+      const r = await this.node.hooks.refresh(this.ctx!, token)
+      expireAt = r.expireAt
+      if (r.info !== undefined) this.ctx!.info = r.info
+    } else {
+      throw Errors.notAvailable()
+    }
+    return this.applyExpiry(expireAt)
+  }
+
+  /** Applies a new expiry from a refresh (client command or server API) and returns the refresh result. */
+  applyExpiry(expireAt: number | undefined): { expires: boolean; ttl?: number; client: string } {
+    clearTimeout(this.expireTimer)
+    if (!expireAt) return { client: this.id, expires: false }
+    const ttl = Math.round(expireAt - Date.now() / 1000)
+    if (ttl <= 0) throw Errors.tokenExpired()
+    this.scheduleExpiry(expireAt)
+    return { client: this.id, expires: true, ttl }
+  }
+
+  // ---- subscriptions -----------------------------------------------------------------------
+
+  /**
+   * Subscribes this connection to a channel and answers with its stream position, recovering missed
+   * publications when asked. Live publications that arrive meanwhile wait in `pending` until the
+   * caller has written the reply (`releasePending`), so nothing is lost or delivered twice.
+   */
+  async addSubscription(channel: string, serverSide: boolean, recovery?: SubscribeRecoveryRequest, opts: { positioned?: boolean; recoverable?: boolean; expireAt?: number } = {}): Promise<SubscribeResult> {
+    const ns = namespaceOf(this.node.config, channel)
+    const withHistory = ns.historySize > 0
+    const recoverable = withHistory && (ns.forceRecovery || !!opts.recoverable)
+    const sub: Subscription = { serverSide, positioned: withHistory, offset: 0, epoch: '', pending: [] }
+    this.subs.set(channel, sub)
+    await this.node.addSubscriber(channel, this)
+    if (ns.presence) await this.node.presenceManager.add(channel, this.id, this.clientInfo())
+    if (ns.joinLeave) await this.node.broker.publishJoin(channel, this.clientInfo())
+    const result: SubscribeResult = {}
+    if (opts.expireAt) {
+      result.expires = true
+      result.ttl = Math.max(1, Math.round(opts.expireAt - Date.now() / 1000))
+      sub.expireTimer = setTimeout(() => this.expireSubscription(channel), result.ttl * 1000)
+    }
+    if (!withHistory) return result
+    result.positioned = true
+    if (recoverable) result.recoverable = true
+    const wantRecovery = recoverable && !!recovery?.recover
+    const max = this.node.config.recoveryMaxPublications
+    const since = wantRecovery ? { offset: recovery!.offset ?? 0, epoch: recovery!.epoch ?? '' } : undefined
+    const history = await this.node.broker.history(channel, {
+      since, limit: wantRecovery ? max + 1 : 0, historyMetaTtlMs: this.node.config.historyMetaTtlMs,
+    })
+    const top = history.position
+    sub.epoch = top.epoch
+    sub.offset = top.offset
+    result.epoch = top.epoch
+    result.offset = top.offset
+    if (wantRecovery) {
+      result.was_recovering = true
+      const pubs = history.publications
+      const sameEpoch = !since!.epoch || since!.epoch === top.epoch
+      const recovered = sameEpoch && pubs.length <= max && (pubs.length === 0
+        ? top.offset === since!.offset
+        : pubs[0].offset === since!.offset + 1 && pubs[pubs.length - 1].offset === top.offset)
+      result.recovered = recovered
+      if (recovered && pubs.length) result.publications = pubs.map(toPublication)
+    }
+    return result
+  }
+
+  /** Delivers what arrived while the subscribe reply was being prepared, skipping what the reply already holds. */
+  releasePending(channel: string): void {
+    const sub = this.subs.get(channel)
+    if (!sub || !sub.pending) return
+    const pending = sub.pending
+    sub.pending = null
+    for (const p of pending) this.deliver(channel, p.frame, p.offset, p.epoch)
+  }
+
+  private async subscribe(req: Command['subscribe'] & object): Promise<SubscribeResult> {
+    const channel = req.channel
+    if (!channel) throw Errors.badRequest()
+    if (this.subs.has(channel)) throw Errors.alreadySubscribed()
+    let expireAt: number | undefined
+    if (req.token) {
+      expireAt = (await verifySubscriptionToken(req.token, this.node.hmacKey, this.ctx!.user, channel)).expireAt || undefined
+    } else {
+      await this.authorize(channel, 'subscribe')
+    }
+    if (this.state === 'closed') return {}
+    try {
+      return await this.addSubscription(channel, false, req, { positioned: req.positioned, recoverable: req.recoverable, expireAt })
+    } catch (err) {
+      await this.removeSubscription(channel).catch(() => {})
+      throw err
+    }
+  }
+
+  private async unsubscribe(channel: string): Promise<unknown> {
+    await this.removeSubscription(channel)
+    return {}
+  }
+
+  /** Drops a subscription and its presence; safe to call for a channel not subscribed. */
+  async removeSubscription(channel: string): Promise<void> {
+    const sub = this.subs.get(channel)
+    if (!sub) return
+    clearTimeout(sub.expireTimer)
+    this.subs.delete(channel)
+    const ns = namespaceOf(this.node.config, channel)
+    await this.node.removeSubscriber(channel, this)
+    if (ns.presence) await this.node.presenceManager.remove(channel, this.id)
+    if (ns.joinLeave) await this.node.broker.publishLeave(channel, this.clientInfo())
+  }
+
+  private async subRefresh(channel: string, token: string): Promise<unknown> {
+    const sub = this.subs.get(channel)
+    if (!sub || sub.serverSide) throw Errors.permissionDenied()
+    const { expireAt } = await verifySubscriptionToken(token, this.node.hmacKey, this.ctx!.user, channel)
+    clearTimeout(sub.expireTimer)
+    if (!expireAt) return { expires: false }
+    const ttl = Math.round(expireAt - Date.now() / 1000)
+    if (ttl <= 0) throw Errors.tokenExpired()
+    sub.expireTimer = setTimeout(() => this.expireSubscription(channel), ttl * 1000)
+    return { expires: true, ttl }
+  }
+
+  private expireSubscription(channel: string): void {
+    this.unsubscribeByServer(channel, UnsubscribeCode.Expired, 'subscription expired')
+  }
+
+  /** Server-side removal: the client gets an unsubscribe push (codes ≥ 2500 make the SDK resubscribe). */
+  unsubscribeByServer(channel: string, code: number = UnsubscribeCode.Server, reason = 'server unsubscribe'): void {
+    if (!this.subs.has(channel)) return
+    void this.removeSubscription(channel).catch((err) => this.node.log.warn({ err }, 'unsubscribe failed'))
+    this.enqueue(encodePush({ channel, unsubscribe: { code, reason } }))
+  }
+
+  /** Server-side addition at run time: a `subscribe` push, then the channel's publications. */
+  async subscribeByServer(channel: string, data?: unknown): Promise<void> {
+    if (this.state !== 'connected' || this.subs.has(channel)) return
+    const result = await this.addSubscription(channel, true)
+    if (this.state !== 'connected') return
+    const push: SubscribeResult = {
+      recoverable: result.recoverable ?? false, positioned: result.positioned ?? false,
+      epoch: result.epoch ?? '', offset: result.offset ?? 0,
+    }
+    if (data !== undefined) push.data = data
+    this.enqueue(encodePush({ channel, subscribe: push }))
+    this.releasePending(channel)
+  }
+
+  private async authorize(channel: string, op: ChannelOperation): Promise<void> {
+    const hook = this.node.hooks.authorizeChannel
+    let allowed: boolean
+    if (hook) allowed = await hook(this.ctx!, channel, op)
+    else {
+      const ns = namespaceOf(this.node.config, channel)
+      allowed = op === 'subscribe' ? ns.allowSubscribe : op === 'publish' ? ns.allowPublish : op === 'history' ? ns.allowHistory : ns.allowPresence
+    }
+    if (!allowed) throw Errors.permissionDenied()
+  }
+
+  // ---- other commands ----------------------------------------------------------------------
+
+  private async publish(channel: string, data: unknown): Promise<unknown> {
+    if (!channel || data === undefined) throw Errors.badRequest()
+    await this.authorize(channel, 'publish')
+    await this.node.publish(channel, data, { info: this.clientInfo() })
+    return {}
+  }
+
+  private async presence(channel: string): Promise<unknown> {
+    if (!namespaceOf(this.node.config, channel).presence) throw Errors.notAvailable()
+    await this.authorize(channel, 'presence')
+    return { presence: await this.node.presenceManager.presence(channel) }
+  }
+
+  private async presenceStats(channel: string): Promise<unknown> {
+    if (!namespaceOf(this.node.config, channel).presence) throw Errors.notAvailable()
+    await this.authorize(channel, 'presence')
+    const s = await this.node.presenceManager.stats(channel)
+    return { num_clients: s.numClients, num_users: s.numUsers }
+  }
+
+  private async history(req: HistoryRequest): Promise<unknown> {
+    if (namespaceOf(this.node.config, req.channel).historySize <= 0) throw Errors.notAvailable()
+    await this.authorize(req.channel, 'history')
+    return this.node.historyResult(req.channel, req)
+  }
+
+  private async rpc(method: string, data: unknown): Promise<unknown> {
+    if (!this.node.hooks.rpc) throw Errors.methodNotFound()
+    const result = await this.node.hooks.rpc(this.ctx!, method, data)
+    return result === undefined ? {} : { data: result }
+  }
+
+  private async send(data: unknown): Promise<unknown> {
+    if (!this.node.hooks.message) throw Disconnects.notAvailable
+    this.node.hooks.message(this.ctx!, data)
+    return undefined
+  }
+
+  // ---- outgoing ----------------------------------------------------------------------------
+
+  /**
+   * A publication of a subscribed channel, encoded once for all subscribers. Offsets are checked:
+   * a duplicate is dropped, a gap or a new epoch means this connection lost its place in the stream.
+   */
+  deliver(channel: string, frame: Buffer, offset: number, epoch?: string): void {
+    const sub = this.subs.get(channel)
+    if (!sub) return
+    if (sub.pending) {
+      sub.pending.push({ frame, offset, epoch })
+      return
+    }
+    if (sub.positioned && offset > 0) {
+      if (epoch && sub.epoch && epoch !== sub.epoch) return this.lostPosition(channel, sub)
+      if (offset <= sub.offset) return
+      if (offset !== sub.offset + 1) return this.lostPosition(channel, sub)
+      sub.offset = offset
+    }
+    this.enqueue(frame)
+  }
+
+  private lostPosition(channel: string, sub: Subscription): void {
+    // Server-side subscriptions recover through a reconnect; client-side ones through a resubscribe.
+    if (sub.serverSide) this.disconnect(Disconnects.insufficientState)
+    else this.unsubscribeByServer(channel, UnsubscribeCode.InsufficientState, 'insufficient state')
+  }
+
+  /** Queues a message; a connection whose unsent bytes pass the cap is cut as slow (3008). */
+  enqueue(message: Buffer | string): void {
+    if (this.state === 'closed') return
+    this.queuedBytes += message.length
+    if (this.queuedBytes + this.transport.bufferedAmount > this.node.config.maxQueueBytes) {
+      this.node.stats.slowDisconnects++
+      this.queue = []
+      this.queuedBytes = 0
+      this.disconnect(Disconnects.slow)
+      return
+    }
+    this.queue.push(message)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      this.node.scheduleFlush(this)
+    }
+  }
+
+  /** Writes what is queued: up to `maxMessagesInFrame` messages per frame, newline-joined. */
+  flush(): void {
+    this.flushScheduled = false
+    const queue = this.queue
+    if (queue.length === 0 || this.state === 'closed') return
+    this.queue = []
+    this.queuedBytes = 0
+    const max = this.node.config.maxMessagesInFrame
+    for (let i = 0; i < queue.length; i += max) {
+      const n = Math.min(max, queue.length - i)
+      if (n === 1) this.transport.write(queue[i])
+      else this.transport.write(joinMessages(queue, i, i + n))
+    }
+    this.node.stats.frames++
+  }
+
+  ping(): void {
+    if (this.state !== 'connected') return
+    if (this.pingSentAt === 0) this.pingSentAt = Date.now()
+    this.enqueue(PING)
+  }
+
+  // ---- closing -----------------------------------------------------------------------------
+
+  /** Closes with a code the SDK understands; what was queued before is written first (except for a slow client). */
+  disconnect(d: Disconnect): void {
+    if (this.state === 'closed') return
+    if (d !== Disconnects.slow) this.flush()
+    this.state = 'closed'
+    this.transport.close(d.code, d.reason)
+    this.cleanup(d.code, d.reason)
+  }
+
+  /** The socket closed (by the peer, or after our close frame). */
+  handleClose(code: number, reason: string): void {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    this.cleanup(code, reason)
+  }
+
+  private cleanup(code: number, reason: string): void {
+    clearTimeout(this.staleTimer)
+    clearTimeout(this.expireTimer)
+    this.queue = []
+    for (const channel of [...this.subs.keys()]) {
+      void this.removeSubscription(channel).catch((err) => this.node.log.warn({ err, channel }, 'cleanup failed'))
+    }
+    this.node.removeClient(this)
+    if (this.ctx) this.node.hooks.disconnected?.(this.ctx, code, reason)
+  }
+}
+
+const NEWLINE = Buffer.from('\n')
+
+function joinMessages(queue: Array<Buffer | string>, from: number, to: number): Buffer | string {
+  let allStrings = true
+  for (let i = from; i < to; i++) if (typeof queue[i] !== 'string') { allStrings = false; break }
+  if (allStrings) return (queue.slice(from, to) as string[]).join('\n')
+  const parts: Buffer[] = []
+  for (let i = from; i < to; i++) {
+    if (i > from) parts.push(NEWLINE)
+    const m = queue[i]
+    parts.push(typeof m === 'string' ? Buffer.from(m) : m)
+  }
+  return Buffer.concat(parts)
+}

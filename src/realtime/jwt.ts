@@ -1,0 +1,42 @@
+/** Centrifugo-style JWTs (HS256): connection tokens (`sub`, `exp`, `channels`, `info`) and subscription tokens (`sub`, `channel`, `exp`). */
+import { errors, jwtVerify } from 'jose'
+import { Disconnects, Errors } from '../protocol/codes.js'
+
+export interface ConnectionClaims {
+  user: string
+  expireAt: number
+  channels: string[]
+  info?: unknown
+}
+
+async function verify(token: string, secret: Uint8Array | undefined) {
+  if (!secret) throw Disconnects.invalidToken
+  try {
+    const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] })
+    return payload
+  } catch (err) {
+    if (err instanceof errors.JWTExpired) throw Errors.tokenExpired()
+    throw Disconnects.invalidToken
+  }
+}
+
+/** Verifies a connection JWT; an expired one is error 109 (the SDK fetches a new one), any other failure closes 3500. */
+export async function verifyConnectionToken(token: string, secret: Uint8Array | undefined): Promise<ConnectionClaims> {
+  const claims = await verify(token, secret)
+  if (typeof claims.sub !== 'string') throw Disconnects.invalidToken
+  const channels = Array.isArray(claims.channels) ? claims.channels.filter((c): c is string => typeof c === 'string') : []
+  return { user: claims.sub, expireAt: claims.exp ?? 0, channels, info: claims.info }
+}
+
+/** Verifies a subscription JWT for this user and channel; a mismatch is permission denied. */
+export async function verifySubscriptionToken(token: string, secret: Uint8Array | undefined, user: string, channel: string): Promise<{ expireAt: number; info?: unknown }> {
+  let claims
+  try {
+    claims = await verify(token, secret)
+  } catch (err) {
+    if (err === Disconnects.invalidToken) throw Errors.permissionDenied()
+    throw err
+  }
+  if (claims.sub !== user || claims.channel !== channel) throw Errors.permissionDenied()
+  return { expireAt: claims.exp ?? 0, info: claims.info }
+}

@@ -1,0 +1,307 @@
+/**
+ * The gateway node: owns the hub, the broker and presence, publishes, fans broker traffic out to local
+ * connections, and applies node-to-node control messages. Knows nothing of what the channels mean.
+ */
+import type { Logger } from 'pino'
+import { encodePublicationPush, encodePush } from '../protocol/codec.js'
+import { Disconnect, Errors } from '../protocol/codes.js'
+import type { ClientInfo, HistoryRequest, StreamPosition } from '../protocol/types.js'
+import type { Broker, BrokerEventHandler, BrokerPublication, ControlMessage } from './broker.js'
+import { Client, toPublication } from './client.js'
+import { namespaceOf, type RealtimeConfig } from './config.js'
+import type { RealtimeHooks } from './hooks.js'
+import { Hub } from './hub.js'
+import type { PresenceManager } from './presence.js'
+import type { Transport, TransportInfo } from './transport.js'
+
+export interface NodeOptions {
+  config: RealtimeConfig
+  broker: Broker
+  presence: PresenceManager
+  hooks?: RealtimeHooks
+  log: Logger
+  version?: string
+}
+
+export interface PublishOptions {
+  skipHistory?: boolean
+  tags?: Record<string, string>
+  info?: ClientInfo
+}
+
+/** Plain counters read by the metrics endpoint; the hot path only increments numbers. */
+export interface NodeStats {
+  connects: number
+  publications: number
+  deliveries: number
+  frames: number
+  slowDisconnects: number
+  errors: number
+}
+
+/** The largest history page a client or the server API may ask for. */
+const HISTORY_MAX_LIMIT = 1000
+/** How often presence entries are re-added so that their TTL (Redis) never lapses for live clients. */
+const PRESENCE_REFRESH_MS = 20_000
+
+export class Node implements BrokerEventHandler {
+  readonly hub = new Hub()
+  readonly config: RealtimeConfig
+  readonly broker: Broker
+  readonly presenceManager: PresenceManager
+  readonly hooks: RealtimeHooks
+  readonly log: Logger
+  readonly version: string
+  readonly hmacKey?: Uint8Array
+  readonly stats: NodeStats = { connects: 0, publications: 0, deliveries: 0, frames: 0, slowDisconnects: 0, errors: 0 }
+  private readonly dirty: Client[] = []
+  private flushScheduled = false
+  private pingTimer?: NodeJS.Timeout
+  private pongTimer?: NodeJS.Timeout
+  private presenceTimer?: NodeJS.Timeout
+  private closing = false
+
+  constructor(opts: NodeOptions) {
+    this.config = opts.config
+    this.broker = opts.broker
+    this.presenceManager = opts.presence
+    this.hooks = opts.hooks ?? {}
+    this.log = opts.log
+    this.version = opts.version ?? '0.1.0'
+    if (opts.config.hmacSecret) this.hmacKey = new TextEncoder().encode(opts.config.hmacSecret)
+  }
+
+  async run(): Promise<void> {
+    await this.broker.run(this)
+    if (this.config.pingIntervalMs > 0) {
+      this.pingTimer = setInterval(() => this.pingAll(), this.config.pingIntervalMs)
+      this.pingTimer.unref()
+    }
+    this.presenceTimer = setInterval(() => void this.refreshPresence(), PRESENCE_REFRESH_MS)
+    this.presenceTimer.unref()
+  }
+
+  /** A new socket. Returns the client so the transport can feed it frames and closes. */
+  accept(transport: Transport, info: TransportInfo): Client {
+    return new Client(this, transport, info)
+  }
+
+  get isClosing(): boolean {
+    return this.closing
+  }
+
+  // ---- publishing --------------------------------------------------------------------------
+
+  /** Publishes `data` (any JSON value) to a channel; resolves with its stream position when the channel keeps history. */
+  async publish(channel: string, data: unknown, opts: PublishOptions = {}): Promise<Partial<StreamPosition>> {
+    return this.publishJson(channel, JSON.stringify(data), opts)
+  }
+
+  /** Like `publish` with data already serialised as JSON text. */
+  async publishJson(channel: string, dataJson: string, opts: PublishOptions = {}): Promise<Partial<StreamPosition>> {
+    const ns = namespaceOf(this.config, channel)
+    const pub: BrokerPublication = { data: dataJson }
+    if (opts.info) pub.info = opts.info
+    if (opts.tags) pub.tags = opts.tags
+    const position = await this.broker.publish(channel, pub, {
+      historySize: opts.skipHistory ? 0 : ns.historySize,
+      historyTtlMs: ns.historyTtlMs,
+      historyMetaTtlMs: this.config.historyMetaTtlMs,
+    })
+    this.stats.publications++
+    return position ?? {}
+  }
+
+  // ---- broker traffic (every node, this one included) ---------------------------------------
+
+  handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition | null): void {
+    const subscribers = this.hub.channels.get(channel)
+    if (!subscribers) return
+    // Encoded once per channel: every subscriber gets the same bytes.
+    const frame = Buffer.from(encodePublicationPush(channel, pub.data, { offset: position?.offset, info: pub.info, tags: pub.tags }))
+    const offset = position?.offset ?? 0
+    const epoch = position?.epoch
+    for (const client of subscribers) client.deliver(channel, frame, offset, epoch)
+    this.stats.deliveries += subscribers.size
+  }
+
+  handleJoin(channel: string, info: ClientInfo): void {
+    this.broadcastPush(channel, encodePush({ channel, join: { info } }))
+  }
+
+  handleLeave(channel: string, info: ClientInfo): void {
+    this.broadcastPush(channel, encodePush({ channel, leave: { info } }))
+  }
+
+  private broadcastPush(channel: string, frame: string): void {
+    const subscribers = this.hub.channels.get(channel)
+    if (subscribers) for (const client of subscribers) client.enqueue(frame)
+  }
+
+  handleControl(msg: ControlMessage): void {
+    const targets = this.hub.userClients(msg.user, msg.client)
+    for (const client of targets) {
+      switch (msg.type) {
+        case 'disconnect':
+          if (!msg.except?.includes(client.id)) client.disconnect(new Disconnect(msg.code, msg.reason))
+          break
+        case 'subscribe':
+          client.subscribeByServer(msg.channel, msg.data).catch((err) => this.log.warn({ err }, 'server subscribe failed'))
+          break
+        case 'unsubscribe':
+          client.unsubscribeByServer(msg.channel)
+          break
+        case 'refresh':
+          if (msg.expired) client.disconnect(new Disconnect(3005, 'connection expired'))
+          else {
+            try {
+              client.applyExpiry(msg.expireAt)
+            } catch {
+              client.disconnect(new Disconnect(3005, 'connection expired'))
+            }
+          }
+          break
+        case 'message':
+          client.enqueue(`{"push":{"message":{"data":${msg.data}}}}`)
+          break
+      }
+    }
+  }
+
+  // ---- user-level commands (all nodes) -----------------------------------------------------
+
+  subscribeUser(user: string, channel: string, opts: { client?: string; data?: unknown } = {}): Promise<void> {
+    return this.broker.publishControl({ type: 'subscribe', user, channel, client: opts.client, data: opts.data })
+  }
+
+  unsubscribeUser(user: string, channel: string, opts: { client?: string } = {}): Promise<void> {
+    return this.broker.publishControl({ type: 'unsubscribe', user, channel, client: opts.client })
+  }
+
+  /** Closes the user's connections on every node; each writes its queued pushes before the close frame. */
+  disconnectUser(user: string, code: number, reason: string, opts: { client?: string; except?: string[] } = {}): Promise<void> {
+    return this.broker.publishControl({ type: 'disconnect', user, code, reason, client: opts.client, except: opts.except })
+  }
+
+  refreshUser(user: string, opts: { client?: string; expireAt?: number; expired?: boolean }): Promise<void> {
+    return this.broker.publishControl({ type: 'refresh', user, ...opts })
+  }
+
+  sendToUser(user: string, data: unknown, opts: { client?: string } = {}): Promise<void> {
+    return this.broker.publishControl({ type: 'message', user, client: opts.client, data: JSON.stringify(data) })
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  presence(channel: string): Promise<Record<string, ClientInfo>> {
+    if (!namespaceOf(this.config, channel).presence) throw Errors.notAvailable()
+    return this.presenceManager.presence(channel)
+  }
+
+  presenceStats(channel: string) {
+    if (!namespaceOf(this.config, channel).presence) throw Errors.notAvailable()
+    return this.presenceManager.stats(channel)
+  }
+
+  /** A history page in protocol shape: `{ publications, epoch, offset }`. */
+  async historyResult(channel: string, req: Omit<HistoryRequest, 'channel'>) {
+    if (namespaceOf(this.config, channel).historySize <= 0) throw Errors.notAvailable()
+    const limit = req.limit === undefined || req.limit === null ? 0 : Math.min(req.limit < 0 ? HISTORY_MAX_LIMIT : req.limit, HISTORY_MAX_LIMIT)
+    let since: StreamPosition | undefined
+    if (req.since) since = { offset: req.since.offset ?? 0, epoch: req.since.epoch ?? '' }
+    const h = await this.broker.history(channel, { since, limit, reverse: req.reverse, historyMetaTtlMs: this.config.historyMetaTtlMs })
+    if (since?.epoch && since.epoch !== h.position.epoch) throw Errors.unrecoverablePosition()
+    return { publications: h.publications.map(toPublication), epoch: h.position.epoch, offset: h.position.offset }
+  }
+
+  removeHistory(channel: string): Promise<void> {
+    return this.broker.removeHistory(channel)
+  }
+
+  /** Channels with at least one subscriber on this node, with their local subscriber counts. */
+  channels(): Record<string, { num_clients: number }> {
+    const out: Record<string, { num_clients: number }> = {}
+    for (const [channel, set] of this.hub.channels) out[channel] = { num_clients: set.size }
+    return out
+  }
+
+  info() {
+    return {
+      name: this.config.nodeId,
+      version: this.version,
+      num_clients: this.hub.clients.size,
+      num_users: this.hub.users.size,
+      num_channels: this.hub.channels.size,
+      num_subs: this.hub.numSubscriptions(),
+      uptime: Math.round(process.uptime()),
+    }
+  }
+
+  // ---- subscriber bookkeeping (called by clients) ------------------------------------------
+
+  async addSubscriber(channel: string, client: Client): Promise<void> {
+    if (!this.hub.addSubscriber(channel, client)) return
+    try {
+      await this.broker.subscribe(channel)
+    } catch (err) {
+      this.hub.removeSubscriber(channel, client)
+      throw err
+    }
+  }
+
+  async removeSubscriber(channel: string, client: Client): Promise<void> {
+    if (this.hub.removeSubscriber(channel, client)) await this.broker.unsubscribe(channel)
+  }
+
+  removeClient(client: Client): void {
+    this.hub.removeClient(client, client.user)
+  }
+
+  // ---- writing and liveness ----------------------------------------------------------------
+
+  /** Clients with queued messages are flushed together once per event-loop turn. */
+  scheduleFlush(client: Client): void {
+    this.dirty.push(client)
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(this.flushAll)
+  }
+
+  private readonly flushAll = (): void => {
+    this.flushScheduled = false
+    const dirty = this.dirty.splice(0)
+    for (const client of dirty) client.flush()
+  }
+
+  private pingAll(): void {
+    for (const client of this.hub.clients.values()) client.ping()
+    clearTimeout(this.pongTimer)
+    this.pongTimer = setTimeout(() => this.checkPongs(), this.config.pongTimeoutMs)
+    this.pongTimer.unref()
+  }
+
+  private checkPongs(): void {
+    const deadline = Date.now() - this.config.pongTimeoutMs
+    for (const client of this.hub.clients.values()) {
+      if (client.pingSentAt && client.pingSentAt <= deadline) client.disconnect(new Disconnect(3012, 'no pong'))
+    }
+  }
+
+  private async refreshPresence(): Promise<void> {
+    for (const [channel, set] of this.hub.channels) {
+      if (!namespaceOf(this.config, channel).presence) continue
+      for (const client of set) await this.presenceManager.add(channel, client.id, client.clientInfo()).catch(() => {})
+    }
+  }
+
+  /** Closes every connection with 3001 shutdown (the SDK reconnects), then the broker and presence. */
+  async shutdown(): Promise<void> {
+    this.closing = true
+    clearInterval(this.pingTimer)
+    clearTimeout(this.pongTimer)
+    clearInterval(this.presenceTimer)
+    for (const client of [...this.hub.clients.values()]) client.disconnect(new Disconnect(3001, 'shutdown'))
+    await this.broker.close()
+    await this.presenceManager.close()
+  }
+}
