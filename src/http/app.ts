@@ -1,0 +1,56 @@
+/** The HTTP edge: health, metrics, Centrifugo's server API, OpenAPI and docs, the web pages, and any plugin handed in. */
+import { existsSync } from 'node:fs'
+import fastifyStatic from '@fastify/static'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import type { Logger } from 'pino'
+import type { Node } from '../realtime/node.js'
+import { metrics } from './metrics.js'
+import { serverApi } from './server-api.js'
+
+export interface AppOptions {
+  node: Node
+  apiKey: string
+  log: Logger
+  /** Built console and widget (web/dist); served when present. */
+  webDir?: string
+  /** Largest accepted request body in bytes. @default 1_048_576 */
+  bodyLimit?: number
+  /** Further APIs, such as the domain's /api/v1. */
+  plugins?: Array<{ plugin: FastifyPluginAsync; prefix: string }>
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({ loggerInstance: opts.log as FastifyBaseLogger, bodyLimit: opts.bodyLimit ?? 1_048_576, logController: new LogController({ disableRequestLogging: true }) })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'livedesk API', version: opts.node.version, description: 'Operators, clients, sessions and messages. Live events travel over the Centrifugo-compatible WebSocket at /centrifugo/connection/websocket.' },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'The API key (API_KEY) of trusted backends' },
+          operatorToken: { type: 'http', scheme: 'bearer', description: 'An operator token from POST /api/v1/operators/{id}/tokens' },
+          clientToken: { type: 'http', scheme: 'bearer', description: 'A client token from POST /api/v1/widget/clients or POST /api/v1/clients' },
+        },
+      },
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { url: '/api/v1/openapi.json' } as never })
+
+  app.get('/health', { schema: { hide: true } }, async (_req, reply) => {
+    if (opts.node.isClosing) return reply.code(503).send({ status: 'shutting down' })
+    return { status: 'ok', node: opts.node.config.nodeId }
+  })
+  await app.register(metrics({ node: opts.node }))
+  await app.register(serverApi({ node: opts.node, apiKey: opts.apiKey }))
+  for (const { plugin, prefix } of opts.plugins ?? []) await app.register(plugin, { prefix })
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  if (opts.webDir && existsSync(opts.webDir)) {
+    await app.register(fastifyStatic, { root: opts.webDir, index: 'index.html' })
+    app.get('/widget', { schema: { hide: true } }, (_req, reply) => reply.sendFile('widget/index.html'))
+  }
+  return app
+}

@@ -1,0 +1,219 @@
+/**
+ * Centrifugo's server HTTP API (v5/v6): `POST /api/<method>` and the legacy `POST /api` with
+ * `{method, params}`. Same bodies and results, so a backend written for Centrifugo publishes here unchanged:
+ * HTTP 200 with `{result}` or `{error:{code,message}}`; 401 for a wrong key; 400 for a body that is not JSON.
+ */
+import { timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { Disconnect, ReplyError } from '../protocol/codes.js'
+import type { Node } from '../realtime/node.js'
+
+export interface ServerApiOptions {
+  node: Node
+  apiKey: string
+}
+
+type Params = Record<string, unknown>
+type Method = (p: Params) => Promise<unknown>
+
+/** A Centrifugo API error naming the field at fault; 107 is "bad request". */
+const badRequest = (detail: string) => new ReplyError(107, `bad request: ${detail}`)
+
+const isObject = (v: unknown): v is Params => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+function str(p: Params, field: string, required = true): string | undefined {
+  const v = p[field]
+  if (v === undefined || v === null || v === '') {
+    if (required) throw badRequest(`${field} is required`)
+    return undefined
+  }
+  if (typeof v !== 'string') throw badRequest(`${field} must be a string`)
+  return v
+}
+
+function tagsOf(p: Params): Record<string, string> | undefined {
+  if (p.tags === undefined || p.tags === null) return undefined
+  if (!isObject(p.tags) || !Object.values(p.tags).every((v) => typeof v === 'string')) throw badRequest('tags must be an object of strings')
+  return p.tags as Record<string, string>
+}
+
+/** `data` as JSON text: the raw JSON value, or `b64data` holding JSON. */
+function dataJsonOf(p: Params): string {
+  if (p.data !== undefined) return JSON.stringify(p.data)
+  if (typeof p.b64data === 'string') {
+    const text = Buffer.from(p.b64data, 'base64').toString('utf8')
+    try {
+      JSON.parse(text)
+      return text
+    } catch {
+      throw badRequest('b64data must hold JSON for JSON-protocol clients')
+    }
+  }
+  throw badRequest('data is required')
+}
+
+function keyMatches(expected: Buffer, given: string | undefined): boolean {
+  if (!given) return false
+  const g = Buffer.from(given)
+  return g.length === expected.length && timingSafeEqual(g, expected)
+}
+
+/** The key from `X-API-Key`, `Authorization: apikey <key>` or `?api_key=`. */
+function presentedKey(req: FastifyRequest): string | undefined {
+  const header = req.headers['x-api-key']
+  if (typeof header === 'string') return header
+  const auth = req.headers.authorization
+  if (auth?.toLowerCase().startsWith('apikey ')) return auth.slice(7).trim()
+  const q = (req.query as Params | undefined)?.api_key
+  return typeof q === 'string' ? q : undefined
+}
+
+export function serverApiMethods(node: Node): Record<string, Method> {
+  const publish: Method = async (p) => {
+    const channel = str(p, 'channel')!
+    return node.publishJson(channel, dataJsonOf(p), { skipHistory: p.skip_history === true, tags: tagsOf(p) })
+  }
+  const methods: Record<string, Method> = {
+    publish,
+    broadcast: async (p) => {
+      if (!Array.isArray(p.channels) || p.channels.length === 0) throw badRequest('channels must be a non-empty array')
+      if (!p.channels.every((c) => typeof c === 'string' && c !== '')) throw badRequest('channels must hold channel names')
+      const dataJson = dataJsonOf(p)
+      const tags = tagsOf(p)
+      const responses = await Promise.all(
+        (p.channels as string[]).map((channel) =>
+          node.publishJson(channel, dataJson, { skipHistory: p.skip_history === true, tags }).then(
+            (result) => ({ result }),
+            (err) => ({ error: toApiError(err) }),
+          ),
+        ),
+      )
+      return { responses }
+    },
+    subscribe: async (p) => {
+      await node.subscribeUser(str(p, 'user', false) ?? '', str(p, 'channel')!, { client: str(p, 'client', false), data: p.data })
+      return {}
+    },
+    unsubscribe: async (p) => {
+      await node.unsubscribeUser(str(p, 'user', false) ?? '', str(p, 'channel')!, { client: str(p, 'client', false) })
+      return {}
+    },
+    disconnect: async (p) => {
+      let code = 3503
+      let reason = 'force disconnect'
+      if (p.disconnect !== undefined) {
+        if (!isObject(p.disconnect) || typeof p.disconnect.code !== 'number') throw badRequest('disconnect.code must be a number')
+        code = p.disconnect.code
+        if (code < 3000 || code > 4999) throw badRequest('disconnect.code must be within 3000-4999')
+        reason = typeof p.disconnect.reason === 'string' && p.disconnect.reason ? p.disconnect.reason : new Disconnect(code, '').reconnect ? 'reconnect' : 'disconnect'
+      }
+      const whitelist = Array.isArray(p.whitelist) ? p.whitelist.filter((c): c is string => typeof c === 'string') : undefined
+      await node.disconnectUser(str(p, 'user', false) ?? '', code, reason, { client: str(p, 'client', false), except: whitelist })
+      return {}
+    },
+    refresh: async (p) => {
+      const expireAt = p.expire_at === undefined ? undefined : Number(p.expire_at)
+      if (expireAt !== undefined && !Number.isFinite(expireAt)) throw badRequest('expire_at must be a number')
+      await node.refreshUser(str(p, 'user')!, { client: str(p, 'client', false), expireAt, expired: p.expired === true })
+      return {}
+    },
+    presence: async (p) => ({ presence: await node.presence(str(p, 'channel')!) }),
+    presence_stats: async (p) => {
+      const s = await node.presenceStats(str(p, 'channel')!)
+      return { num_clients: s.numClients, num_users: s.numUsers }
+    },
+    history: async (p) => {
+      const channel = str(p, 'channel')!
+      if (p.limit !== undefined && (typeof p.limit !== 'number' || !Number.isInteger(p.limit))) throw badRequest('limit must be an integer')
+      if (p.since !== undefined && p.since !== null && !isObject(p.since)) throw badRequest('since must be an object')
+      const since = isObject(p.since) ? { offset: Number(p.since.offset ?? 0), epoch: String(p.since.epoch ?? '') } : undefined
+      return node.historyResult(channel, { limit: p.limit as number | undefined, since, reverse: p.reverse === true })
+    },
+    history_remove: async (p) => {
+      await node.removeHistory(str(p, 'channel')!)
+      return {}
+    },
+    channels: async (p) => {
+      const pattern = str(p, 'pattern', false)
+      const all = node.channels()
+      if (!pattern) return { channels: all }
+      const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$')
+      return { channels: Object.fromEntries(Object.entries(all).filter(([c]) => re.test(c))) }
+    },
+    info: async () => ({ nodes: [{ uid: node.config.nodeId, ...node.info() }] }),
+  }
+  methods.batch = async (p) => {
+    if (!Array.isArray(p.commands)) throw badRequest('commands must be an array')
+    const run = async (cmd: unknown) => {
+      if (!isObject(cmd)) return { error: toApiError(badRequest('command must be an object')) }
+      const name = Object.keys(cmd).find((k) => k !== 'batch' && methods[k])
+      if (!name) return { error: toApiError(new ReplyError(104, 'method not found')) }
+      try {
+        return { [name]: await methods[name](isObject(cmd[name]) ? (cmd[name] as Params) : {}) }
+      } catch (err) {
+        return { error: toApiError(err) }
+      }
+    }
+    const commands = p.commands as unknown[]
+    const replies = p.parallel === true ? await Promise.all(commands.map(run)) : await sequential(commands, run)
+    return { replies }
+  }
+  return methods
+}
+
+async function sequential<T, R>(items: T[], fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = []
+  for (const item of items) out.push(await fn(item))
+  return out
+}
+
+function toApiError(err: unknown): { code: number; message: string } {
+  if (err instanceof ReplyError) return { code: err.code, message: err.message }
+  return { code: 100, message: 'internal server error' }
+}
+
+export function serverApi(opts: ServerApiOptions): FastifyPluginAsync {
+  const expectedKey = Buffer.from(opts.apiKey)
+  const methods = serverApiMethods(opts.node)
+
+  const handle = async (req: FastifyRequest, reply: FastifyReply, name: string | undefined, params: unknown) => {
+    if (!name || !Object.hasOwn(methods, name)) return reply.send({ error: { code: 104, message: 'method not found' } })
+    if (!isObject(params)) return reply.send({ error: { code: 107, message: 'bad request: body must be a JSON object' } })
+    try {
+      return reply.send({ result: await methods[name](params) })
+    } catch (err) {
+      if (!(err instanceof ReplyError)) req.log.error({ err, method: name }, 'server API method failed')
+      return reply.send({ error: toApiError(err) })
+    }
+  }
+
+  return async (app: FastifyInstance) => {
+    // Backends send JSON with or without a JSON content type.
+    app.removeAllContentTypeParsers()
+    app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+      if (body === '') return done(null, {})
+      try {
+        done(null, JSON.parse(body as string))
+      } catch {
+        const err = new Error('bad request: malformed JSON body') as Error & { statusCode: number }
+        err.statusCode = 400
+        done(err, undefined)
+      }
+    })
+    app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+      reply.code(status).send({ error: { code: status === 500 ? 100 : 107, message: status === 500 ? 'internal server error' : err.message } })
+    })
+    app.addHook('onRequest', async (req, reply) => {
+      if (!keyMatches(expectedKey, presentedKey(req))) {
+        return reply.code(401).send({ error: { code: 101, message: 'unauthorized' } })
+      }
+    })
+    const schema = { hide: true }
+    app.post('/api', { schema }, (req, reply) => {
+      const body = req.body as Params
+      return handle(req, reply, typeof body?.method === 'string' ? body.method : undefined, body?.params ?? {})
+    })
+    app.post('/api/:method', { schema }, (req, reply) => handle(req, reply, (req.params as { method: string }).method, req.body))
+  }
+}

@@ -1,0 +1,173 @@
+/** Configuration and wiring: reads the environment, builds the parts, and starts them. Nothing else lives here. */
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import pino, { type Logger } from 'pino'
+import { Errors, ReplyError, Disconnect } from './protocol/codes.js'
+import { MemoryBroker } from './realtime/broker-memory.js'
+import type { Broker } from './realtime/broker.js'
+import { DEFAULT_NAMESPACE, DEFAULT_REALTIME_CONFIG, type RealtimeConfig } from './realtime/config.js'
+import { Node } from './realtime/node.js'
+import { MemoryPresenceManager } from './realtime/presence-memory.js'
+import type { PresenceManager } from './realtime/presence.js'
+import { attachWebSocket } from './realtime/transport-ws.js'
+import { buildApp } from './http/app.js'
+import type { RealtimeHooks } from './realtime/hooks.js'
+
+export interface LivedeskOptions {
+  port?: number
+  host?: string
+  apiKey?: string
+  dataDir?: string
+  databaseUrl?: string
+  redisUrl?: string
+  realtime?: Partial<RealtimeConfig>
+  logLevel?: string
+  demo?: boolean
+  /** Extra gateway hooks (tests); the domain's hooks are wired in by default. */
+  hooks?: RealtimeHooks
+}
+
+export interface Livedesk {
+  url: string
+  wsUrl: string
+  port: number
+  apiKey: string
+  node: Node
+  close(): Promise<void>
+}
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string
+
+/** Reads a number from the environment; a malformed value stops the start with a message naming the variable. */
+function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`)
+  return n
+}
+
+const seconds = (n: number | undefined) => (n === undefined ? undefined : n * 1000)
+const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+
+/** Options from environment variables (the table in the README). */
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): LivedeskOptions {
+  const historySize = envNumber(env, 'HISTORY_SIZE')
+  const historyTtlMs = seconds(envNumber(env, 'HISTORY_TTL'))
+  return {
+    port: envNumber(env, 'PORT') ?? 8000,
+    host: env.HOST || '0.0.0.0',
+    apiKey: env.API_KEY || undefined,
+    dataDir: env.DATA_DIR || './data',
+    databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    logLevel: env.LOG_LEVEL || 'info',
+    demo: argv.includes('--demo') || env.DEMO === '1' || env.DEMO === 'true',
+    realtime: defined({
+      nodeId: env.NODE_ID || undefined,
+      hmacSecret: env.GATEWAY_HMAC_SECRET || undefined,
+      allowedOrigins: env.ALLOWED_ORIGINS ? env.ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+      pingIntervalMs: seconds(envNumber(env, 'PING_INTERVAL')),
+      pongTimeoutMs: seconds(envNumber(env, 'PONG_TIMEOUT')),
+      maxFrameBytes: envNumber(env, 'MAX_FRAME_BYTES'),
+      maxMessagesInFrame: envNumber(env, 'MAX_MESSAGES_IN_FRAME'),
+      maxQueueBytes: envNumber(env, 'MAX_QUEUE_BYTES'),
+      defaultNamespace: historySize !== undefined || historyTtlMs !== undefined
+        ? { ...LIVEDESK_NAMESPACE, ...defined({ historySize, historyTtlMs }) }
+        : undefined,
+    }),
+  }
+}
+
+/** Every channel keeps history with recovery and tracks presence unless a namespace says otherwise. */
+const LIVEDESK_NAMESPACE = { ...DEFAULT_NAMESPACE, historySize: 1000, historyTtlMs: 3_600_000, presence: true }
+
+/** The API key: given, or stored in the data directory, or generated, stored and printed once. */
+function resolveApiKey(given: string | undefined, dataDir: string, log: Logger): string {
+  if (given) return given
+  const file = join(dataDir, 'api-key')
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  const key = randomBytes(24).toString('base64url')
+  mkdirSync(dataDir, { recursive: true })
+  writeFileSync(file, key + '\n', { mode: 0o600 })
+  log.info({ apiKey: key, file }, 'generated an API key (shown once; stored in the data directory)')
+  return key
+}
+
+async function createBrokers(redisUrl: string | undefined): Promise<{ broker: Broker; presence: PresenceManager }> {
+  if (!redisUrl) return { broker: new MemoryBroker(), presence: new MemoryPresenceManager() }
+  const { RedisBroker } = await import('./realtime/broker-redis.js')
+  const { RedisPresenceManager } = await import('./realtime/presence-redis.js')
+  return { broker: new RedisBroker({ url: redisUrl }), presence: new RedisPresenceManager({ url: redisUrl }) }
+}
+
+/** Maps a domain refusal to the protocol: unknown errors stay internal (100). */
+export function toProtocolError(err: unknown): unknown {
+  if (err instanceof ReplyError || err instanceof Disconnect) return err
+  const code = (err as { code?: unknown })?.code
+  switch (code) {
+    case 'unauthorized': return Errors.unauthorized()
+    case 'bad_request': return Errors.badRequest()
+    case 'forbidden': return Errors.permissionDenied()
+    case 'not_found': return Errors.unknownChannel()
+    case 'rate_limited': return Errors.tooManyRequests()
+    case 'conflict': return Errors.limitExceeded()
+    default: return err
+  }
+}
+
+export async function startLivedesk(options: LivedeskOptions = {}): Promise<Livedesk> {
+  const log = pino({ level: options.logLevel ?? 'info' })
+  const dataDir = resolve(options.dataDir ?? './data')
+  const apiKey = resolveApiKey(options.apiKey, dataDir, log)
+  const realtime: RealtimeConfig = {
+    ...DEFAULT_REALTIME_CONFIG,
+    defaultNamespace: LIVEDESK_NAMESPACE,
+    nodeId: `livedesk-${randomBytes(3).toString('hex')}`,
+    ...options.realtime,
+  }
+  const { broker, presence } = await createBrokers(options.redisUrl)
+  const node = new Node({ config: realtime, broker, presence, hooks: options.hooks ?? {}, log: log.child({ part: 'realtime' }), version: VERSION })
+  await node.run()
+
+  const app = await buildApp({ node, apiKey, log, webDir: join(ROOT, 'web', 'dist') })
+  const detach = attachWebSocket(app.server, node, { paths: ['/connection/websocket', '/centrifugo/connection/websocket'] })
+  await app.listen({ port: options.port ?? 8000, host: options.host ?? '0.0.0.0' })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? 8000)
+  const url = `http://127.0.0.1:${port}`
+
+  let closed: Promise<void> | undefined
+  const close = () =>
+    (closed ??= (async () => {
+      await node.shutdown()
+      detach()
+      await app.close()
+    })())
+  return { url, wsUrl: `ws://127.0.0.1:${port}/centrifugo/connection/websocket`, port, apiKey, node, close }
+}
+
+/** `npm start`: start, print where, and stop cleanly on SIGTERM/SIGINT within 5 s. */
+async function main(): Promise<void> {
+  const options = optionsFromEnv()
+  const livedesk = await startLivedesk(options)
+  const log = pino({ level: options.logLevel })
+  log.info({ url: livedesk.url, ws: livedesk.wsUrl }, 'livedesk is up')
+  const stop = (signal: string) => {
+    log.info({ signal }, 'shutting down')
+    setTimeout(() => process.exit(1), 5_000).unref()
+    livedesk.close().then(() => process.exit(0), () => process.exit(1))
+  }
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => stop('SIGINT'))
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err)
+    process.exit(1)
+  })
+}
