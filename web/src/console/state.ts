@@ -156,6 +156,8 @@ export class ConsoleState {
       }
       case 'typing': {
         const t = d as Typing
+        // Other operators' typing in a watched session is not the client's.
+        if (t.author && t.author.type !== 'client') return {}
         if (t.active && Date.parse(t.until) > Date.now()) this.typing.set(t.chatId, t)
         else this.typing.delete(t.chatId)
         return { sessions: true, chat: this.openSession()?.chatId === t.chatId }

@@ -114,8 +114,10 @@ function onEnvelope(env: Envelope): void {
     el.closed.hidden = true
   } else if (name === 'typing') {
     const t = env.data as Typing
+    if (t.author?.type === 'client') return
     operatorTyping = t.active && Date.parse(t.until) > Date.now() ? t : null
-  } else if (name === 'sessionClosedByClient') {
+  } else if (name === 'sessionClosedByClient' || name === 'sessionClosedByOperator') {
+    el.closed.textContent = name === 'sessionClosedByOperator' ? 'Support closed this chat. Write again any time to start a new one.' : 'You closed this chat. Write again any time to start a new one.'
     el.closed.hidden = false
   }
   render()
