@@ -9,7 +9,7 @@ import { byId, formatTime, h, safely } from '../shared/dom.js'
 import type { Envelope, Message, Typing } from '../shared/types.js'
 
 const TOKEN_KEY = 'livedesk.clientToken'
-const TYPING_EVERY_MS = 800
+const TYPING_EVERY_MS = 1500
 
 let token: string | null = localStorage.getItem(TOKEN_KEY)
 let centrifuge: Centrifuge | null = null

@@ -1,0 +1,48 @@
+/** The built pages load in Chromium without errors, are usable by keyboard, and fit a phone. */
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import { haveChromium, launchChromium, watchErrors } from './chromium.js'
+
+if (haveChromium('web pages')) {
+  describe('web pages', () => {
+    let l: TestLivedesk
+    let browser: Browser
+
+    beforeAll(async () => {
+      ;[l, browser] = await Promise.all([startTestLivedesk(), launchChromium()])
+    })
+    afterAll(async () => {
+      await browser?.close()
+    })
+
+    it('serves the console with a sign-in form that a bad token cannot pass', async () => {
+      const page = await browser.newPage()
+      const watch = watchErrors(page, 'console')
+      // The refused /me is the one error this test provokes.
+      watch.allow(/status of 401/)
+      await page.goto(`${l.url}/`)
+      await expect(page.title()).resolves.toContain('livedesk')
+      const token = page.locator('#token')
+      await expect(token.evaluate((el) => el === document.activeElement)).resolves.toBe(true)
+      await token.fill('not-a-token')
+      await token.press('Enter')
+      await page.locator('#signin-error:not([hidden])').waitFor()
+      expect(await page.locator('#signin-error').textContent()).toMatch(/not valid/)
+      expect(watch.errors).toEqual([])
+      await page.close()
+    })
+
+    it('serves the widget at /widget, fitting a phone screen', async () => {
+      const context = await browser.newContext({ viewport: { width: 375, height: 700 }, isMobile: true })
+      const page = await context.newPage()
+      const watch = watchErrors(page, 'widget')
+      await page.goto(`${l.url}/widget`)
+      await page.locator('#start:not([hidden])').waitFor()
+      const width = await page.evaluate(() => document.documentElement.scrollWidth)
+      expect(width).toBeLessThanOrEqual(375)
+      expect(watch.errors).toEqual([])
+      await context.close()
+    })
+  })
+}
