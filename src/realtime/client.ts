@@ -510,7 +510,7 @@ export class Client {
   /** Closes with a code the SDK understands; what was queued before is written first (except for a slow client). */
   disconnect(d: Disconnect): void {
     if (this.state === 'closed') return
-    if (d !== Disconnects.slow) this.flush()
+    if (d !== Disconnects.slow && d !== Disconnects.writeError) this.flush()
     this.state = 'closed'
     this.transport.close(d.code, d.reason)
     this.cleanup(d.code, d.reason)

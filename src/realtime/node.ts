@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino'
 import { encodePublicationPush, encodePush } from '../protocol/codec.js'
-import { Disconnect, Errors } from '../protocol/codes.js'
+import { Disconnect, Disconnects, Errors } from '../protocol/codes.js'
 import type { ClientInfo, HistoryRequest, StreamPosition } from '../protocol/types.js'
 import type { Broker, BrokerEventHandler, BrokerPublication, ControlMessage } from './broker.js'
 import { Client, toPublication } from './client.js'
@@ -270,7 +270,15 @@ export class Node implements BrokerEventHandler {
   private readonly flushAll = (): void => {
     this.flushScheduled = false
     const dirty = this.dirty.splice(0)
-    for (const client of dirty) client.flush()
+    for (const client of dirty) {
+      try {
+        client.flush()
+      } catch (err) {
+        // One broken socket must not stop the others' writes.
+        this.log.warn({ err, client: client.id }, 'write failed')
+        client.disconnect(Disconnects.writeError)
+      }
+    }
   }
 
   private pingAll(): void {

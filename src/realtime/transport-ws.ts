@@ -1,6 +1,7 @@
 /** The `ws` adapter: upgrades on the gateway paths, checks the origin, and feeds frames to a client. */
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
+import * as wsModule from 'ws'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { limitCloseReason } from '../protocol/codes.js'
 import type { Node } from './node.js'
@@ -13,12 +14,37 @@ export interface WebSocketOptions {
 /** How long a closing socket may take to finish the close handshake before it is destroyed. */
 const CLOSE_TIMEOUT_MS = 2_000
 
+const Sender = (wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender
+const TEXT = { binary: false }
+const FRAME = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false }
+
+/**
+ * Fan-out hands the same Buffer to every subscriber in a row, so the last WebSocket framing is kept and
+ * reused: one header per publication instead of one per socket (the ws#617 pre-framing technique).
+ */
+let lastPayload: Buffer | undefined
+let lastFramed: Buffer[] | undefined
+
+function framed(payload: Buffer): Buffer[] {
+  if (payload !== lastPayload) {
+    lastPayload = payload
+    lastFramed = Sender.frame(payload, FRAME)
+  }
+  return lastFramed!
+}
+
 class WsTransport implements Transport {
-  constructor(private readonly ws: WebSocket) {}
+  private readonly sender: { sendFrame(list: Buffer[]): void }
+
+  constructor(private readonly ws: WebSocket) {
+    // Without permessage-deflate and Blob payloads, ws's sender writes frames straight through.
+    this.sender = (ws as unknown as { _sender: { sendFrame(list: Buffer[]): void } })._sender
+  }
 
   write(frame: Buffer | string): void {
     if (this.ws.readyState !== 1) return
-    this.ws.send(frame, { binary: false })
+    if (typeof frame === 'string') this.ws.send(frame, TEXT)
+    else this.sender.sendFrame(framed(frame))
   }
 
   close(code: number, reason: string): void {
