@@ -28,6 +28,8 @@ interface Subscription {
 
 type State = 'connecting' | 'connected' | 'closed'
 
+const MAX_TIMER_SEC = 2_000_000
+
 /** Publications as they appear in a result; data is parsed back from the broker's raw JSON. */
 export function toPublication(pub: BrokerPublication): Publication {
   const out: Publication = { data: JSON.parse(pub.data) }
@@ -202,7 +204,8 @@ export class Client {
       delete result.pong
     }
     if (reply.data !== undefined) result.data = reply.data
-    if (reply.expireAt) {
+    // Timers (ours and the SDK's) overflow past 2^31 ms, about 24 days: longer expiries are not advertised.
+    if (reply.expireAt && reply.expireAt - nowSec < MAX_TIMER_SEC) {
       result.expires = true
       result.ttl = Math.max(1, Math.round(reply.expireAt - nowSec))
       this.scheduleExpiry(reply.expireAt)
