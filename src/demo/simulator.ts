@@ -54,6 +54,11 @@ const BOT_REPLIES = ['I am the shop assistant bot. Let me find a person for youâ
 
 class Stopped extends Error {}
 
+/** Swallows a failure unless the demo is stopping. */
+function stoppedOnly(err: unknown): void {
+  if (err instanceof Stopped) throw err
+}
+
 export async function startDemo(opts: DemoOptions): Promise<Demo> {
   const pace = opts.pace ?? 1
   const concurrent = opts.concurrentVisitors ?? 4
@@ -200,7 +205,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         await pause(1000, 2500)
         // Typing with a draft preview, a few keystrokes at a time.
         for (const cut of [0.35, 0.7]) {
-          await http('POST', `/clients/${client.id}/typing`, { text: line.slice(0, Math.ceil(line.length * cut)) })
+          // Best effort, as a real widget's: a rate-limited notice is simply dropped.
+          await http('POST', `/clients/${client.id}/typing`, { text: line.slice(0, Math.ceil(line.length * cut)) }).catch(stoppedOnly)
           await pause(600, 1200)
         }
         const m = await http<{ sessionId: string }>('POST', `/clients/${client.id}/messages`, { text: line, ...(viaBot && i === 0 ? { mode: 'bot' } : {}) })

@@ -1,0 +1,157 @@
+/**
+ * Issue 6, "What must be shown": an operator console and a client widget in two browser contexts
+ * against a real in-process livedesk, including a server restart on the same port and data dir.
+ */
+import { mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import { haveChromium, launchChromium, watchErrors } from './chromium.js'
+
+const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'screenshots')
+// Short domain intervals so presence and typing settle in well under a second.
+const DOMAIN = { clientPresenceGraceMs: 300, typingTtlMs: 4000, typingMinIntervalMs: 100 }
+
+async function call(l: { url: string }, method: string, path: string, body: unknown, token: string): Promise<any> {
+  const res = await fetch(`${l.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body ?? {}),
+  })
+  const text = await res.text()
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
+  return text ? JSON.parse(text) : undefined
+}
+
+/** Text of the console's visible chat messages, in order. */
+const texts = (page: Page) => page.locator('#messages .msg .text').allTextContents()
+
+if (haveChromium('console and widget in a browser')) {
+  describe('console and widget in a browser', () => {
+    let l: TestLivedesk
+    let browser: Browser
+
+    beforeAll(async () => {
+      ;[l, browser] = await Promise.all([startTestLivedesk({ domain: DOMAIN } as never), launchChromium()])
+    })
+    afterAll(async () => {
+      await browser?.close()
+    })
+
+    it('carries a chat from the widget to the console and back, survives a restart, and throws the operator out', async () => {
+      const key = l.apiKey
+      const operator = await call(l, 'POST', '/operators', { name: 'Olga', maxChats: 1 }, key)
+      const { token } = await call(l, 'POST', `/operators/${operator.id}/tokens`, {}, key)
+
+      // The operator's console on a laptop screen.
+      const opContext = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+      const op = await opContext.newPage()
+      const opWatch = watchErrors(op, 'console')
+      await op.goto(`${l.url}/?token=${encodeURIComponent(token)}`)
+      await op.locator('#conn[data-state="connected"]').waitFor()
+      expect(await op.locator('#me-name').textContent()).toBe('Olga')
+      expect(op.url()).not.toContain('token=')
+
+      // A first client fills Olga's only slot, so the next session waits in the queue.
+      const warm = await call(l, 'POST', '/clients', { name: 'Warm-up' }, key)
+      await call(l, 'POST', `/clients/${warm.id}/messages`, { text: 'first question' }, key)
+      await op.locator('#mine [data-session]', { hasText: 'Warm-up' }).waitFor()
+
+      // The visitor on a phone-sized widget.
+      const clientContext = await browser.newContext({ viewport: { width: 400, height: 720 } })
+      const widget = await clientContext.newPage()
+      const widgetWatch = watchErrors(widget, 'widget')
+      await widget.goto(`${l.url}/widget`)
+      await widget.locator('#name').fill('Anna')
+      await widget.locator('#name').press('Enter')
+      await widget.locator('#conn[data-state="connected"]').waitFor()
+      await widget.locator('#text').fill('Hello, I need help with my order')
+      await widget.locator('#text').press('Enter')
+      await widget.locator('#messages .msg.client', { hasText: 'Hello, I need help' }).waitFor()
+
+      // The new session shows up in the queue, live; Olga opens and accepts it.
+      const queued = op.locator('#queue [data-session]', { hasText: 'Anna' })
+      await queued.waitFor()
+      await queued.locator('button').click()
+      await op.locator('#accept:not([hidden])').click()
+      await op.locator('#mine [data-session]', { hasText: 'Anna' }).waitFor()
+      await op.locator('#messages .msg.client', { hasText: 'Hello, I need help' }).waitFor()
+      expect(await op.locator('#chat-presence').textContent()).toBe('online')
+      // The first-answer timer counts down from the client's message.
+      await expect.poll(() => op.locator('#chat-timer').textContent()).toMatch(/⏱ \d+:\d\d/)
+
+      // Client typing with its draft shows in the console, and clears when the message is sent.
+      await widget.locator('#text').pressSequentially('Where is my parcel', { delay: 20 })
+      await expect.poll(() => op.locator('#typing').textContent()).toContain('Anna is typing: Where is my parcel')
+      await widget.locator('#text').press('Enter')
+      await op.locator('#messages .msg.client', { hasText: 'Where is my parcel' }).waitFor()
+      await op.locator('#typing').waitFor({ state: 'hidden' })
+
+      // Operator typing (the typing RPC) shows in the widget; the reply arrives and clears it.
+      await op.locator('#text').pressSequentially('We are on it', { delay: 20 })
+      await widget.locator('#typing:not([hidden])').waitFor()
+      await op.locator('#text').press('Enter')
+      await widget.locator('#messages .msg.operator', { hasText: 'We are on it' }).waitFor()
+      await widget.locator('#typing').waitFor({ state: 'hidden' })
+      // The widget reads it: the console's tick turns into a read tick; the answer stopped the timer.
+      await op.locator('#messages .msg.own .ticks.read').waitFor()
+      expect(await op.locator('#chat-timer').textContent()).toBe('')
+
+      // Olga edits her message (↑ in the empty composer); both sides show the edit.
+      await op.locator('#text').press('ArrowUp')
+      await op.locator('#editing:not([hidden])').waitFor()
+      await op.locator('#text').fill('We are on it, Anna: the parcel left today')
+      await op.locator('#text').press('Enter')
+      await op.locator('#messages .msg.own .edited').waitFor()
+      await widget.locator('#messages .msg.operator', { hasText: 'the parcel left today' }).locator('.edited').waitFor()
+      expect(await texts(op)).toEqual(['Hello, I need help with my order', 'Where is my parcel', 'We are on it, Anna: the parcel left today'])
+
+      // The server restarts on the same port and data dir: the console shows it reconnecting,
+      // comes back by itself, refetches (the new process has no history to recover from) and shows the same state.
+      opWatch.allow(/WebSocket connection to .* failed|ERR_CONNECTION_REFUSED/)
+      widgetWatch.allow(/WebSocket connection to .* failed|ERR_CONNECTION_REFUSED/)
+      const refetchedBefore = await op.evaluate(() => document.body.dataset.refetchedAt)
+      await l.close()
+      await op.locator('#conn[data-state="reconnecting"]').waitFor()
+      l = await startTestLivedesk({ port: l.port, dataDir: l.dataDir, domain: DOMAIN } as never)
+      await op.locator('#conn[data-state="connected"]').waitFor({ timeout: 15_000 })
+      await expect.poll(() => op.evaluate(() => document.body.dataset.refetchedAt), { timeout: 10_000 }).not.toBe(refetchedBefore)
+      expect(await op.locator('#notice').textContent()).toMatch(/reloaded/)
+      expect(await texts(op)).toEqual(['Hello, I need help with my order', 'Where is my parcel', 'We are on it, Anna: the parcel left today'])
+      expect(await op.locator('#mine [data-session]').allTextContents()).toEqual([expect.stringContaining('Anna'), expect.stringContaining('Warm-up')])
+      await widget.locator('#conn[data-state="connected"]').waitFor({ timeout: 15_000 })
+      await expect.poll(() => op.locator('#chat-presence').textContent()).toBe('online')
+
+      mkdirSync(SCREENSHOTS, { recursive: true })
+      await op.screenshot({ path: join(SCREENSHOTS, 'console.png') })
+      await widget.screenshot({ path: join(SCREENSHOTS, 'widget.png') })
+
+      // The visitor leaves: after the grace period the console shows the client offline.
+      expect(widgetWatch.errors).toEqual([])
+      await clientContext.close()
+      await expect.poll(() => op.locator('#chat-presence').textContent()).toBe('offline')
+
+      // A second login of Olga throws this console out with chatUserExists.
+      const second = await call(l, 'POST', `/operators/${operator.id}/tokens`, {}, key)
+      await op.locator('#ended[data-kind="chatUserExists"]').waitFor()
+      expect(await op.locator('#ended').textContent()).toMatch(/signed in as you elsewhere/)
+      expect(await op.evaluate(() => sessionStorage.getItem('livedesk.operatorToken'))).toBeNull()
+
+      // The second login works, until Olga is blocked through the API.
+      const op2 = await opContext.newPage()
+      const op2Watch = watchErrors(op2, 'second console')
+      await op2.goto(`${l.url}/?token=${encodeURIComponent(second.token)}`)
+      await op2.locator('#conn[data-state="connected"]').waitFor()
+      await op2.locator('#mine [data-session]', { hasText: 'Anna' }).waitFor()
+      await call(l, 'POST', `/operators/${operator.id}/block`, { reason: 'end of the test' }, key)
+      await op2.locator('#ended[data-kind="operatorBlocked"]').waitFor()
+      expect(await op2.locator('#ended').textContent()).toMatch(/blocked.*end of the test/)
+      expect(await op2.locator('#conn').getAttribute('data-state')).toBe('disconnected')
+
+      expect([...opWatch.errors, ...op2Watch.errors]).toEqual([])
+      await opContext.close()
+    }, 90_000)
+  })
+}
