@@ -260,7 +260,7 @@ async function submit(): Promise<void> {
   } catch (err) {
     notice(`Not sent: ${(err as Error).message}`)
   } finally {
-    el.send.disabled = false
+    el.send.disabled = el.text.disabled
     el.text.focus()
   }
 }

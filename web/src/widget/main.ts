@@ -83,8 +83,8 @@ function connect(): void {
   c.on('connecting', safely(() => setConn(everConnected ? 'reconnecting' : 'connecting', everConnected ? 'Reconnecting…' : 'Connecting…')))
   c.on('connected', safely(() => {
     setConn('connected', 'Online')
-    // After a gap the history may be gone: the server's list is the truth.
-    if (everConnected) void reload()
+    // Messages may have come between the first load and this connect, or during a gap: the server's list is the truth.
+    reload().catch(() => undefined)
     everConnected = true
   }))
   c.on('disconnected', safely((ctx: { code: number; reason: string }) => {
