@@ -42,10 +42,12 @@ return {offset, epoch}
 `
 
 // KEYS: stream, meta. ARGV: with publications '1'/'0', start id ('' = from the end), limit (0 = all),
-// reverse '1'/'0', metaTtlMs ('0' = none), new epoch. Returns {top, epoch, entries}.
+// reverse '1'/'0', metaTtlMs ('0' = none), new epoch ('' = leave a missing stream missing, epoch '').
+// Returns {top, epoch, entries}.
 const HISTORY_SCRIPT = `
 local meta = redis.call('hmget', KEYS[2], 'e', 's')
 local epoch, top = meta[1], meta[2]
+if not epoch and ARGV[6] == '' then return {'0', '', {}} end
 if not epoch then
   epoch = ARGV[6]
   top = '0'
@@ -92,6 +94,13 @@ export class RedisBroker implements Broker {
   private readonly clientPrefix: string
   private readonly onError: (err: Error) => void
   private handler?: BrokerEventHandler
+  private closing = false
+  /** Channels this node subscribed to, and the last position it handed over for each. */
+  private readonly channels = new Set<string>()
+  private readonly delivered = new Map<string, StreamPosition>()
+  /** While catching up after a lost subscriber connection: incoming messages, held back in arrival order. */
+  private held: Array<[string, string]> | null = null
+  private catchUps = 0
 
   constructor(opts: RedisBrokerOptions) {
     this.prefix = opts.prefix ?? 'livedesk'
@@ -106,12 +115,15 @@ export class RedisBroker implements Broker {
     this.cmd.defineCommand('livedeskPublish', { numberOfKeys: 2, lua: PUBLISH_SCRIPT })
     this.cmd.defineCommand('livedeskHistory', { numberOfKeys: 2, lua: HISTORY_SCRIPT })
     this.sub.on('message', (redisChannel: string, message: string) => {
-      // A bad message or a throwing handler must not break the subscriber connection's reader.
-      try {
-        this.dispatch(redisChannel, message)
-      } catch (err) {
-        this.onError(err as Error)
-      }
+      if (this.held) this.held.push([redisChannel, message])
+      else this.dispatch(redisChannel, message)
+    })
+    // Messages published while the subscriber connection was down never arrive; fetch them from history.
+    this.sub.on('close', () => {
+      if (!this.closing) this.held ??= []
+    })
+    this.sub.on('ready', () => {
+      if (this.held) void this.catchUp()
     })
   }
 
@@ -122,10 +134,13 @@ export class RedisBroker implements Broker {
   }
 
   async subscribe(channel: string): Promise<void> {
+    this.channels.add(channel)
     await this.sub.subscribe(this.clientPrefix + channel)
   }
 
   async unsubscribe(channel: string): Promise<void> {
+    this.channels.delete(channel)
+    this.delivered.delete(channel)
     await this.sub.unsubscribe(this.clientPrefix + channel)
   }
 
@@ -180,6 +195,7 @@ export class RedisBroker implements Broker {
   }
 
   async close(): Promise<void> {
+    this.closing = true
     this.handler = undefined
     await Promise.all([quit(this.sub), quit(this.cmd)])
   }
@@ -196,7 +212,59 @@ export class RedisBroker implements Broker {
     if (conn.status === 'wait') await conn.connect()
   }
 
+  /**
+   * Hands over, for each channel that had a position, the publications after it that history still holds, then
+   * the messages held back meanwhile (skipping those already handed over). Whatever history no longer has stays
+   * a gap, which subscribers detect from the offsets and recover from.
+   */
+  private async catchUp(): Promise<void> {
+    const run = ++this.catchUps
+    await null // after ioredis has sent its own resubscribe for this connection
+    try {
+      // Confirmed subscriptions first, so nothing published from now on can fall between history and live.
+      await this.sub.subscribe(this.controlChannel, ...[...this.channels].map((c) => this.clientPrefix + c))
+      const since = [...this.delivered]
+      const pages = await Promise.all(since.map(([channel, position]) =>
+        this.cmd.livedeskHistory(this.streamKey(channel), this.metaKey(channel), '1', String(position.offset + 1), '0', '0', '0', ''),
+      ))
+      if (run !== this.catchUps) return
+      since.forEach(([channel], i) => {
+        const [, epoch, entries] = pages[i]!
+        if (!epoch) return
+        for (const entry of entries) {
+          const pub = entryToPublication(entry)
+          this.deliverPublication(channel, pub, { offset: pub.offset!, epoch })
+        }
+      })
+    } catch (err) {
+      this.onError(err as Error)
+      if (run !== this.catchUps) return
+    }
+    const held = this.held ?? []
+    this.held = null
+    for (const [redisChannel, message] of held) this.dispatch(redisChannel, message)
+  }
+
+  /** Hands a publication to the handler unless this node already handed over that position. */
+  private deliverPublication(channel: string, pub: BrokerPublication, position: StreamPosition | null): void {
+    if (position && this.channels.has(channel)) {
+      const last = this.delivered.get(channel)
+      if (last && last.epoch === position.epoch && position.offset <= last.offset) return
+      this.delivered.set(channel, position)
+    }
+    this.handler?.handlePublication(channel, pub, position)
+  }
+
   private dispatch(redisChannel: string, message: string): void {
+    // A bad message or a throwing handler must not break the subscriber connection's reader.
+    try {
+      this.dispatchUnsafe(redisChannel, message)
+    } catch (err) {
+      this.onError(err as Error)
+    }
+  }
+
+  private dispatchUnsafe(redisChannel: string, message: string): void {
     const handler = this.handler
     if (!handler) return
     if (redisChannel === this.controlChannel) {
@@ -211,10 +279,10 @@ export class RedisBroker implements Broker {
         const afterEpoch = message.indexOf(':', afterOffset + 1)
         const pub = decodePayload(message.slice(afterEpoch + 1))
         if (afterOffset === 1) {
-          handler.handlePublication(channel, pub, null)
+          this.deliverPublication(channel, pub, null)
         } else {
           pub.offset = Number(message.slice(1, afterOffset))
-          handler.handlePublication(channel, pub, { offset: pub.offset, epoch: message.slice(afterOffset + 1, afterEpoch) })
+          this.deliverPublication(channel, pub, { offset: pub.offset, epoch: message.slice(afterOffset + 1, afterEpoch) })
         }
         return
       }
