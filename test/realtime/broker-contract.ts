@@ -138,7 +138,7 @@ export function brokerContract(target: BrokerContractTarget): void {
       const { broker } = await startNode()
       const [readFirst, publishFirst] = [channelName(), channelName()]
       // History outlives the meta on purpose: old entries must not leak into the new stream.
-      const opts = { historySize: 10, historyTtlMs: 60_000, historyMetaTtlMs: 200 }
+      const opts = { historySize: 10, historyTtlMs: 60_000, historyMetaTtlMs: 500 }
       const old = new Map<string, string>()
       for (const ch of [readFirst, publishFirst]) {
         await broker.publish(ch, pubOf(1), opts)
@@ -146,8 +146,8 @@ export function brokerContract(target: BrokerContractTarget): void {
         expect(position.offset).toBe(2)
         old.set(ch, position.epoch)
       }
-      await pastTtl(400)
-      const fresh = await broker.history(readFirst, { limit: -1, historyMetaTtlMs: 200 })
+      await pastTtl(700)
+      const fresh = await broker.history(readFirst, { limit: -1, historyMetaTtlMs: 500 })
       expect(fresh.publications).toEqual([])
       expect(fresh.position.offset).toBe(0)
       expect(fresh.position.epoch).not.toBe(old.get(readFirst))
@@ -156,7 +156,7 @@ export function brokerContract(target: BrokerContractTarget): void {
       expect(restarted.offset).toBe(1)
       expect(restarted.epoch).not.toBe(old.get(publishFirst))
       for (const ch of [readFirst, publishFirst]) {
-        const { publications } = await broker.history(ch, { limit: -1, historyMetaTtlMs: 200 })
+        const { publications } = await broker.history(ch, { limit: -1, historyMetaTtlMs: 500 })
         expect(numbers(publications)).toEqual([3])
       }
     })

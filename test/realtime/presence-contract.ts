@@ -79,7 +79,7 @@ export function presenceContract(target: PresenceContractTarget): void {
 
     if (target.expires) {
       it('drops clients not re-added within the TTL and keeps those that are', async () => {
-        const ttlMs = 300
+        const ttlMs = 800
         const m = manager({ ttlMs })
         const ch = channelName()
         await m.add(ch, 'gone', info('alice', 'gone'))
@@ -88,7 +88,7 @@ export function presenceContract(target: PresenceContractTarget): void {
         let present = await m.presence(ch)
         // The node's periodic re-add, made short: 'kept' is re-added well within its TTL until 'gone' expires.
         while ('gone' in present && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, ttlMs / 6))
+          await new Promise((resolve) => setTimeout(resolve, ttlMs / 8))
           await m.add(ch, 'kept', info('bob', 'kept'))
           present = await m.presence(ch)
         }
