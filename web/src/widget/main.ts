@@ -188,7 +188,10 @@ function typingChanged(): void {
     typingTrailing = null
     typingLastSent = Date.now()
     const draft = el.text.value
-    if (draft.trim()) api('POST', '/widget/typing', { text: draft }).catch(() => undefined)
+    if (!draft.trim()) return
+    // Over the socket when connected (a refused or rate-limited notice is dropped quietly); else over HTTP.
+    if (centrifuge?.state === 'connected') centrifuge.rpc('typing', { text: draft }).catch(() => undefined)
+    else api('POST', '/widget/typing', { text: draft }).catch(() => undefined)
   }
   if (wait <= 0) fire()
   else typingTrailing = setTimeout(fire, wait)
