@@ -48,8 +48,8 @@ if (redisUrl && databaseUrl) {
     beforeAll(async () => {
       database = await createDatabase(databaseUrl)
       const options = { redisUrl, databaseUrl: database.url, realtime: { hmacSecret: secret } }
-      a = await startTestLivedesk({ ...options, realtime: { ...options.realtime, nodeId: 'node-a' } })
-      b = await startTestLivedesk({ ...options, realtime: { ...options.realtime, nodeId: 'node-b' } })
+      // Both at once, as a deployment starts them: migrations must not trip over each other.
+      ;[a, b] = await Promise.all(['node-a', 'node-b'].map((nodeId) => startTestLivedesk({ ...options, realtime: { ...options.realtime, nodeId } })))
     })
 
     afterAll(async () => {
