@@ -1,0 +1,33 @@
+/** The contenders and what is measured for each. Every G variant runs the same dist/ build with other options. */
+
+const ALL = { memory: true, fixed: true, ramp: true, latency: true, overload: true }
+
+/** No pings during a run: sinks do not parse every line, and a 25 s ping per connection is noise here. */
+const PING_INTERVAL_MS = 3_600_000
+
+const historyOff = {
+  historySize: 0, historyTtlMs: 300_000, forceRecovery: true, presence: true, joinLeave: false,
+  allowSubscribe: false, allowPublish: false, allowHistory: false, allowPresence: false,
+}
+const historyOn = { ...historyOff, historySize: 1000, historyTtlMs: 3_600_000 }
+
+export const CONTENDERS = {
+  b1: { server: 'b1', label: 'B1 raw ws, pre-framed', measure: ALL },
+  b1c: { server: 'b1c', label: 'B1c raw ws, coalesced', measure: ALL },
+  b2: { server: 'b2', label: 'B2 Socket.IO 4', measure: ALL },
+  g: { server: 'g', label: 'G livedesk', measure: ALL, realtime: { defaultNamespace: historyOff } },
+  'g-nc': { server: 'g', label: 'G, 1 message per frame', measure: { fixed: true }, realtime: { maxMessagesInFrame: 1, defaultNamespace: historyOff } },
+  'g-nc-h': { server: 'g', label: 'G, 1 message per frame, history on', measure: { fixed: true }, realtime: { maxMessagesInFrame: 1, defaultNamespace: historyOn } },
+  'g-subs': { server: 'g', label: 'G, 6 subscriptions per connection', measure: { memory: true }, subsPerConnection: 6, realtime: { defaultNamespace: historyOff } },
+  'g-http': { server: 'g', label: 'G via POST /api/publish', http: true, measure: { fixed: true, ramp: true }, realtime: { defaultNamespace: historyOff } },
+}
+
+/** Options for bench/servers/server.mjs. */
+export function contenderOptions(name) {
+  const def = CONTENDERS[name]
+  return {
+    contender: def.server,
+    pingIntervalMs: PING_INTERVAL_MS,
+    realtime: { pingIntervalMs: PING_INTERVAL_MS, ...def.realtime },
+  }
+}

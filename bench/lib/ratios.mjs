@@ -1,0 +1,85 @@
+/** The ratios G/B1, G/B1c, G/B2 of issue 5, per scenario and as a headline (1 KB, 1k connections, hot channel). */
+
+export const median = (values) => {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b)
+  if (v.length === 0) return null
+  const m = Math.floor(v.length / 2)
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2
+}
+
+const div = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : null)
+
+/** Ratios of one scenario's results. */
+export function scenarioRatios(results) {
+  const r = (name) => results[name]
+  const cpu = (name) => r(name)?.fixed?.cpuMicrosPerDelivery
+  const max = (name) => r(name)?.maxSustainable || null
+  const half = (name, q) => r(name)?.latencyAtHalf?.latency?.[q]
+  const mem = (name) => r(name)?.memory?.perConnectionKb
+  const gNoCoalescing = r('g-nc') ? 'g-nc' : 'g'
+  const extraSubs = (r('g-subs')?.memory?.subscriptionsPerConnection ?? 1) - 1
+  return {
+    cpu_per_delivery_g_over_b1: div(cpu(gNoCoalescing), cpu('b1')),
+    cpu_per_delivery_g_history_over_b1: div(cpu('g-nc-h'), cpu('b1')),
+    cpu_per_delivery_g_default_over_b1: div(cpu('g'), cpu('b1')),
+    cpu_per_delivery_g_over_b2: div(cpu('g'), cpu('b2')),
+    throughput_g_over_b1: div(max('g'), max('b1')),
+    throughput_g_over_b1c: div(max('g'), max('b1c')),
+    throughput_g_over_b2: div(max('g'), max('b2')),
+    throughput_g_http_over_g: div(max('g-http'), max('g')),
+    p50_g_over_b1: div(half('g', 'p50Ms'), half('b1', 'p50Ms')),
+    p99_g_over_b1: div(half('g', 'p99Ms'), half('b1', 'p99Ms')),
+    p99_g_over_b2: div(half('g', 'p99Ms'), half('b2', 'p99Ms')),
+    idle_memory_g_over_b1: div(mem('g'), mem('b1')),
+    idle_memory_g_over_b2: div(mem('g'), mem('b2')),
+    extra_subscription_kb: extraSubs > 0 && mem('g-subs') != null && mem('g') != null ? (mem('g-subs') - mem('g')) / extraSubs : null,
+  }
+}
+
+/** Issue 5 targets checked against one scenario's results and ratios. */
+export function goals(results, ratios) {
+  const g = results.g
+  const lat = (name, q) => results[name]?.latencyAtHalf?.latency?.[q]
+  const latencyOk = (q) =>
+    lat('g', q) != null && lat('b1', q) != null ? lat('g', q) <= 1.2 * lat('b1', q) + 2 && (lat('b2', q) == null || lat('g', q) <= lat('b2', q)) : null
+  const le = (v, limit) => (v == null ? null : v <= limit)
+  const ge = (v, limit) => (v == null ? null : v >= limit)
+  const o = g?.overload
+  return {
+    'CPU/delivery without coalescing ≤ 1.25× B1': le(ratios.cpu_per_delivery_g_over_b1, 1.25),
+    'CPU/delivery with history ≤ 1.4× B1': le(ratios.cpu_per_delivery_g_history_over_b1, 1.4),
+    'throughput with coalescing ≥ 0.8× B1c': ge(ratios.throughput_g_over_b1c, 0.8),
+    'throughput with coalescing ≥ 2× B2': ge(ratios.throughput_g_over_b2, 2),
+    'p50 at half B1 saturation ≤ 1.2× B1 + 2 ms and ≤ B2': latencyOk('p50Ms'),
+    'p99 at half B1 saturation ≤ 1.2× B1 + 2 ms and ≤ B2': latencyOk('p99Ms'),
+    'idle memory ≤ 1.5× B1': le(ratios.idle_memory_g_over_b1, 1.5),
+    'idle memory ≤ 0.7× B2': le(ratios.idle_memory_g_over_b2, 0.7),
+    'extra subscription ≤ 0.5 KB': le(ratios.extra_subscription_kb, 0.5),
+    // 1 MiB is the default maxQueueBytes per connection.
+    'RSS at 2× saturation < idle + N × queue cap': o && g.connect ? o.maxRssKb < o.idleRssKb + g.connect.ok * 1024 : null,
+  }
+}
+
+/** Per-scenario ratios of every run, and the headline: medians over runs with min and max. */
+export function computeRatios(runs) {
+  const perScenario = runs[0].map((s, i) => {
+    const each = runs.map((scenarios) => scenarioRatios(scenarios[i].results))
+    const keys = Object.keys(each[0])
+    const med = Object.fromEntries(keys.map((k) => [k, median(each.map((e) => e[k]))]))
+    const range = Object.fromEntries(keys.map((k) => {
+      const v = each.map((e) => e[k]).filter((x) => x != null)
+      return [k, v.length ? [Math.min(...v), Math.max(...v)] : null]
+    }))
+    return { n: s.n, topology: s.topology, payload: s.payload, ratios: med, range, goals: goals(s.results, med) }
+  })
+  const key =
+    perScenario.find((s) => s.n === 1000 && s.payload === 1024 && s.topology === 'hot') ??
+    perScenario.find((s) => s.payload === 1024) ??
+    perScenario[0]
+  const { extra_subscription_kb, ...named } = key.ratios
+  return {
+    headline: { scenario: `${key.n} connections, ${key.topology}, ${key.payload} B`, ...named, extra_subscription_kb },
+    goals: key.goals,
+    perScenario,
+  }
+}

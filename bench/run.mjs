@@ -1,0 +1,332 @@
+/**
+ * `npm run bench [-- --quick]`: livedesk (G) side by side with raw ws (B1, B1c) and Socket.IO (B2).
+ * Each contender gets a fresh server pinned to core 0 and a fresh load generator pinned to core 1; this
+ * process only orchestrates over IPC and reads /proc. Options: see bench/README.md or `--help`.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { randomBytes } from 'node:crypto'
+import { cpuMeter, killAll, rssKb, spawnPinned } from './lib/proc.mjs'
+import { CONTENDERS, contenderOptions } from './lib/contenders.mjs'
+import { environment } from './lib/environment.mjs'
+import { computeRatios } from './lib/ratios.mjs'
+import { writeReports } from './lib/report.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..')
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const log = (...args) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args)
+
+const MODES = {
+  quick: {
+    n: [1000], topologies: ['hot'], payloads: [1024], runs: 1,
+    warmupMs: 1000, windowMs: 2000, drainMs: 2000, maxRampSteps: 5, overloadMs: 3000,
+    contenders: ['b1', 'b1c', 'b2', 'g', 'g-nc', 'g-nc-h', 'g-subs', 'g-http'],
+  },
+  full: {
+    n: [1000, 5000, 15000], topologies: ['hot', 'groups'], payloads: [1024, 100], runs: 1,
+    warmupMs: 5000, windowMs: 10000, drainMs: 5000, maxRampSteps: 7, overloadMs: 30000,
+    contenders: ['b1', 'b1c', 'b2', 'g', 'g-nc', 'g-nc-h', 'g-subs', 'g-http'],
+  },
+}
+
+function parseArgs(argv) {
+  const args = Object.fromEntries(
+    argv.filter((a) => a.startsWith('--')).map((a) => {
+      const [k, v] = a.slice(2).split('=')
+      return [k, v ?? true]
+    }),
+  )
+  if (args.help) {
+    console.log(readFileSync(join(here, 'README.md'), 'utf8').split('## Options')[1]?.split('\n## ')[0] ?? '')
+    process.exit(0)
+  }
+  const mode = { ...(args.quick ? MODES.quick : MODES.full) }
+  const list = (v, map = String) => String(v).split(',').filter(Boolean).map(map)
+  if (args.n) mode.n = list(args.n, Number)
+  if (args.topology) mode.topologies = list(args.topology)
+  if (args.payload) mode.payloads = list(args.payload, Number)
+  if (args.contenders) mode.contenders = list(args.contenders)
+  for (const k of ['runs', 'warmupMs', 'windowMs', 'drainMs', 'maxRampSteps', 'overloadMs']) if (args[k]) mode[k] = Number(args[k])
+  if (args['no-overload']) mode.overloadMs = 0
+  mode.quick = Boolean(args.quick)
+  mode.fixedLoad = Number(args.fixedLoad ?? 50_000) // deliveries/s: 1k×50/s, 5k×10/s, 15k×3.3/s (performance.md §9)
+  mode.outDir = args.out ?? join(here, 'results')
+  for (const c of mode.contenders) if (!CONTENDERS[c]) throw new Error(`unknown contender ${c}; known: ${Object.keys(CONTENDERS).join(', ')}`)
+  return mode
+}
+
+const TOPOLOGY_CHANNELS = { hot: 1, groups: 100 }
+const channelsFor = (topology) => Array.from({ length: TOPOLOGY_CHANNELS[topology] }, (_, i) => `bench:c${i}`)
+const p99Limit = (n) => (n <= 1000 ? 100 : 500)
+
+function gAvailable() {
+  const main = join(root, 'dist', 'main.js')
+  return existsSync(main) && /export\s+(async\s+)?function\s+startLivedesk|startLivedesk/.test(readFileSync(main, 'utf8'))
+}
+
+/** One contender in one scenario: fresh server and load generator, every measurement its plan asks for. */
+async function runContender(name, scenario, mode, shared) {
+  const def = CONTENDERS[name]
+  const hmacSecret = randomBytes(24).toString('hex')
+  const apiKey = randomBytes(16).toString('hex')
+  const server = spawnPinned(join(here, 'servers', 'server.mjs'), {
+    cpu: 0,
+    nodeArgs: ['--expose-gc', ...(process.env.BENCH_CPU_PROF && def.server === 'g' ? ['--cpu-prof', `--cpu-prof-dir=${join(mode.outDir, 'profiles')}`] : [])],
+    args: [JSON.stringify({ ...contenderOptions(name), host: '127.0.0.1', hmacSecret, apiKey })],
+  })
+  const loadgen = spawnPinned(join(here, 'loadgen', 'loadgen.mjs'), { cpu: 1 })
+  const result = { contender: name, label: def.label }
+  try {
+    const ready = await server.expect('ready', 120_000)
+    await loadgen.expect('ready')
+    const { n, channels } = scenario
+    const emptyMem = await server.request({ type: 'mem' }, 'mem')
+
+    const conn = await loadgen.request(
+      {
+        type: 'connect', contender: def.server, port: ready.port, path: ready.path, n, channels,
+        probeEvery: 50, hmacSecret, subsPerConnection: def.subsPerConnection ?? 1,
+      },
+      'connected',
+      300_000,
+    )
+    result.connect = { ms: conn.ms, ratePerSec: (conn.ok * 1000) / conn.ms, ok: conn.ok, failed: conn.failed, probes: conn.probes }
+    if (conn.failed) log(`  ${name}: ${conn.failed} connects failed, first: ${conn.firstError}`)
+    if (conn.ok === 0) throw new Error(`no connection succeeded: ${conn.firstError}`)
+
+    if (def.measure.memory) {
+      await sleep(500)
+      const idle = await server.request({ type: 'mem' }, 'mem')
+      result.memory = {
+        emptyRssKb: emptyMem.rssKb, idleRssKb: idle.rssKb,
+        perConnectionKb: (idle.rssKb - emptyMem.rssKb) / conn.ok,
+        heapPerConnectionKb: (idle.heapUsedKb - emptyMem.heapUsedKb) / conn.ok,
+        subscriptionsPerConnection: def.subsPerConnection ?? 1,
+      }
+      log(`  ${name}: idle ${result.memory.perConnectionKb.toFixed(2)} KB/conn, connect ${result.connect.ratePerSec.toFixed(0)}/s`)
+    }
+
+    const ctx = { server, loadgen, scenario, mode, def, ready, apiKey }
+    if (def.measure.fixed) {
+      result.fixed = await step(ctx, mode.fixedLoad)
+      log(`  ${name}: fixed ${fmtStep(result.fixed)}`)
+    }
+    if (def.measure.ramp) {
+      result.ramp = []
+      const sat = shared.b1Saturation
+      const ladder = sat
+        ? [0.5, 1, 1.5, 2, 3, 4.5, 6.75, 10].map((f) => f * sat)
+        : Array.from({ length: 12 }, (_, k) => mode.fixedLoad * 1.5 ** k)
+      let best = 0
+      for (let i = 0; i < ladder.length && result.ramp.length < mode.maxRampSteps; i++) {
+        let s = await step(ctx, ladder[i])
+        result.ramp.push(s)
+        log(`  ${name}: ramp ${fmtStep(s)}`)
+        if (s.latencyOnlyFailure) {
+          // The box is shared: a latency spike with nothing lost gets one more try before it ends the ramp.
+          s = await step(ctx, ladder[i])
+          result.ramp.push(s)
+          log(`  ${name}: ramp retry ${fmtStep(s)}`)
+        }
+        if (!s.pass) {
+          if (i === 0 && sat) {
+            const lower = await step(ctx, 0.25 * sat)
+            result.ramp.push(lower)
+            log(`  ${name}: ramp ${fmtStep(lower)}`)
+            if (lower.pass) best = lower.offered
+          }
+          break
+        }
+        best = s.offered
+      }
+      result.maxSustainable = best
+      result.maxLimitedByClient = result.ramp.some((s) => !s.valid)
+      if (name === 'b1' && !sat) shared.b1Saturation = best || mode.fixedLoad
+    }
+    if (def.measure.latency && shared.b1Saturation) {
+      const half = 0.5 * shared.b1Saturation
+      result.latencyAtHalf = result.ramp?.find((s) => Math.abs(s.offered - half) < 1) ?? (await step(ctx, half))
+      log(`  ${name}: half-sat ${fmtStep(result.latencyAtHalf)}`)
+    }
+    if (def.measure.overload && mode.overloadMs > 0 && result.maxSustainable) {
+      result.overload = await overload(ctx, 2 * result.maxSustainable, shared.b1Saturation ?? result.maxSustainable)
+      log(`  ${name}: overload rss ${result.overload.idleRssKb}→max ${result.overload.maxRssKb} KB, cut ${JSON.stringify(result.overload.closes)}, recovered ${result.overload.recovered}`)
+    }
+  } catch (err) {
+    result.error = String(err?.message ?? err)
+    log(`  ${name}: FAILED ${result.error}`)
+  } finally {
+    await Promise.allSettled([loadgen.stop(), server.stop(10_000)])
+  }
+  return result
+}
+
+const fmtStep = (s) =>
+  `${Math.round(s.offered)}/s offered → ${Math.round(s.deliveredRate)}/s, ${s.cpuMicrosPerDelivery?.toFixed(2)} µs/delivery, server ${(s.serverCpu * 100).toFixed(0)}%, ` +
+  `p50 ${s.latency.p50Ms?.toFixed(1)} p99 ${s.latency.p99Ms?.toFixed(1)} ms, loss ${s.loss}, client ${(s.clientCpu * 100).toFixed(0)}%` +
+  `${s.publishErrors ? `, ${s.publishErrors} publish errors (${s.firstPublishError})` : ''}${s.valid ? '' : ' INVALID'}${s.pass ? ' pass' : ' FAIL'}`
+
+async function publishStart(ctx, pubRate) {
+  const { scenario, def, ready, apiKey, server, loadgen } = ctx
+  const msg = { rate: pubRate, channels: scenario.channels, payloadBytes: scenario.payload }
+  if (def.http) await loadgen.request({ type: 'http-publish', ...msg, url: `http://127.0.0.1:${ready.port}`, apiKey }, 'publishing')
+  else await server.request({ type: 'publish', ...msg }, 'publishing')
+}
+
+async function publishStop(ctx) {
+  return ctx.def.http
+    ? ctx.loadgen.request({ type: 'stop-http-publish' }, 'published', 30_000)
+    : ctx.server.request({ type: 'stop-publish' }, 'published')
+}
+
+const expectedDeliveries = (perChannel, activeByChannel) =>
+  Object.entries(perChannel).reduce((sum, [ch, count]) => sum + count * (activeByChannel[ch] ?? 0), 0)
+
+/** Waits until the sinks received `expected` or stop receiving; bounded by `maxMs`. */
+async function drain(loadgen, expected, maxMs) {
+  const deadline = performance.now() + maxMs
+  let last = -1
+  let stableSince = performance.now()
+  let report
+  while (performance.now() < deadline) {
+    report = await loadgen.request({ type: 'report' }, 'report')
+    if (report.delivered >= expected) break
+    if (report.delivered !== last) {
+      last = report.delivered
+      stableSince = performance.now()
+    } else if (performance.now() - stableSince > 500) break
+    await sleep(100)
+  }
+  return report
+}
+
+/** One offered load (deliveries/s): warm-up, a measured window, then a drain to count loss. */
+async function step(ctx, offered) {
+  const { server, loadgen, scenario, mode } = ctx
+  const perChannelSubs = scenario.n / scenario.channels.length
+  const pubRate = offered / perChannelSubs
+  await loadgen.request({ type: 'reset', latency: true, delivered: true }, 'reset-done')
+  const before = await loadgen.request({ type: 'report' }, 'report')
+  await publishStart(ctx, pubRate)
+  await sleep(mode.warmupMs)
+  const r0 = await loadgen.request({ type: 'report' }, 'report')
+  await loadgen.request({ type: 'reset', latency: true }, 'reset-done')
+  await server.request({ type: 'window-start' }, 'window-started')
+  const meter = cpuMeter([server.pid, loadgen.pid])
+  await sleep(mode.windowMs)
+  const cpu = meter()
+  const r1 = await loadgen.request({ type: 'report' }, 'report')
+  const win = await server.request({ type: 'window-end' }, 'window')
+  const published = await publishStop(ctx)
+  const expected = expectedDeliveries(published.perChannel, before.activeByChannel)
+  const final = await drain(loadgen, expected, mode.drainMs)
+  const delivered = r1.delivered - r0.delivered
+  const seconds = cpu.elapsedMicros / 1e6
+  const clientCpu = cpu[loadgen.pid].fraction
+  const s = {
+    offered,
+    pubRate,
+    achievedPubRate: published.achievedRate,
+    publishErrors: published.errors,
+    firstPublishError: published.firstError,
+    deliveredRate: delivered / seconds,
+    serverCpu: cpu[server.pid].fraction,
+    clientCpu,
+    cpuMicrosPerDelivery: delivered > 0 ? cpu[server.pid].cpuMicros / delivered : null,
+    latency: final.latency,
+    expected,
+    loss: expected - final.delivered,
+    closes: final.closes,
+    loopDelayP99Ms: win.loopDelayP99Ms,
+    gcMs: win.gcMs,
+    rssKb: win.rssKb,
+    valid: clientCpu <= 0.85,
+  }
+  const kept = s.valid && s.loss <= 0 && s.achievedPubRate >= 0.95 * pubRate && s.deliveredRate >= 0.95 * offered
+  s.pass = kept && (s.latency.p99Ms ?? Infinity) <= p99Limit(scenario.n)
+  s.latencyOnlyFailure = kept && !s.pass
+  return s
+}
+
+/** Twice saturation with 1% of sinks not reading, RSS sampled, then a light load to see the server recover. */
+async function overload(ctx, offered, recoveryBase) {
+  const { server, loadgen, scenario, mode } = ctx
+  const idleRssKb = rssKb(server.pid)
+  const slowed = await loadgen.request({ type: 'slow', fraction: 0.01 }, 'slowed')
+  const before = await loadgen.request({ type: 'report' }, 'report')
+  await publishStart(ctx, offered / (scenario.n / scenario.channels.length))
+  let maxRssKb = idleRssKb
+  const meter = cpuMeter([server.pid, loadgen.pid])
+  const end = performance.now() + mode.overloadMs
+  while (performance.now() < end) {
+    await sleep(250)
+    maxRssKb = Math.max(maxRssKb, rssKb(server.pid))
+  }
+  const cpu = meter()
+  await publishStop(ctx)
+  await sleep(1000)
+  const after = await loadgen.request({ type: 'report' }, 'report')
+  const closes = Object.fromEntries(Object.entries(after.closes).map(([k, v]) => [k, v - (before.closes[k] ?? 0)]).filter(([, v]) => v > 0))
+  const recovery = await step(ctx, 0.25 * recoveryBase)
+  return {
+    offered,
+    durationMs: mode.overloadMs,
+    slowConsumers: slowed.count,
+    idleRssKb,
+    maxRssKb,
+    serverCpu: cpu[server.pid].fraction,
+    clientCpu: cpu[loadgen.pid].fraction,
+    closes,
+    openAfter: after.open,
+    recovery,
+    recovered: recovery.loss <= 0 && (recovery.latency.p99Ms ?? Infinity) <= p99Limit(scenario.n),
+  }
+}
+
+async function main() {
+  const mode = parseArgs(process.argv.slice(2))
+  const env = environment(root)
+  let contenders = mode.contenders
+  if (!gAvailable()) {
+    log('dist/main.js has no startLivedesk (run `npm run build`); skipping G contenders')
+    contenders = contenders.filter((c) => CONTENDERS[c].server !== 'g')
+  }
+  log(`${mode.quick ? 'quick' : 'full'} run: n=${mode.n} topologies=${mode.topologies} payloads=${mode.payloads} runs=${mode.runs} contenders=${contenders}`)
+  const runs = []
+  for (let r = 0; r < mode.runs; r++) {
+    const scenarios = []
+    for (const payload of mode.payloads)
+      for (const topology of mode.topologies)
+        for (const n of mode.n) {
+          const scenario = { n, topology, payload, channels: channelsFor(topology), p99LimitMs: p99Limit(n) }
+          log(`run ${r + 1}/${mode.runs}: ${n} connections, ${topology}, ${payload} B`)
+          const shared = {}
+          const results = {}
+          for (const name of contenders) results[name] = await runContender(name, scenario, mode, shared)
+          scenarios.push({ n, topology, payload, channels: scenario.channels.length, p99LimitMs: scenario.p99LimitMs, b1Saturation: shared.b1Saturation, results })
+        }
+    runs.push(scenarios)
+  }
+  const ratios = computeRatios(runs)
+  const valid = runs.every((scenarios) => scenarios.every((s) => Object.values(s.results).every((c) => !c.error && (c.fixed?.valid ?? true))))
+  const date = new Date().toISOString()
+  const output = { date, quick: mode.quick, valid, environment: env, mode, ratios, runs }
+  const paths = writeReports(output, mode.outDir)
+  log(`wrote ${paths.join(', ')}`)
+  if (!mode.quick) {
+    const latest = { ratios: { ...ratios.headline, machine: env.machine, node: env.node, date, valid }, file: paths[0] }
+    writeFileSync(join(mode.outDir, 'latest.json'), JSON.stringify(latest, null, 2) + '\n')
+    log(`wrote ${join(mode.outDir, 'latest.json')}`)
+  }
+  console.log('\n' + JSON.stringify(ratios.headline, null, 2))
+}
+
+main()
+  .catch((err) => {
+    console.error(err)
+    process.exitCode = 1
+  })
+  .finally(() => killAll())
+

@@ -1,0 +1,28 @@
+/** G, livedesk itself from dist/: the real gateway, Centrifugo JWT connects, in-process `node.publish`. */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export async function start({ host, hmacSecret, apiKey, realtime = {} }) {
+  const { startLivedesk } = await import('../../dist/main.js')
+  const dataDir = mkdtempSync(join(tmpdir(), 'livedesk-bench-'))
+  const livedesk = await startLivedesk({
+    port: 0,
+    host,
+    apiKey,
+    dataDir,
+    logLevel: 'silent',
+    realtime: { ...realtime, hmacSecret },
+  })
+  return {
+    port: livedesk.port,
+    path: '/connection/websocket',
+    apiKey: livedesk.apiKey,
+    connections: () => livedesk.node.connectionCount?.() ?? -1,
+    publish: (channel, data) => livedesk.node.publish(channel, data),
+    async close() {
+      await livedesk.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
