@@ -8,7 +8,9 @@ CREATE TABLE operators (
   blocked_reason   text,
   created_at       timestamptz NOT NULL DEFAULT now(),
   -- routing ties go to the operator who waited longest since this
-  last_assigned_at timestamptz
+  last_assigned_at timestamptz,
+  -- operator JWTs issued (iat) before this are refused: logout and a new login revoke them
+  tokens_valid_after timestamptz
 );
 
 CREATE TABLE operator_tokens (

@@ -1,0 +1,131 @@
+/** Clients (end users): creation with their widget token, lookup, and presence. */
+import { clientChannel } from './channels.js'
+import { audience, openSessionOfChat, type DomainContext } from './context.js'
+import { DomainError } from './errors.js'
+import type { Coordinates } from './events.js'
+import { hashToken, newId, newToken } from './tokens.js'
+import { clientView, type Client } from './views.js'
+
+export interface NewClient {
+  name?: string
+  externalId?: string
+  channel?: string
+  messengerType?: string
+  whatsappPhone?: string
+  ip?: string
+  referer?: string
+  coordinates?: Coordinates
+}
+
+export class Clients {
+  constructor(private readonly ctx: DomainContext) {}
+
+  async create(input: NewClient): Promise<Client & { token: string }> {
+    const id = newId()
+    const token = newToken('cl')
+    const [row] = await this.ctx.db.query<any>(
+      `INSERT INTO clients (id, chat_id, name, external_id, channel, messenger_type, whatsapp_phone, ip, referer, coordinates, token_hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+      [
+        id,
+        newId(),
+        input.name ?? `Client ${id.slice(0, 8)}`,
+        input.externalId ?? null,
+        input.channel ?? 'widget',
+        input.messengerType ?? null,
+        input.whatsappPhone ?? null,
+        input.ip ?? null,
+        input.referer ?? null,
+        input.coordinates ? JSON.stringify(input.coordinates) : null,
+        hashToken(token),
+      ],
+    )
+    return { ...clientView(row), token }
+  }
+
+  async get(id: string): Promise<Client> {
+    const [row] = await this.ctx.db.query<any>(`SELECT * FROM clients WHERE id = $1`, [id])
+    if (!row) throw new DomainError('not_found', `client ${id} not found`)
+    return clientView(row)
+  }
+
+  /** The client a widget token belongs to; unauthorized otherwise. */
+  async authenticate(token: unknown): Promise<Client> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
+      throw new DomainError('unauthorized', 'missing or malformed client token')
+    }
+    const [row] = await this.ctx.db.query<any>(`SELECT * FROM clients WHERE token_hash = $1`, [hashToken(token)])
+    if (!row) throw new DomainError('unauthorized', 'invalid client token')
+    if (row.banned) throw new DomainError('unauthorized', 'client is banned')
+    return clientView(row)
+  }
+
+  /** Sets presence; a change produces clientOnline/clientOffline for the operators of the client's open session. */
+  async setPresence(id: string, online: boolean): Promise<Client> {
+    return this.ctx.mutator.run(async (tx, out) => {
+      const [row] = await tx.query<any>(
+        `UPDATE clients SET online = $2,
+                online_at = CASE WHEN $2 THEN clock_timestamp() ELSE online_at END,
+                offline_at = CASE WHEN $2 THEN offline_at ELSE clock_timestamp() END
+          WHERE id = $1 AND online <> $2 RETURNING *`,
+        [id, online],
+      )
+      if (!row) {
+        const [current] = await tx.query<any>(`SELECT * FROM clients WHERE id = $1`, [id])
+        if (!current) throw new DomainError('not_found', `client ${id} not found`)
+        return clientView(current)
+      }
+      const client = clientView(row)
+      const session = await openSessionOfChat(tx, client.chatId)
+      if (session) {
+        const channels = audience(session)
+        if (channels.length > 0) {
+          out.publish(channels, online ? 'clientOnline' : 'clientOffline', {
+            id,
+            chatId: client.chatId,
+            sessionId: session.id,
+            at: (online ? client.onlineAt : client.offlineAt)!,
+          })
+        }
+      }
+      return client
+    })
+  }
+}
+
+/** Widget connections drive presence: online at the first, offline when none is left after the grace period. */
+export class ClientPresence {
+  private readonly pending = new Map<string, NodeJS.Timeout>()
+
+  constructor(
+    private readonly ctx: DomainContext,
+    private readonly clients: Clients,
+  ) {}
+
+  opened(clientId: string): void {
+    clearTimeout(this.pending.get(clientId))
+    this.pending.delete(clientId)
+    this.clients.setPresence(clientId, true).catch((err) => this.ctx.log.error({ err, clientId }, 'client online failed'))
+  }
+
+  closed(clientId: string): void {
+    clearTimeout(this.pending.get(clientId))
+    const timer = setTimeout(() => {
+      this.pending.delete(clientId)
+      this.goOfflineIfGone(clientId).catch((err) => this.ctx.log.error({ err, clientId }, 'client offline failed'))
+    }, this.ctx.config.clientPresenceGraceMs)
+    timer.unref()
+    this.pending.set(clientId, timer)
+  }
+
+  private async goOfflineIfGone(clientId: string): Promise<void> {
+    // Counted across nodes: a reload may have reconnected to another node.
+    if ((await this.ctx.live.connectionCount(clientChannel(clientId))) > 0) return
+    await this.clients.setPresence(clientId, false)
+  }
+
+  close(): void {
+    for (const timer of this.pending.values()) clearTimeout(timer)
+    this.pending.clear()
+  }
+}

@@ -1,0 +1,29 @@
+/** Domain settings; src/main.ts fills them from the environment. Intervals are short in tests. */
+export interface DomainConfig {
+  /** A client without widget connections for this long goes offline (a page reload does not flap). */
+  clientPresenceGraceMs: number
+  /** A typing indicator lives this long unless renewed. */
+  typingTtlMs: number
+  /** Typing notices of one typist in one chat closer together than this are refused (rate_limited). */
+  typingMinIntervalMs: number
+  timerFirstAnswerSec: number
+  timerNextAnswersSec: number
+  /** Operator token lifetime. */
+  tokenTtlMs: number
+  defaultMaxChats: number
+  /** HS256 secret of operator JWTs (`sub` = operator id); unset: only minted tokens are accepted. */
+  operatorJwtSecret?: string
+}
+
+export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
+  clientPresenceGraceMs: 10_000,
+  typingTtlMs: 5_000,
+  typingMinIntervalMs: 1_000,
+  timerFirstAnswerSec: 60,
+  timerNextAnswersSec: 120,
+  tokenTtlMs: 30 * 24 * 3600 * 1000,
+  defaultMaxChats: 5,
+}
+
+/** Longest message text in characters. */
+export const MAX_TEXT = 10_000

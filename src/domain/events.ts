@@ -1,0 +1,202 @@
+/**
+ * The live events an operator console (and the client widget) receives, as one discriminated union on
+ * `event`. Every publication's `data` is an `EventEnvelope`. Documented fields are never removed or renamed.
+ * Contract: docs/domain.md and shared/spec/events.md.
+ */
+
+export type AuthorType = 'client' | 'operator' | 'bot' | 'system'
+
+export interface Attachment {
+  url: string
+  name: string
+  mimeType: string
+  size: number
+}
+
+export interface Message {
+  id: string
+  chatId: string
+  sessionId: string
+  text: string
+  author: { type: AuthorType; id: string | null; name: string | null }
+  createdAt: string
+  editedAt: string | null
+  readAt: string | null
+  attachments: Attachment[]
+}
+
+/** `bot`: the bot handles it; `queued`: waiting for people; `assigned`: an operator holds it; `closed`. */
+export type SessionStatus = 'bot' | 'queued' | 'assigned' | 'closed'
+/** `BOT`: the bot talks; `HELP`: people were asked for and nobody has it yet; `OPERATOR`: an operator holds it. */
+export type BotStatus = 'BOT' | 'HELP' | 'OPERATOR'
+
+export interface Coordinates {
+  city?: string | null
+  latitude?: number | null
+  zip_code?: string | null
+  longitude?: number | null
+  time_zone?: string | null
+  region_name?: string | null
+  country_code?: string | null
+  country_name?: string | null
+}
+
+export interface ChatSession {
+  id: string
+  chatId: string
+  clientId: string | null
+  name: string
+  markedAsSpam: boolean
+  operatorId: string | number | null
+  operatorType?: string
+  channel: string
+  botStatus?: BotStatus | string | null
+  status: SessionStatus | string
+  startedAt: string
+  closedAt?: string | null
+  clientOnline?: boolean
+  clientOnlineAt?: string | null
+  clientOfflineAt?: string | null
+  lastMessageCreatedAt: string | null
+  lastMessage?: Message | null
+  clientExternalId?: string | null
+  clientBanned?: boolean | null
+  referer?: string
+  clientIp?: string | null
+  coordinates?: Coordinates | null
+  unreadClientMessageCount?: number | null
+  unreadClientMessageExists?: boolean | null
+  messengerType?: string | null
+  whatsappPhone?: string | null
+  timerFirstAnswer?: number
+  timerNextAnswers?: number
+  lastOperatorMessage?: Message | null
+  firstClientMessageAfterLastOperatorMessage?: Message | null
+  operatorAssignedAt: string | null
+  previousOperator?: { id?: string | null; name?: string | null } | null
+}
+
+export interface OperatorNotFoundData {
+  botStatus: string
+  chatId: string
+  operatorType: string
+  sessionId: string
+  status: string
+}
+
+export interface ClientPresenceData {
+  /** The client id. */
+  id: string
+  chatId?: string
+  sessionId?: string
+  at?: string
+}
+
+export interface ChatMessageReadData {
+  chatId: string
+  sessionId: string
+  messageIds: string[]
+  readAt: string
+}
+
+export interface ChatSessionDeletedData {
+  id: string
+  chatId: string
+  reason?: string
+}
+
+export interface SessionClosedData {
+  id: string
+  chatId: string
+  closedAt: string
+}
+
+export interface OperatorBlockedData {
+  id: string
+  reason?: string | null
+  at: string
+}
+
+export interface ChatUserExistsData {
+  id: string
+  at: string
+  userAgent?: string | null
+  ip?: string | null
+}
+
+export interface TypingData {
+  chatId: string
+  sessionId: string
+  clientId: string
+  /** true: show the indicator until `until` unless renewed; false: clear it now. */
+  active: boolean
+  until: string
+  text?: string | null
+  /** Who types: the client, or an operator (the widget's view). */
+  author: { type: 'client' | 'operator'; id: string; name: string | null }
+}
+
+export interface OperatorLoggedOutData {
+  id: string
+  at: string
+  reason?: string | null
+}
+
+/** Event name → payload. */
+export interface EventPayloads {
+  chatSessionStarted: ChatSession
+  operatorNotFound: OperatorNotFoundData
+  chatSessionAdded: ChatSession
+  chatMessageCreated: Message
+  chatMessageEdited: Message
+  chatMessageRead: ChatMessageReadData
+  chatSessionDeleted: ChatSessionDeletedData
+  chatSessionSwitchedFromBotToOperator: ChatSession
+  sessionClosedByClient: SessionClosedData
+  operatorBlocked: OperatorBlockedData
+  chatUserExists: ChatUserExistsData
+  typing: TypingData
+  operatorLoggedOut: OperatorLoggedOutData
+  clientOnline: ClientPresenceData
+  clientOffline: ClientPresenceData
+  /** Widget only: an operator closed the client's session. */
+  sessionClosedByOperator: SessionClosedData
+}
+
+export type EventName = keyof EventPayloads
+
+/** The seed spells these three with `action`; they carry both keys with the same value. */
+export type ActionEventName = 'operatorNotFound' | 'clientOnline' | 'clientOffline'
+
+type EnvelopeOf<E extends EventName> = {
+  event: E
+  data: EventPayloads[E]
+  /** Unique event id, for dropping duplicates. */
+  id: string
+  /** ISO 8601 UTC time the event happened. */
+  at: string
+} & (E extends ActionEventName ? { action: E } : {})
+
+/** Every publication's `data`: switch on `event` and TypeScript narrows `data`. */
+export type EventEnvelope = { [E in EventName]: EnvelopeOf<E> }[EventName]
+
+export const ACTION_EVENTS: readonly EventName[] = ['operatorNotFound', 'clientOnline', 'clientOffline']
+
+export const EVENT_NAMES: readonly EventName[] = [
+  'chatSessionStarted',
+  'operatorNotFound',
+  'chatSessionAdded',
+  'chatMessageCreated',
+  'chatMessageEdited',
+  'chatMessageRead',
+  'chatSessionDeleted',
+  'chatSessionSwitchedFromBotToOperator',
+  'sessionClosedByClient',
+  'operatorBlocked',
+  'chatUserExists',
+  'typing',
+  'operatorLoggedOut',
+  'clientOnline',
+  'clientOffline',
+  'sessionClosedByOperator',
+]

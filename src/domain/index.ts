@@ -1,0 +1,173 @@
+/**
+ * The operator-chat domain: operators, clients, sessions, messages, routing and the queue. It produces the
+ * events of events.ts and reaches the gateway only through `LiveGateway` (ports.ts).
+ */
+import type { Logger } from 'pino'
+import type { Db } from '../store/db.js'
+import { QUEUE_CHANNEL, clientChannel, clientUser, operatorChannel, operatorUser } from './channels.js'
+import { ClientPresence, Clients } from './clients.js'
+import { DEFAULT_DOMAIN_CONFIG, type DomainConfig } from './config.js'
+import { DomainContext, openSessionOfChat } from './context.js'
+import { DomainError } from './errors.js'
+import { Operators } from './operators.js'
+import type { LiveGateway } from './ports.js'
+import { Sessions } from './sessions.js'
+import { Typing } from './typing.js'
+
+export { DEFAULT_DOMAIN_CONFIG, type DomainConfig } from './config.js'
+export { DomainError } from './errors.js'
+export type * from './events.js'
+
+export interface ConnectionIdentity {
+  user: string
+  channels: string[]
+  info?: unknown
+  expireAt?: number
+  meta: unknown
+}
+
+/** What a connection is to the domain; kept by the gateway as the connection's `meta`. */
+export type ConnectionMeta = { kind: 'operator'; operatorId: string } | { kind: 'client'; clientId: string }
+
+export interface Domain {
+  /** Connect of an SDK: `application` 'notifications' (operator) or 'widget' (client); throws DomainError('unauthorized'). */
+  authenticate(input: { application?: unknown; token?: unknown; remoteAddress?: string; userAgent?: string }): Promise<ConnectionIdentity>
+  /** RPCs over the socket: `typing` — operators with `{ chatId }`, the widget with `{ text? }`. Throws DomainError. */
+  rpc(meta: unknown, method: string, data: unknown): Promise<unknown>
+  /** A connection authenticated by `authenticate` is live / has closed (drives presence, routing, typing stop). */
+  connectionOpened(meta: unknown, client: string): void
+  connectionClosed(meta: unknown, client: string): void
+  close(): Promise<void>
+  /** The services behind the HTTP API. */
+  readonly operators: Operators
+  readonly clients: Clients
+  readonly sessions: Sessions
+  /** Client typing (HTTP or widget RPC): to the operator holding the session. */
+  clientTyping(clientId: string, text?: string | null): Promise<{ until: string | null }>
+}
+
+export async function createDomain(deps: { db: Db; live: LiveGateway; config: DomainConfig; log: Logger }): Promise<Domain> {
+  const ctx = new DomainContext(deps.db, deps.live, { ...DEFAULT_DOMAIN_CONFIG, ...deps.config }, deps.log)
+  const typing = new Typing(ctx)
+  const operators = new Operators(ctx)
+  const clients = new Clients(ctx)
+  const sessions = new Sessions(ctx, typing)
+  const presence = new ClientPresence(ctx, clients)
+  const background = new Set<Promise<unknown>>()
+  let closed = false
+
+  /** Fire-and-forget work tied to connection life; errors are logged, close() waits for it. */
+  const track = (what: string, p: Promise<unknown>) => {
+    const done = p.catch((err) => ctx.log.error({ err }, `${what} failed`)).finally(() => background.delete(done))
+    background.add(done)
+  }
+
+  async function clientTyping(clientId: string, text?: string | null): Promise<{ until: string | null }> {
+    const [client] = await ctx.db.query<any>(`SELECT id, name, chat_id FROM clients WHERE id = $1`, [clientId])
+    if (!client) throw new DomainError('not_found', `client ${clientId} not found`)
+    const session = await openSessionOfChat(ctx.db, client.chat_id)
+    if (!session) throw new DomainError('conflict', 'the client has no open session')
+    const author = { type: 'client' as const, id: clientId, name: client.name as string }
+    typing.checkRate(author, client.chat_id)
+    // Only the holder sees the client typing (events.md); in the queue or with the bot nobody does.
+    if (session.status !== 'assigned' || !session.operator_id) return { until: null }
+    const until = await typing.start([operatorChannel(session.operator_id)], {
+      chatId: client.chat_id,
+      sessionId: session.id,
+      clientId,
+      text: text ?? null,
+      author,
+    })
+    return { until }
+  }
+
+  async function operatorTyping(operatorId: string, data: unknown): Promise<Record<string, never>> {
+    const chatId = (data as { chatId?: unknown } | null)?.chatId
+    if (typeof chatId !== 'string' || chatId.length === 0 || chatId.length > 200) {
+      throw new DomainError('bad_request', 'chatId must be a non-empty string', 'chatId')
+    }
+    const [row] = await ctx.db.query<any>(
+      `SELECT c.id AS client_id, s.id AS session_id, s.status, s.operator_id, o.name AS operator_name
+         FROM clients c LEFT JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
+         LEFT JOIN operators o ON o.id = $2
+        WHERE c.chat_id = $1`,
+      [chatId, operatorId],
+    )
+    if (!row) throw new DomainError('not_found', `chat ${chatId} not found`)
+    if (row.status !== 'assigned' || row.operator_id !== operatorId) throw new DomainError('forbidden', 'you may not write to this chat')
+    const author = { type: 'operator' as const, id: operatorId, name: row.operator_name as string }
+    typing.checkRate(author, chatId)
+    await typing.start([clientChannel(row.client_id)], { chatId, sessionId: row.session_id, clientId: row.client_id, text: null, author })
+    return {}
+  }
+
+  return {
+    operators,
+    clients,
+    sessions,
+    clientTyping,
+
+    async authenticate(input) {
+      if (input.application === 'notifications') {
+        const op = await operators.authenticate(input.token)
+        const meta: ConnectionMeta = { kind: 'operator', operatorId: op.operatorId }
+        return {
+          user: operatorUser(op.operatorId),
+          channels: [operatorChannel(op.operatorId), QUEUE_CHANNEL],
+          info: { kind: 'operator', name: op.name },
+          meta,
+        }
+      }
+      if (input.application === 'widget') {
+        const client = await clients.authenticate(input.token)
+        const meta: ConnectionMeta = { kind: 'client', clientId: client.id }
+        return { user: clientUser(client.id), channels: [clientChannel(client.id)], info: { kind: 'client', name: client.name }, meta }
+      }
+      throw new DomainError('unauthorized', "data.application must be 'notifications' or 'widget'")
+    },
+
+    async rpc(meta, method, data) {
+      const who = meta as ConnectionMeta
+      if (method !== 'typing') throw new DomainError('not_found', `unknown method ${method}`)
+      if (who?.kind === 'operator') return operatorTyping(who.operatorId, data)
+      if (who?.kind === 'client') {
+        const text = (data as { text?: unknown } | null)?.text
+        if (text !== undefined && text !== null && (typeof text !== 'string' || text.length > 1000)) {
+          throw new DomainError('bad_request', 'text must be a string of at most 1000 characters', 'text')
+        }
+        await clientTyping(who.clientId, text ?? null)
+        return {}
+      }
+      throw new DomainError('forbidden', 'this connection may not call methods')
+    },
+
+    connectionOpened(meta) {
+      if (closed) return
+      const who = meta as ConnectionMeta
+      if (who?.kind === 'operator') {
+        // This operator has a live connection now even if the gateway's presence is not updated yet.
+        const online = new Set([who.operatorId])
+        track('queue drain on connect', ctx.mutator.run((tx, out) => ctx.drain(tx, out, online)))
+      } else if (who?.kind === 'client') {
+        presence.opened(who.clientId)
+      }
+    },
+
+    connectionClosed(meta) {
+      if (closed) return
+      const who = meta as ConnectionMeta
+      if (who?.kind === 'operator') track('typing stop', typing.stopAll('operator', who.operatorId))
+      else if (who?.kind === 'client') {
+        track('typing stop', typing.stopAll('client', who.clientId))
+        presence.closed(who.clientId)
+      }
+    },
+
+    async close() {
+      closed = true
+      presence.close()
+      typing.close()
+      await Promise.all([...background])
+    },
+  }
+}

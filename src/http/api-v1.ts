@@ -1,0 +1,377 @@
+/** /api/v1: operators, clients, sessions and messages (shared/spec/http-api.md), with schemas for validation and OpenAPI. */
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { Type } from 'typebox'
+import type { Domain } from '../domain/index.js'
+import { Auth, RateLimiter } from './api-v1-auth.js'
+import * as S from './api-v1-schemas.js'
+import { errorHandler, sendError } from './errors.js'
+
+export interface ApiV1Options {
+  domain: Domain
+  apiKey: string
+  /** Widget sign-ups (POST /widget/clients) per IP per minute. @default 20 */
+  widgetSignupsPerMinute?: number
+  /** Largest request body in bytes; larger is 413. @default 65_536 */
+  bodyLimit?: number
+}
+
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, S.ErrorBody]))
+const API_KEY = [{ apiKey: [] }]
+const OPERATOR = [{ operatorToken: [] }]
+const CLIENT = [{ clientToken: [] }]
+
+export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
+  return async (plain: FastifyInstance) => {
+    const app = plain.withTypeProvider<TypeBoxTypeProvider>()
+    const { domain } = opts
+    const auth = new Auth(domain, opts.apiKey)
+    const signups = new RateLimiter(opts.widgetSignupsPerMinute ?? 20, 60_000)
+    const bodyLimit = opts.bodyLimit ?? 65_536
+
+    // Bodies are checked as sent (no type coercion: `"text": 5` is a 400); query strings and params are converted.
+    app.setValidatorCompiler(TypeBoxValidatorCompiler as never)
+    app.setErrorHandler(errorHandler)
+    app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route ${req.method} ${req.url}`))
+    app.addHook('onRoute', (route) => {
+      route.bodyLimit ??= bodyLimit
+    })
+    // An empty JSON body is `{}`, so body-less actions accept `content-type: application/json` with nothing.
+    app.removeContentTypeParser('application/json')
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+      const text = String(body)
+      if (text.trim() === '') return done(null, {})
+      try {
+        done(null, JSON.parse(text))
+      } catch {
+        const err = Object.assign(new Error('body is not valid JSON'), { statusCode: 400 })
+        done(err, undefined)
+      }
+    })
+
+    const ip = (req: { ip: string }) => req.ip
+
+    // ---- operators (API key) -----------------------------------------------------------------------
+    app.post('/operators', {
+      preValidation: auth.apiKey,
+      schema: { tags: ['operators'], summary: 'Create an operator', security: API_KEY, body: S.NewOperator, response: { 201: S.Operator, ...errors(400, 401, 413) } },
+    }, async (req, reply) => reply.code(201).send(await domain.operators.create(req.body)))
+
+    app.get('/operators', {
+      preValidation: auth.apiKey,
+      schema: { tags: ['operators'], summary: 'List operators', security: API_KEY, querystring: S.OperatorsQuery, response: { 200: S.Page(S.Operator), ...errors(400, 401) } },
+    }, async (req) => domain.operators.list({ limit: req.query.limit ?? 50, cursor: req.query.cursor }))
+
+    app.get('/operators/:id', {
+      preValidation: auth.apiKey,
+      schema: { tags: ['operators'], summary: 'One operator', security: API_KEY, params: S.IdParams, response: { 200: S.Operator, ...errors(401, 404) } },
+    }, async (req) => domain.operators.get(req.params.id))
+
+    app.patch('/operators/:id', {
+      preValidation: auth.apiKey,
+      schema: {
+        tags: ['operators'],
+        summary: 'Rename or change maxChats (a higher maxChats drains the queue)',
+        security: API_KEY,
+        params: S.IdParams,
+        body: S.OperatorPatch,
+        response: { 200: S.Operator, ...errors(400, 401, 404, 413) },
+      },
+    }, async (req) => domain.operators.update(req.params.id, req.body))
+
+    app.post('/operators/:id/tokens', {
+      preValidation: auth.apiKey,
+      schema: {
+        tags: ['operators'],
+        summary: 'A new login: earlier logins get chatUserExists, then are revoked and disconnected',
+        security: API_KEY,
+        params: S.IdParams,
+        body: S.NewLogin,
+        response: { 201: S.Login, ...errors(400, 401, 404, 409, 413) },
+      },
+    }, async (req, reply) => reply.code(201).send(await domain.operators.issueToken(req.params.id, req.body)))
+
+    app.post('/operators/:id/block', {
+      preValidation: auth.apiKey,
+      schema: {
+        tags: ['operators'],
+        summary: 'Block: operatorBlocked, then disconnect (4501); tokens stop working; held sessions go back to the queue',
+        security: API_KEY,
+        params: S.IdParams,
+        body: S.Reason,
+        response: { 200: S.Operator, ...errors(400, 401, 404, 413) },
+      },
+    }, async (req) => domain.operators.block(req.params.id, req.body.reason))
+
+    app.post('/operators/:id/unblock', {
+      preValidation: auth.apiKey,
+      schema: { tags: ['operators'], summary: 'Unblock', security: API_KEY, params: S.IdParams, response: { 200: S.Operator, ...errors(401, 404) } },
+    }, async (req) => domain.operators.unblock(req.params.id))
+
+    // ---- clients (API key) -------------------------------------------------------------------------
+    app.post('/clients', {
+      preValidation: auth.apiKey,
+      schema: { tags: ['clients'], summary: 'Create a client (bridges, backends)', security: API_KEY, body: S.NewClient, response: { 201: S.ClientWithToken, ...errors(400, 401, 413) } },
+    }, async (req, reply) => reply.code(201).send(await domain.clients.create(req.body)))
+
+    app.get('/clients/:id', {
+      preValidation: auth.apiKey,
+      schema: { tags: ['clients'], summary: 'One client', security: API_KEY, params: S.IdParams, response: { 200: S.Client, ...errors(401, 404) } },
+    }, async (req) => domain.clients.get(req.params.id))
+
+    app.post('/clients/:id/messages', {
+      preValidation: auth.apiKey,
+      schema: {
+        tags: ['clients'],
+        summary: "A client's message; starts a session when none is open (chatSessionStarted, then chatSessionAdded or operatorNotFound); chatMessageCreated",
+        security: API_KEY,
+        params: S.IdParams,
+        body: S.ClientMessage,
+        response: { 201: S.Message, ...errors(400, 401, 404, 413) },
+      },
+    }, async (req, reply) => reply.code(201).send(await domain.sessions.clientMessage(req.params.id, req.body)))
+
+    app.post('/clients/:id/typing', {
+      preValidation: auth.apiKey,
+      schema: {
+        tags: ['clients'],
+        summary: 'The client is typing: typing to the operator holding the session (stops by itself after the TTL)',
+        security: API_KEY,
+        params: S.IdParams,
+        body: S.TypingBody,
+        response: { 202: S.TypingAccepted, ...errors(400, 401, 404, 409, 413, 429) },
+      },
+    }, async (req, reply) => reply.code(202).send(await domain.clientTyping(req.params.id, req.body.text)))
+
+    app.post('/clients/:id/read', {
+      preValidation: auth.apiKey,
+      schema: {
+        tags: ['clients'],
+        summary: "The client read messages up to and including messageId: chatMessageRead",
+        security: API_KEY,
+        params: S.IdParams,
+        body: S.ReadBody,
+        response: { 200: S.ReadResult, ...errors(400, 401, 404, 413) },
+      },
+    }, async (req) => domain.sessions.clientRead(req.params.id, req.body.messageId))
+
+    app.post('/clients/:id/presence', {
+      preValidation: auth.apiKey,
+      schema: {
+        tags: ['clients'],
+        summary: 'Client presence from a bridge: clientOnline / clientOffline when it changes',
+        security: API_KEY,
+        params: S.IdParams,
+        body: S.PresenceBody,
+        response: { 200: S.Client, ...errors(400, 401, 404, 413) },
+      },
+    }, async (req) => domain.clients.setPresence(req.params.id, req.body.online))
+
+    app.post('/clients/:id/close', {
+      preValidation: auth.apiKey,
+      schema: {
+        tags: ['clients'],
+        summary: "The client closed its open session: sessionClosedByClient",
+        security: API_KEY,
+        params: S.IdParams,
+        response: { 200: S.ChatSession, ...errors(401, 404, 409) },
+      },
+    }, async (req) => domain.sessions.clientClose(req.params.id))
+
+    // ---- sessions (API key) ------------------------------------------------------------------------
+    app.post('/sessions/:id/handoff', {
+      preValidation: auth.apiKey,
+      schema: {
+        tags: ['sessions'],
+        summary: 'Bot → people: chatSessionSwitchedFromBotToOperator, then routing',
+        security: API_KEY,
+        params: S.IdParams,
+        response: { 200: S.ChatSession, ...errors(401, 404, 409) },
+      },
+    }, async (req) => domain.sessions.handoff(req.params.id))
+
+    app.post('/sessions/:id/bot', {
+      preValidation: auth.apiKey,
+      schema: {
+        tags: ['sessions'],
+        summary: 'People → bot: chatSessionDeleted to the operator who held it',
+        security: API_KEY,
+        params: S.IdParams,
+        body: S.Reason,
+        response: { 200: S.ChatSession, ...errors(400, 401, 404, 409, 413) },
+      },
+    }, async (req) => domain.sessions.toBot(req.params.id, req.body.reason))
+
+    app.post('/sessions/:id/messages', {
+      preValidation: auth.apiKeyOrOperator,
+      schema: {
+        tags: ['sessions'],
+        summary: "A message in a session: the bot's with the API key, the holder's with an operator token (chatMessageCreated; delivered to the client)",
+        security: [...API_KEY, ...OPERATOR],
+        params: S.IdParams,
+        body: S.TextBody,
+        response: { 201: S.Message, ...errors(400, 401, 403, 404, 409, 413) },
+      },
+    }, async (req, reply) => {
+      const p = auth.of(req)
+      const message =
+        p.kind === 'operator'
+          ? await domain.sessions.operatorMessage(p.operator.operatorId, req.params.id, req.body.text)
+          : await domain.sessions.botMessage(req.params.id, req.body.text)
+      return reply.code(201).send(message)
+    })
+
+    // ---- the operator's console (operator token) ---------------------------------------------------
+    app.get('/me', {
+      preValidation: auth.operator,
+      schema: { tags: ['console'], summary: 'The operator of the token', security: OPERATOR, response: { 200: S.Operator, ...errors(401) } },
+    }, async (req) => domain.operators.get(auth.operatorOf(req).operatorId))
+
+    app.get('/sessions', {
+      preValidation: auth.operator,
+      schema: {
+        tags: ['console'],
+        summary: 'My sessions and the queue (no status), or one status: what a console redraws from after recovered:false',
+        security: OPERATOR,
+        querystring: S.SessionsQuery,
+        response: { 200: S.Page(S.ChatSession), ...errors(400, 401) },
+      },
+    }, async (req) =>
+      domain.sessions.list(auth.operatorOf(req).operatorId, { status: req.query.status, limit: req.query.limit ?? 50, cursor: req.query.cursor }),
+    )
+
+    app.get('/sessions/:id', {
+      preValidation: auth.operator,
+      schema: { tags: ['console'], summary: 'One session', security: OPERATOR, params: S.IdParams, response: { 200: S.ChatSession, ...errors(401, 403, 404) } },
+    }, async (req) => domain.sessions.get(auth.operatorOf(req).operatorId, req.params.id))
+
+    app.get('/sessions/:id/messages', {
+      preValidation: auth.operator,
+      schema: {
+        tags: ['console'],
+        summary: "A session's messages, oldest first; nextCursor as before= pages back",
+        security: OPERATOR,
+        params: S.IdParams,
+        querystring: S.MessagesQuery,
+        response: { 200: S.Page(S.Message), ...errors(400, 401, 403, 404) },
+      },
+    }, async (req) =>
+      domain.sessions.messages(auth.operatorOf(req).operatorId, req.params.id, { before: req.query.before, limit: req.query.limit ?? 50 }),
+    )
+
+    app.post('/sessions/:id/accept', {
+      preValidation: auth.operator,
+      schema: {
+        tags: ['console'],
+        summary: 'Take a session from the queue (within maxChats): chatSessionAdded',
+        security: OPERATOR,
+        params: S.IdParams,
+        response: { 200: S.ChatSession, ...errors(401, 403, 404, 409) },
+      },
+    }, async (req) => domain.sessions.accept(auth.operatorOf(req).operatorId, req.params.id))
+
+    app.post('/sessions/:id/close', {
+      preValidation: auth.operator,
+      schema: {
+        tags: ['console'],
+        summary: 'Close a session I hold (frees a slot: the queue drains)',
+        security: OPERATOR,
+        params: S.IdParams,
+        response: { 200: S.ChatSession, ...errors(401, 403, 404, 409) },
+      },
+    }, async (req) => domain.sessions.operatorClose(auth.operatorOf(req).operatorId, req.params.id))
+
+    app.post('/sessions/:id/read', {
+      preValidation: auth.operator,
+      schema: {
+        tags: ['console'],
+        summary: "I read the client's messages up to and including messageId (unread counts)",
+        security: OPERATOR,
+        params: S.IdParams,
+        body: S.ReadBody,
+        response: { 200: S.ReadResult, ...errors(400, 401, 403, 404, 413) },
+      },
+    }, async (req) => domain.sessions.operatorRead(auth.operatorOf(req).operatorId, req.params.id, req.body.messageId))
+
+    app.patch('/messages/:id', {
+      preValidation: auth.operator,
+      schema: {
+        tags: ['console'],
+        summary: 'Edit my own message: chatMessageEdited',
+        security: OPERATOR,
+        params: S.IdParams,
+        body: S.TextBody,
+        response: { 200: S.Message, ...errors(400, 401, 403, 404, 409, 413) },
+      },
+    }, async (req) => domain.sessions.editMessage(auth.operatorOf(req).operatorId, req.params.id, req.body.text))
+
+    app.post('/logout', {
+      preValidation: auth.operator,
+      schema: {
+        tags: ['console'],
+        summary: 'operatorLoggedOut to all my connections, which then close (4503); my tokens are revoked',
+        security: OPERATOR,
+        response: { 204: Type.Null(), ...errors(401) },
+      },
+    }, async (req, reply) => {
+      await domain.operators.logout(auth.operatorOf(req).operatorId)
+      return reply.code(204).send(null)
+    })
+
+    // ---- the client widget (public sign-up, then the client token) ----------------------------------
+    app.post('/widget/clients', {
+      schema: {
+        tags: ['widget'],
+        summary: 'A new anonymous widget client and its token (rate-limited per IP)',
+        body: S.NewWidgetClient,
+        response: { 201: S.WidgetLogin, ...errors(400, 413, 429) },
+      },
+    }, async (req, reply) => {
+      signups.hit(ip(req))
+      const { token, ...client } = await domain.clients.create({ name: req.body.name, channel: 'widget', ip: ip(req), referer: req.headers.referer })
+      return reply.code(201).send({ client, token })
+    })
+
+    app.get('/widget/me', {
+      preValidation: auth.client,
+      schema: { tags: ['widget'], summary: 'The client of the token', security: CLIENT, response: { 200: S.Client, ...errors(401) } },
+    }, async (req) => domain.clients.get(auth.clientOf(req).id))
+
+    app.get('/widget/messages', {
+      preValidation: auth.client,
+      schema: {
+        tags: ['widget'],
+        summary: "The chat's messages, oldest first, and the last session",
+        security: CLIENT,
+        querystring: S.MessagesQuery,
+        response: { 200: S.WidgetMessages, ...errors(400, 401) },
+      },
+    }, async (req) => domain.sessions.chatMessages(auth.clientOf(req).id, { before: req.query.before, limit: req.query.limit ?? 100 }))
+
+    app.post('/widget/messages', {
+      preValidation: auth.client,
+      schema: { tags: ['widget'], summary: 'Write to support', security: CLIENT, body: S.TextBody, response: { 201: S.Message, ...errors(400, 401, 413) } },
+    }, async (req, reply) => reply.code(201).send(await domain.sessions.clientMessage(auth.clientOf(req).id, { text: req.body.text })))
+
+    app.post('/widget/typing', {
+      preValidation: auth.client,
+      schema: {
+        tags: ['widget'],
+        summary: 'I am typing',
+        security: CLIENT,
+        body: S.TypingBody,
+        response: { 202: S.TypingAccepted, ...errors(400, 401, 409, 413, 429) },
+      },
+    }, async (req, reply) => reply.code(202).send(await domain.clientTyping(auth.clientOf(req).id, req.body.text)))
+
+    app.post('/widget/read', {
+      preValidation: auth.client,
+      schema: { tags: ['widget'], summary: 'I read up to messageId', security: CLIENT, body: S.ReadBody, response: { 200: S.ReadResult, ...errors(400, 401, 404, 413) } },
+    }, async (req) => domain.sessions.clientRead(auth.clientOf(req).id, req.body.messageId))
+
+    app.post('/widget/close', {
+      preValidation: auth.client,
+      schema: { tags: ['widget'], summary: 'Close my open session', security: CLIENT, response: { 200: S.ChatSession, ...errors(401, 409) } },
+    }, async (req) => domain.sessions.clientClose(auth.clientOf(req).id))
+  }
+}
