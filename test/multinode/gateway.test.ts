@@ -2,61 +2,33 @@
  * Two livedesk nodes in one process on two ports, sharing Redis (broker and presence) and one PostgreSQL
  * database, with the real `centrifuge` SDK as the client.
  */
-import { randomBytes } from 'node:crypto'
 import { SignJWT } from 'jose'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { serverApi, startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import { serverApi, type TestLivedesk } from '../helpers/livedesk.js'
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
 import { serviceUrl } from '../realtime/services.js'
+import { startCluster, unique, type Cluster } from './cluster.js'
 import { SwitchProxy } from './switch-proxy.js'
 
-const redisUrl = serviceUrl('REDIS_URL', 'multi-node')
-const databaseUrl = redisUrl ? serviceUrl('TEST_DATABASE_URL', 'multi-node') : undefined
+const redisUrl = serviceUrl('REDIS_URL', 'multi-node gateway')
+const databaseUrl = redisUrl ? serviceUrl('TEST_DATABASE_URL', 'multi-node gateway') : undefined
 
 const secret = 'multinode-secret'
-const unique = (what: string) => `${what}-${randomBytes(4).toString('hex')}`
 const connectionToken = (user: string, channels: string[]) =>
   new SignJWT({ sub: user, channels }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret))
 
-/** A fresh database inside the test server, dropped afterwards, so runs never share tables. */
-async function createDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `livedesk_multinode_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: adminUrl })
-      await c.connect()
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await c.end()
-    },
-  }
-}
-
 if (redisUrl && databaseUrl) {
-  describe('two nodes behind Redis and PostgreSQL', () => {
+  describe('two nodes behind Redis and PostgreSQL: the gateway', () => {
+    let cluster: Cluster
     let a: TestLivedesk
     let b: TestLivedesk
-    let database: { url: string; drop(): Promise<void> }
 
     beforeAll(async () => {
-      database = await createDatabase(databaseUrl)
-      const options = { redisUrl, databaseUrl: database.url, realtime: { hmacSecret: secret } }
-      // Both at once, as a deployment starts them: migrations must not trip over each other.
-      ;[a, b] = await Promise.all(['node-a', 'node-b'].map((nodeId) => startTestLivedesk({ ...options, realtime: { ...options.realtime, nodeId } })))
+      cluster = await startCluster(redisUrl, databaseUrl, { realtime: { hmacSecret: secret } })
+      ;({ a, b } = cluster)
     })
 
-    afterAll(async () => {
-      await a?.close()
-      await b?.close()
-      await database?.drop()
-    })
+    afterAll(() => cluster?.close())
 
     async function connectSdk(wsUrl: string, user: string, channels: string[]) {
       const sdk = newSdk(wsUrl, { token: await connectionToken(user, channels) })
