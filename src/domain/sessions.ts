@@ -228,7 +228,7 @@ export class Sessions {
     const params: unknown[] = [operatorId, opts.limit + 1]
     const where =
       opts.status === 'queued'
-        ? `s.status = 'queued'`
+        ? `s.status = 'queued' AND $1::text IS NOT NULL` // every query binds $1
         : opts.status === 'assigned'
           ? `s.status = 'assigned' AND s.operator_id = $1`
           : opts.status === 'closed'

@@ -169,3 +169,43 @@ describe('routing', () => {
     expect(h.live.events('operators:queue', 'operatorNotFound').at(-1).data.sessionId).toBe(s.id)
   })
 })
+
+describe('listing', () => {
+  it('lists mine and the queue by default, and each status on its own, with pagination', async () => {
+    const a = await operator('A', 1)
+    const b = await operator('B', 1, false)
+    const cs = [await client('1'), await client('2'), await client('3')]
+    for (const c of cs) await write(c.id)
+    const [s1, s2, s3] = await Promise.all(cs.map((c) => sessionOf(c.chatId)))
+    expect(s1.operator_id).toBe(a.id)
+    const ids = async (q: string, token: string) => {
+      const res = await h.api('GET', `/sessions${q}`, undefined, token)
+      expect(res.status).toBe(200)
+      return res.body
+    }
+    expect((await ids('', a.token)).items.map((s: any) => s.id)).toEqual([s1.id, s2.id, s3.id])
+    expect((await ids('?status=queued', b.token)).items.map((s: any) => s.id)).toEqual([s2.id, s3.id])
+    expect((await ids('?status=assigned', a.token)).items.map((s: any) => s.id)).toEqual([s1.id])
+    expect((await ids('?status=assigned', b.token)).items).toEqual([])
+    const page1 = await ids('?limit=2', a.token)
+    expect(page1.items.map((s: any) => s.id)).toEqual([s1.id, s2.id])
+    const page2 = await ids(`?limit=2&cursor=${page1.nextCursor}`, a.token)
+    expect(page2).toEqual({ items: [expect.objectContaining({ id: s3.id })], nextCursor: null })
+    await h.api('POST', `/sessions/${s1.id}/close`, undefined, a.token)
+    expect((await ids('?status=closed', a.token)).items.map((s: any) => s.id)).toEqual([s1.id])
+  })
+
+  it('pages messages back in time with before=', async () => {
+    const a = await operator('A')
+    const c = await client()
+    const sent = []
+    for (let i = 0; i < 5; i++) sent.push((await write(c.id, `m${i}`)).id)
+    const s = await sessionOf(c.chatId)
+    const p1 = (await h.api('GET', `/sessions/${s.id}/messages?limit=2`, undefined, a.token)).body
+    expect(p1.items.map((m: any) => m.id)).toEqual(sent.slice(3))
+    const p2 = (await h.api('GET', `/sessions/${s.id}/messages?limit=2&before=${p1.nextCursor}`, undefined, a.token)).body
+    expect(p2.items.map((m: any) => m.id)).toEqual(sent.slice(1, 3))
+    const p3 = (await h.api('GET', `/sessions/${s.id}/messages?limit=2&before=${p2.nextCursor}`, undefined, a.token)).body
+    expect(p3).toEqual({ items: [expect.objectContaining({ id: sent[0] })], nextCursor: null })
+  })
+})
