@@ -222,7 +222,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
           pause(8000, 15000).then(resolve, resolve)
         })
         answered = null
-        if (Math.random() < 0.2) {
+        if (i === 0 && n % 2 === 0) {
           // Steps away: the operator sees the client go offline and come back.
           widget.disconnect()
           await pause(3000, 6000)

@@ -71,12 +71,19 @@ if (haveChromium('console and widget in a browser')) {
       await widget.locator('#text').press('Enter')
       await widget.locator('#messages .msg.client', { hasText: 'Hello, I need help' }).waitFor()
 
-      // The new session shows up in the queue, live; Olga opens and accepts it.
+      // The new session shows up in the queue, live. Olga opens it; Accept is refused while her only
+      // slot is taken (the domain's rule) and the console says why.
       const queued = op.locator('#queue [data-session]', { hasText: 'Anna' })
       await queued.waitFor()
       await queued.locator('button').click()
+      await op.locator('#messages .msg.client', { hasText: 'Hello, I need help' }).waitFor()
+      opWatch.allow(/status of 409/)
       await op.locator('#accept:not([hidden])').click()
+      await expect.poll(() => op.locator('#notice').textContent()).toMatch(/Could not accept: .*maxChats/)
+      // The warm-up client leaves: the queue hands Anna to Olga by itself, and the console moves her over.
+      await call(l, 'POST', `/clients/${warm.id}/close`, {}, key)
       await op.locator('#mine [data-session]', { hasText: 'Anna' }).waitFor()
+      await op.locator('#accept').waitFor({ state: 'hidden' })
       await op.locator('#messages .msg.client', { hasText: 'Hello, I need help' }).waitFor()
       expect(await op.locator('#chat-presence').textContent()).toBe('online')
       // The first-answer timer counts down from the client's message.
@@ -120,7 +127,7 @@ if (haveChromium('console and widget in a browser')) {
       await expect.poll(() => op.evaluate(() => document.body.dataset.refetchedAt), { timeout: 10_000 }).not.toBe(refetchedBefore)
       expect(await op.locator('#notice').textContent()).toMatch(/reloaded/)
       expect(await texts(op)).toEqual(['Hello, I need help with my order', 'Where is my parcel', 'We are on it, Anna: the parcel left today'])
-      expect(await op.locator('#mine [data-session]').allTextContents()).toEqual([expect.stringContaining('Anna'), expect.stringContaining('Warm-up')])
+      expect(await op.locator('#mine [data-session]').allTextContents()).toEqual([expect.stringContaining('Anna')])
       await widget.locator('#conn[data-state="connected"]').waitFor({ timeout: 15_000 })
       await expect.poll(() => op.locator('#chat-presence').textContent()).toBe('online')
 
