@@ -93,6 +93,8 @@ export class RedisBroker implements Broker {
   private readonly controlChannel: string
   private readonly clientPrefix: string
   private readonly onError: (err: Error) => void
+  private readonly where: string
+  private lastError?: Error
   private handler?: BrokerEventHandler
   private closing = false
   /** Channels this node subscribed to, and the last position it handed over for each. */
@@ -106,7 +108,12 @@ export class RedisBroker implements Broker {
     this.prefix = opts.prefix ?? 'livedesk'
     this.controlChannel = `${this.prefix}.control`
     this.clientPrefix = `${this.prefix}.client.`
-    const onError = (this.onError = opts.onError ?? (() => {}))
+    this.where = redactUrl(opts.url)
+    const report = opts.onError ?? (() => {})
+    const onError = (this.onError = (err: Error) => {
+      this.lastError = err
+      report(err)
+    })
     this.cmd = new Redis(opts.url, { lazyConnect: true, connectionName: `${this.prefix}:cmd` }) as Redis & ScriptCommands
     // autoResubscribe (the ioredis default) subscribes every channel again after a reconnect.
     this.sub = new Redis(opts.url, { lazyConnect: true, autoResubscribe: true, connectionName: `${this.prefix}:sub` })
@@ -127,10 +134,16 @@ export class RedisBroker implements Broker {
     })
   }
 
+  /** Connects and listens for control messages; fails, with the cause, when Redis cannot be reached. */
   async run(handler: BrokerEventHandler): Promise<void> {
     this.handler = handler
-    await Promise.all([this.connect(this.cmd), this.connect(this.sub)])
-    await this.sub.subscribe(this.controlChannel)
+    try {
+      await Promise.all([this.connect(this.cmd), this.connect(this.sub)])
+      await this.sub.subscribe(this.controlChannel)
+    } catch (err) {
+      await this.close()
+      throw new Error(`Redis broker cannot reach ${this.where}: ${(this.lastError ?? (err as Error)).message}`)
+    }
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -319,6 +332,17 @@ function entryToPublication([id, fields]: StreamEntry): BrokerPublication {
   const pub = decodePayload(fields[d + 1] ?? '\n')
   pub.offset = parseInt(id, 10)
   return pub
+}
+
+/** The URL without its password, for messages. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return 'the configured Redis URL'
+  }
 }
 
 async function quit(conn: Redis): Promise<void> {

@@ -5,6 +5,14 @@ import { brokerContract } from './broker-contract.js'
 import { RecordingHandler } from './recording-handler.js'
 import { randomPrefix, serviceUrl } from './services.js'
 
+describe('RedisBroker without Redis', () => {
+  it('refuses to run, naming the address without its password and the cause', async () => {
+    const broker = new RedisBroker({ url: 'redis://:secret@127.0.0.1:1' })
+    const idle = { handlePublication() {}, handleJoin() {}, handleLeave() {}, handleControl() {} }
+    await expect(broker.run(idle)).rejects.toThrow(/^Redis broker cannot reach redis:\/\/:\*\*\*@127\.0\.0\.1:1.*ECONNREFUSED/)
+  })
+})
+
 const url = serviceUrl('REDIS_URL', 'RedisBroker')
 
 if (url) {
