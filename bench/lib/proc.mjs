@@ -107,13 +107,31 @@ export function rssKb(pid) {
   return Number(statm[1]) * PAGE_KB
 }
 
-/** Samples CPU use of several processes over an interval: returns { pid: { cpuMicros, fraction } }. */
+/** Busy time of each CPU in microseconds (all of /proc/stat's `cpuN` fields but idle and iowait). */
+export function busyMicrosPerCpu() {
+  const out = []
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d+) (.*)$/.exec(line)
+    if (!m) continue
+    const v = m[2].trim().split(/\s+/).map(Number)
+    const busy = v.reduce((a, b) => a + b, 0) - v[3] - v[4] - (v[8] ?? 0) - (v[9] ?? 0) // guest time is already in user
+    out[Number(m[1])] = (busy * 1_000_000) / CLK_TCK
+  }
+  return out
+}
+
+/**
+ * Samples CPU use of several processes over an interval: returns { elapsedMicros, [pid]: { cpuMicros, fraction },
+ * cpus: [busy fraction per CPU] } so a window can show what else ran on the pinned cores.
+ */
 export function cpuMeter(pids) {
   const start = process.hrtime.bigint()
   const before = Object.fromEntries(pids.map((pid) => [pid, cpuMicros(pid)]))
+  const busyBefore = busyMicrosPerCpu()
   return () => {
     const elapsedMicros = Number(process.hrtime.bigint() - start) / 1000
-    const out = { elapsedMicros }
+    const busyAfter = busyMicrosPerCpu()
+    const out = { elapsedMicros, cpus: busyAfter.map((b, i) => (b - busyBefore[i]) / elapsedMicros) }
     for (const pid of pids) {
       const used = cpuMicros(pid) - before[pid]
       out[pid] = { cpuMicros: used, fraction: used / elapsedMicros }

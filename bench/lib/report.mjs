@@ -18,12 +18,14 @@ export function summarise(output) {
         error: all.find((r) => r.error)?.error,
         connectPerSec: m((r) => r.connect.ratePerSec),
         idleKbPerConn: m((r) => r.memory.perConnectionKb),
+        idleKbPerConnFromEmpty: m((r) => r.memory.perConnectionFromEmptyKb),
         cpuMicros: m((r) => r.fixed.cpuMicrosPerDelivery),
         serverCpuAtFixed: m((r) => r.fixed.serverCpu),
         clientCpuAtFixed: m((r) => r.fixed.clientCpu),
         fixedValid: all.every((r) => r.fixed?.valid ?? true),
         maxSustainable: m((r) => r.maxSustainable ?? null),
         maxLimitedByClient: all.some((r) => r.maxLimitedByClient),
+        maxIsLowerBound: all.some((r) => r.maxIsLowerBound),
         p50: m((r) => r.latencyAtHalf.latency.p50Ms),
         p99: m((r) => r.latencyAtHalf.latency.p99Ms),
         pmax: m((r) => r.latencyAtHalf.latency.maxMs),
@@ -72,7 +74,7 @@ export function markdown(output, summary, svgName) {
     lines.push('')
     lines.push(`B1 saturation: ${k(s.b1Saturation)} deliveries/s. p99 limit ${s.p99LimitMs} ms. Latency columns at half of B1's saturation.`)
     lines.push('')
-    lines.push('| contender | connect+sub/s | idle KB/conn | µs CPU/delivery @fixed | server CPU @fixed | max sustainable/s | p50 ms | p99 ms | max ms | 2× overload: RSS MB idle→max, cut, recovered |')
+    lines.push('| contender | connect+sub/s | idle KB/conn (from empty) | µs CPU/delivery @fixed | server CPU @fixed | max sustainable/s | p50 ms | p99 ms | max ms | 2× overload: RSS MB idle→max, cut, recovered |')
     lines.push('|---|---|---|---|---|---|---|---|---|---|')
     for (const r of s.rows) {
       if (r.error) {
@@ -81,8 +83,8 @@ export function markdown(output, summary, svgName) {
       }
       const overload = r.overloadRssMb == null ? '–' : `${f(r.overloadIdleRssMb, 0)}→${f(r.overloadRssMb, 0)}, ${r.overloadCut} (of ${r.slowConsumers} slow), ${yes(r.recovered)}`
       lines.push(
-        `| ${r.label} | ${k(r.connectPerSec)} | ${f(r.idleKbPerConn, 2)} | ${f(r.cpuMicros, 2)}${r.fixedValid ? '' : ' (invalid)'} | ${r.serverCpuAtFixed == null ? '–' : `${f(r.serverCpuAtFixed * 100, 0)}%`} | ` +
-          `${k(r.maxSustainable)}${r.maxLimitedByClient ? ' (client-bound)' : ''} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.pmax)} | ${overload} |`,
+        `| ${r.label} | ${k(r.connectPerSec)} | ${f(r.idleKbPerConn, 2)} (${f(r.idleKbPerConnFromEmpty, 2)}) | ${f(r.cpuMicros, 2)}${r.fixedValid ? '' : ' (invalid)'} | ${r.serverCpuAtFixed == null ? '–' : `${f(r.serverCpuAtFixed * 100, 0)}%`} | ` +
+          `${r.maxIsLowerBound ? '≥ ' : ''}${k(r.maxSustainable)}${r.maxLimitedByClient ? ' (client-bound)' : ''} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.pmax)} | ${overload} |`,
       )
     }
   }

@@ -27,11 +27,12 @@ function connectionToken(secret, sub, channels) {
 
 const PROTOCOL = { b1: 'ws', b1c: 'ws', b2: 'sio', g: 'centrifugo' }
 
-async function connect({ contender, port, path, n, channels, probeEvery, hmacSecret, concurrency = 100, subsPerConnection = 1 }) {
+async function connect({ contender, port, path, n, first = 0, channels, probeEvery, hmacSecret, concurrency = 100, subsPerConnection = 1 }) {
   const started = performance.now()
   let failed = 0
   let firstError
-  let next = 0
+  let next = first
+  const end = first + n
   const openOne = async (i) => {
     const channel = channels[i % channels.length]
     // Extra subscriptions (memory per subscription) ride on channels nobody publishes to.
@@ -68,7 +69,7 @@ async function connect({ contender, port, path, n, channels, probeEvery, hmacSec
     }
   }
   const worker = async () => {
-    while (next < n) await openOne(next++)
+    while (next < end) await openOne(next++)
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker))
   const ms = performance.now() - started
