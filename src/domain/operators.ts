@@ -184,7 +184,8 @@ export class Operators {
       [claims.sub],
     )
     if (!row) return undefined
-    if (row.tokens_valid_after && (claims.iat ?? 0) * 1000 <= new Date(row.tokens_valid_after).getTime()) return undefined
+    // `iat` has whole seconds: a JWT issued in the same second as a logout, before it, still passes.
+    if (row.tokens_valid_after && (claims.iat ?? 0) * 1000 < new Date(row.tokens_valid_after).getTime() - 999) return undefined
     return row
   }
 }
