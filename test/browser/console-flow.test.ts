@@ -12,7 +12,7 @@ import { haveChromium, launchChromium, watchErrors } from './chromium.js'
 
 const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'screenshots')
 // Short domain intervals so presence and typing settle in well under a second.
-const DOMAIN = { clientPresenceGraceMs: 300, typingTtlMs: 4000, typingMinIntervalMs: 100 }
+const DOMAIN = { clientPresenceGraceMs: 300, typingTtlMs: 4000, typingMinIntervalMs: 100, timerFirstAnswerSec: 1 }
 
 async function call(l: { url: string }, method: string, path: string, body: unknown, token: string): Promise<any> {
   const res = await fetch(`${l.url}/api/v1${path}`, {
@@ -24,6 +24,9 @@ async function call(l: { url: string }, method: string, path: string, body: unkn
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
   return text ? JSON.parse(text) : undefined
 }
+
+/** Polls a page value until the matcher passes (Playwright waits and SDK reconnects take a few seconds at most). */
+const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 10_000, interval: 50 })
 
 /** Text of the console's visible chat messages, in order. */
 const texts = (page: Page) => page.locator('#messages .msg .text').allTextContents()
@@ -79,19 +82,20 @@ if (haveChromium('console and widget in a browser')) {
       await op.locator('#messages .msg.client', { hasText: 'Hello, I need help' }).waitFor()
       opWatch.allow(/status of 409/)
       await op.locator('#accept:not([hidden])').click()
-      await expect.poll(() => op.locator('#notice').textContent()).toMatch(/Could not accept: .*maxChats/)
+      await poll(() => op.locator('#notice').textContent()).toMatch(/Could not accept: .*maxChats/)
       // The warm-up client leaves: the queue hands Anna to Olga by itself, and the console moves her over.
       await call(l, 'POST', `/clients/${warm.id}/close`, {}, key)
       await op.locator('#mine [data-session]', { hasText: 'Anna' }).waitFor()
       await op.locator('#accept').waitFor({ state: 'hidden' })
       await op.locator('#messages .msg.client', { hasText: 'Hello, I need help' }).waitFor()
       expect(await op.locator('#chat-presence').textContent()).toBe('online')
-      // The first-answer timer counts down from the client's message.
-      await expect.poll(() => op.locator('#chat-timer').textContent()).toMatch(/⏱ \d+:\d\d/)
+      // The first-answer timer (1 s here) ran from the client's message and is now overdue.
+      await poll(() => op.locator('#chat-timer').textContent()).toMatch(/^Answer overdue by 0:\d\d$/)
+      expect(await op.locator('#chat-timer').getAttribute('class')).toContain('late')
 
       // Client typing with its draft shows in the console, and clears when the message is sent.
       await widget.locator('#text').pressSequentially('Where is my parcel', { delay: 20 })
-      await expect.poll(() => op.locator('#typing').textContent()).toContain('Anna is typing: Where is my parcel')
+      await poll(() => op.locator('#typing').textContent()).toContain('Anna is typing: Where is my parcel')
       await widget.locator('#text').press('Enter')
       await op.locator('#messages .msg.client', { hasText: 'Where is my parcel' }).waitFor()
       await op.locator('#typing').waitFor({ state: 'hidden' })
@@ -124,12 +128,21 @@ if (haveChromium('console and widget in a browser')) {
       await op.locator('#conn[data-state="reconnecting"]').waitFor()
       l = await startTestLivedesk({ port: l.port, dataDir: l.dataDir, domain: DOMAIN } as never)
       await op.locator('#conn[data-state="connected"]').waitFor({ timeout: 15_000 })
-      await expect.poll(() => op.evaluate(() => document.body.dataset.refetchedAt), { timeout: 10_000 }).not.toBe(refetchedBefore)
+      await poll(() => op.evaluate(() => document.body.dataset.refetchedAt)).not.toBe(refetchedBefore)
       expect(await op.locator('#notice').textContent()).toMatch(/reloaded/)
       expect(await texts(op)).toEqual(['Hello, I need help with my order', 'Where is my parcel', 'We are on it, Anna: the parcel left today'])
       expect(await op.locator('#mine [data-session]').allTextContents()).toEqual([expect.stringContaining('Anna')])
       await widget.locator('#conn[data-state="connected"]').waitFor({ timeout: 15_000 })
-      await expect.poll(() => op.locator('#chat-presence').textContent()).toBe('online')
+      await poll(() => op.locator('#chat-presence').textContent()).toBe('online')
+
+      // Anna writes again: the next-answer timer runs; another visitor waits in the queue (Olga is full).
+      await widget.locator('#text').fill('Thanks! Can I also change the address?')
+      await widget.locator('#text').press('Enter')
+      await op.locator('#messages .msg.client', { hasText: 'change the address' }).waitFor()
+      await poll(() => op.locator('#chat-timer').textContent()).toMatch(/^Answer within [12]:\d\d$/)
+      const tom = await call(l, 'POST', '/clients', { name: 'Tom Becker', channel: 'telegram' }, key)
+      await call(l, 'POST', `/clients/${tom.id}/messages`, { text: 'Do you ship to Berlin?' }, key)
+      await op.locator('#queue [data-session]', { hasText: 'Tom Becker' }).waitFor()
 
       mkdirSync(SCREENSHOTS, { recursive: true })
       await op.screenshot({ path: join(SCREENSHOTS, 'console.png') })
@@ -138,7 +151,7 @@ if (haveChromium('console and widget in a browser')) {
       // The visitor leaves: after the grace period the console shows the client offline.
       expect(widgetWatch.errors).toEqual([])
       await clientContext.close()
-      await expect.poll(() => op.locator('#chat-presence').textContent()).toBe('offline')
+      await poll(() => op.locator('#chat-presence').textContent()).toBe('offline')
 
       // A second login of Olga throws this console out with chatUserExists.
       const second = await call(l, 'POST', `/operators/${operator.id}/tokens`, {}, key)

@@ -394,7 +394,9 @@ function updateTimers(): void {
       continue
     }
     const left = (deadline - now) / 1000
-    node.textContent = `⏱ ${formatCountdown(left)}`
+    const long = node.id === 'chat-timer'
+    node.textContent = left >= 0 ? `${long ? 'Answer within ' : ''}${formatCountdown(left)}` : `${long ? 'Answer overdue by ' : 'late '}${formatCountdown(-left)}`
+    node.title = left >= 0 ? 'time left to answer' : 'the answer is overdue'
     node.classList.toggle('late', left < 0)
   }
 }

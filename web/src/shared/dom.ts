@@ -44,11 +44,10 @@ export function formatTime(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 }
 
-/** Seconds as m:ss, with a minus sign once past. */
+/** Seconds as m:ss (whole seconds, rounded up so a countdown shows 0:00 only when due). */
 export function formatCountdown(seconds: number): string {
-  const s = Math.round(seconds)
-  const abs = Math.abs(s)
-  return `${s < 0 ? '−' : ''}${Math.floor(abs / 60)}:${String(abs % 60).padStart(2, '0')}`
+  const s = Math.max(0, Math.ceil(seconds))
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
 }
 
 /** Calls `fn` at most once per `ms`; the first call goes through at once. */
