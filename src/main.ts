@@ -14,6 +14,9 @@ import type { PresenceManager } from './realtime/presence.js'
 import { attachWebSocket } from './realtime/transport-ws.js'
 import { buildApp } from './http/app.js'
 import type { RealtimeHooks } from './realtime/hooks.js'
+import { createDomain, DEFAULT_DOMAIN_CONFIG, type Domain, type DomainConfig } from './domain/index.js'
+import type { LiveGateway } from './domain/ports.js'
+import { openDb } from './store/index.js'
 
 export interface LivedeskOptions {
   port?: number
@@ -23,6 +26,7 @@ export interface LivedeskOptions {
   databaseUrl?: string
   redisUrl?: string
   realtime?: Partial<RealtimeConfig>
+  domain?: Partial<DomainConfig>
   logLevel?: string
   demo?: boolean
   /** Extra gateway hooks (tests); the domain's hooks are wired in by default. */
@@ -35,6 +39,7 @@ export interface Livedesk {
   port: number
   apiKey: string
   node: Node
+  domain: Domain
   close(): Promise<void>
 }
 
@@ -66,6 +71,15 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, argv: strin
     redisUrl: env.REDIS_URL || undefined,
     logLevel: env.LOG_LEVEL || 'info',
     demo: argv.includes('--demo') || env.DEMO === '1' || env.DEMO === 'true',
+    domain: defined({
+      clientPresenceGraceMs: seconds(envNumber(env, 'CLIENT_PRESENCE_GRACE')),
+      typingTtlMs: seconds(envNumber(env, 'TYPING_TTL')),
+      timerFirstAnswerSec: envNumber(env, 'TIMER_FIRST_ANSWER'),
+      timerNextAnswersSec: envNumber(env, 'TIMER_NEXT_ANSWERS'),
+      tokenTtlMs: seconds(envNumber(env, 'OPERATOR_TOKEN_TTL')),
+      defaultMaxChats: envNumber(env, 'DEFAULT_MAX_CHATS'),
+      operatorJwtSecret: env.OPERATOR_JWT_SECRET || undefined,
+    }),
     realtime: defined({
       nodeId: env.NODE_ID || undefined,
       hmacSecret: env.GATEWAY_HMAC_SECRET || undefined,
@@ -119,6 +133,30 @@ export function toProtocolError(err: unknown): unknown {
   }
 }
 
+/** The gateway's plug-in points answered by the domain: `connect.data.settings.token` authenticates. */
+function domainHooks(domain: () => Domain): RealtimeHooks {
+  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn()
+    } catch (err) {
+      throw toProtocolError(err)
+    }
+  }
+  return {
+    authenticate: (e) =>
+      guard(async () => {
+        const data = (typeof e.data === 'object' && e.data !== null ? e.data : {}) as { application?: unknown; settings?: { token?: unknown } }
+        const identity = await domain().authenticate({
+          application: data.application, token: data.settings?.token, remoteAddress: e.remoteAddress, userAgent: e.userAgent,
+        })
+        return { user: identity.user, channels: identity.channels, info: identity.info, expireAt: identity.expireAt, meta: identity.meta }
+      }),
+    rpc: (ctx, method, data) => guard(() => domain().rpc(ctx.meta, method, data)),
+    connected: (ctx) => domain().connectionOpened(ctx.meta, ctx.client),
+    disconnected: (ctx) => domain().connectionClosed(ctx.meta, ctx.client),
+  }
+}
+
 export async function startLivedesk(options: LivedeskOptions = {}): Promise<Livedesk> {
   const log = pino({ level: options.logLevel ?? 'info' })
   const dataDir = resolve(options.dataDir ?? './data')
@@ -129,9 +167,19 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
     nodeId: `livedesk-${randomBytes(3).toString('hex')}`,
     ...options.realtime,
   }
+  const db = await openDb({ databaseUrl: options.databaseUrl, dataDir })
   const { broker, presence } = await createBrokers(options.redisUrl)
-  const node = new Node({ config: realtime, broker, presence, hooks: options.hooks ?? {}, log: log.child({ part: 'realtime' }), version: VERSION })
+  // The node needs the hooks and the domain needs the node: the hooks reach the domain once it exists.
+  let domain: Domain | undefined
+  const hooks = options.hooks ?? domainHooks(() => domain!)
+  const node = new Node({ config: realtime, broker, presence, hooks, log: log.child({ part: 'realtime' }), version: VERSION })
   await node.run()
+  const live: LiveGateway = {
+    publish: async (channel, data) => void (await node.publish(channel, data)),
+    disconnectUser: (user, code, reason) => node.disconnectUser(user, code, reason),
+    connectionCount: async (channel) => (await node.presenceStats(channel)).numClients,
+  }
+  domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...options.domain }, log: log.child({ part: 'domain' }) })
 
   const app = await buildApp({ node, apiKey, log, webDir: join(ROOT, 'web', 'dist') })
   const detach = attachWebSocket(app.server, node, { paths: ['/connection/websocket', '/centrifugo/connection/websocket'] })
@@ -146,8 +194,10 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
       await node.shutdown()
       detach()
       await app.close()
+      await domain!.close()
+      await db.close()
     })())
-  return { url, wsUrl: `ws://127.0.0.1:${port}/centrifugo/connection/websocket`, port, apiKey, node, close }
+  return { url, wsUrl: `ws://127.0.0.1:${port}/centrifugo/connection/websocket`, port, apiKey, node, domain, close }
 }
 
 /** `npm start`: start, print where, and stop cleanly on SIGTERM/SIGINT within 5 s. */
