@@ -59,6 +59,8 @@ function parseArgs(argv) {
 
 const TOPOLOGY_CHANNELS = { hot: 1, groups: 100 }
 const channelsFor = (topology) => Array.from({ length: TOPOLOGY_CHANNELS[topology] }, (_, i) => `bench:c${i}`)
+/** Foreign CPU on a pinned core above this marks a window as disturbed (shown, not discarded). */
+const DISTURBED = 0.25
 const p99Limit = (n) => (n <= 1000 ? 100 : 500)
 
 function gAvailable() {
@@ -125,6 +127,7 @@ async function runContender(name, scenario, mode, shared) {
         ? [1, 1.5, 2, 3, 4.5, 6.75, 10].map((f) => f * sat)
         : Array.from({ length: 12 }, (_, k) => mode.fixedLoad * 1.5 ** k)
       let best = 0
+      let failed = false
       for (let i = 0; i < ladder.length && result.ramp.length < mode.maxRampSteps; i++) {
         let s = await step(ctx, ladder[i])
         result.ramp.push(s)
@@ -136,6 +139,7 @@ async function runContender(name, scenario, mode, shared) {
           log(`  ${name}: ramp retry ${fmtStep(s)}`)
         }
         if (!s.pass) {
+          failed = true
           for (const f of i === 0 ? [0.5, 0.25] : []) {
             const lower = await step(ctx, f * (sat ?? mode.fixedLoad))
             result.ramp.push(lower)
@@ -152,7 +156,7 @@ async function runContender(name, scenario, mode, shared) {
       result.maxSustainable = best
       result.maxLimitedByClient = result.ramp.some((s) => !s.valid)
       // The ramp stopped at its step budget while still passing: the maximum is a lower bound.
-      result.maxIsLowerBound = result.ramp.at(-1)?.pass === true
+      result.maxIsLowerBound = !failed
       if (name === 'b1' && !sat) shared.b1Saturation = best || mode.fixedLoad
     }
     if (def.measure.latency && shared.b1Saturation) {
@@ -176,7 +180,7 @@ async function runContender(name, scenario, mode, shared) {
 const fmtStep = (s) =>
   `${Math.round(s.offered)}/s offered → ${Math.round(s.deliveredRate)}/s, ${s.cpuMicrosPerDelivery?.toFixed(2)} µs/delivery, server ${(s.serverCpu * 100).toFixed(0)}%, ` +
   `p50 ${s.latency.p50Ms?.toFixed(1)} p99 ${s.latency.p99Ms?.toFixed(1)} ms, loss ${s.loss}, client ${(s.clientCpu * 100).toFixed(0)}%, ` +
-  `other ${s.otherCpu.map((c) => (c * 100).toFixed(0) + '%').join('/')}` +
+  `other ${s.otherCpu.map((c) => (c * 100).toFixed(0) + '%').join('/')}${s.disturbed ? ' (disturbed)' : ''}` +
   `${s.publishErrors ? `, ${s.publishErrors} publish errors (${s.firstPublishError})` : ''}${s.valid ? '' : ' INVALID'}${s.pass ? ' pass' : ' FAIL'}`
 
 async function publishStart(ctx, pubRate) {
@@ -257,6 +261,7 @@ async function step(ctx, offered) {
     rssKb: win.rssKb,
     valid: clientCpu <= 0.85,
   }
+  s.disturbed = s.otherCpu.some((c) => c > DISTURBED)
   const kept = s.valid && s.loss <= 0 && s.achievedPubRate >= 0.95 * pubRate && s.deliveredRate >= 0.95 * offered
   s.pass = kept && (s.latency.p99Ms ?? Infinity) <= p99Limit(scenario.n)
   s.latencyOnlyFailure = kept && !s.pass
@@ -323,13 +328,18 @@ async function main() {
     runs.push(scenarios)
   }
   const ratios = computeRatios(runs)
+  const windows = runs.flat().flatMap((s) => Object.values(s.results).flatMap((c) => [c.fixed, ...(c.ramp ?? []), c.latencyAtHalf].filter(Boolean)))
+  const disturbedWindows = { disturbed: windows.filter((w) => w.disturbed).length, of: windows.length, threshold: DISTURBED }
   const valid = runs.every((scenarios) => scenarios.every((s) => Object.values(s.results).every((c) => !c.error && (c.fixed?.valid ?? true))))
   const date = new Date().toISOString()
-  const output = { date, quick: mode.quick, valid, environment: env, mode, ratios, runs }
+  const output = { date, quick: mode.quick, valid, disturbedWindows, environment: env, mode, ratios, runs }
   const paths = writeReports(output, mode.outDir)
   log(`wrote ${paths.join(', ')}`)
   if (!mode.quick) {
-    const latest = { ratios: { ...ratios.headline, machine: env.machine, node: env.node, date, valid }, file: paths[0] }
+    const latest = {
+      ratios: { ...ratios.headline, machine: env.machine, node: env.node, date, valid, disturbed_windows: `${disturbedWindows.disturbed}/${disturbedWindows.of}` },
+      file: paths[0],
+    }
     writeFileSync(join(mode.outDir, 'latest.json'), JSON.stringify(latest, null, 2) + '\n')
     log(`wrote ${join(mode.outDir, 'latest.json')}`)
   }

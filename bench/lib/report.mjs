@@ -19,6 +19,7 @@ export function summarise(output) {
         connectPerSec: m((r) => r.connect.ratePerSec),
         idleKbPerConn: m((r) => r.memory.perConnectionKb),
         idleKbPerConnFromEmpty: m((r) => r.memory.perConnectionFromEmptyKb),
+        heapKbPerConn: m((r) => r.memory.heapPerConnectionKb),
         cpuMicros: m((r) => r.fixed.cpuMicrosPerDelivery),
         serverCpuAtFixed: m((r) => r.fixed.serverCpu),
         clientCpuAtFixed: m((r) => r.fixed.clientCpu),
@@ -51,15 +52,16 @@ export function markdown(output, summary, svgName) {
   lines.push('')
   lines.push(`Machine: ${env.machine}. Node ${env.node}; ws ${env.versions.ws}, socket.io ${env.versions['socket.io']}, centrifuge ${env.versions.centrifuge}; livedesk ${env.livedeskCommit}. Load average at start: ${env.loadAverageAtStart.map((x) => x.toFixed(2)).join(' ')}.`)
   lines.push(`Runs: ${output.mode.runs}; window ${output.mode.windowMs} ms after ${output.mode.warmupMs} ms warm-up; fixed load ${output.mode.fixedLoad} deliveries/s. Valid: **${output.valid}**${output.valid ? '' : ' (a contender failed or the load generator passed 85% CPU at the fixed load)'}.`)
+  const dw = output.disturbedWindows
+  lines.push(`Shared box: ${dw.disturbed} of ${dw.of} measured windows had more than ${dw.threshold * 100}% foreign CPU on a pinned core (marked "disturbed" in the JSON); read those numbers as noisy.`)
   lines.push('')
-  lines.push(`## Ratios (${ratios.headline.scenario})`)
+  lines.push(`## Ratios (${ratios.headline.scenario}${ratios.headline.memoryScenario !== ratios.headline.scenario ? `; idle memory at ${ratios.headline.memoryScenario}` : ''})`)
   lines.push('')
   lines.push('| ratio | value | min–max over runs |')
   lines.push('|---|---|---|')
-  const key = ratios.perScenario.find((s) => ratios.headline.scenario.startsWith(`${s.n} connections, ${s.topology}, ${s.payload} B`))
   for (const [name, value] of Object.entries(ratios.headline)) {
-    if (name === 'scenario') continue
-    const range = key?.range[name]
+    if (name === 'scenario' || name === 'memoryScenario') continue
+    const range = ratios.headlineRange[name]
     lines.push(`| ${name} | ${f(value, 2)} | ${range ? `${f(range[0], 2)}–${f(range[1], 2)}` : '–'} |`)
   }
   lines.push('')
@@ -74,7 +76,7 @@ export function markdown(output, summary, svgName) {
     lines.push('')
     lines.push(`B1 saturation: ${k(s.b1Saturation)} deliveries/s. p99 limit ${s.p99LimitMs} ms. Latency columns at half of B1's saturation.`)
     lines.push('')
-    lines.push('| contender | connect+sub/s | idle KB/conn (from empty) | µs CPU/delivery @fixed | server CPU @fixed | max sustainable/s | p50 ms | p99 ms | max ms | 2× overload: RSS MB idle→max, cut, recovered |')
+    lines.push('| contender | connect+sub/s | idle KB/conn: RSS slope (from empty; heap) | µs CPU/delivery @fixed | server CPU @fixed | max sustainable/s | p50 ms | p99 ms | max ms | 2× overload: RSS MB idle→max, cut, recovered |')
     lines.push('|---|---|---|---|---|---|---|---|---|---|')
     for (const r of s.rows) {
       if (r.error) {
@@ -83,7 +85,7 @@ export function markdown(output, summary, svgName) {
       }
       const overload = r.overloadRssMb == null ? '–' : `${f(r.overloadIdleRssMb, 0)}→${f(r.overloadRssMb, 0)}, ${r.overloadCut} (of ${r.slowConsumers} slow), ${yes(r.recovered)}`
       lines.push(
-        `| ${r.label} | ${k(r.connectPerSec)} | ${f(r.idleKbPerConn, 2)} (${f(r.idleKbPerConnFromEmpty, 2)}) | ${f(r.cpuMicros, 2)}${r.fixedValid ? '' : ' (invalid)'} | ${r.serverCpuAtFixed == null ? '–' : `${f(r.serverCpuAtFixed * 100, 0)}%`} | ` +
+        `| ${r.label} | ${k(r.connectPerSec)} | ${f(r.idleKbPerConn, 2)} (${f(r.idleKbPerConnFromEmpty, 2)}; ${f(r.heapKbPerConn, 2)}) | ${f(r.cpuMicros, 2)}${r.fixedValid ? '' : ' (invalid)'} | ${r.serverCpuAtFixed == null ? '–' : `${f(r.serverCpuAtFixed * 100, 0)}%`} | ` +
           `${r.maxIsLowerBound ? '≥ ' : ''}${k(r.maxSustainable)}${r.maxLimitedByClient ? ' (client-bound)' : ''} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.pmax)} | ${overload} |`,
       )
     }
