@@ -29,7 +29,7 @@ export interface LivedeskOptions {
   domain?: Partial<DomainConfig>
   logLevel?: string
   demo?: boolean
-  /** Extra gateway hooks (tests); the domain's hooks are wired in by default. */
+  /** Gateway-only mode (gateway tests, benchmarks): these hooks replace the domain, and no database is opened. */
   hooks?: RealtimeHooks
 }
 
@@ -39,7 +39,8 @@ export interface Livedesk {
   port: number
   apiKey: string
   node: Node
-  domain: Domain
+  /** Absent in gateway-only mode. */
+  domain?: Domain
   close(): Promise<void>
 }
 
@@ -167,7 +168,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
     nodeId: `livedesk-${randomBytes(3).toString('hex')}`,
     ...options.realtime,
   }
-  const db = await openDb({ databaseUrl: options.databaseUrl, dataDir })
+  const db = options.hooks ? undefined : await openDb({ databaseUrl: options.databaseUrl, dataDir })
   const { broker, presence } = await createBrokers(options.redisUrl)
   // The node needs the hooks and the domain needs the node: the hooks reach the domain once it exists.
   let domain: Domain | undefined
@@ -179,7 +180,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
     disconnectUser: (user, code, reason) => node.disconnectUser(user, code, reason),
     connectionCount: async (channel) => (await node.presenceStats(channel)).numClients,
   }
-  domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...options.domain }, log: log.child({ part: 'domain' }) })
+  if (db) domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...options.domain }, log: log.child({ part: 'domain' }) })
 
   const app = await buildApp({ node, apiKey, log, webDir: join(ROOT, 'web', 'dist') })
   const detach = attachWebSocket(app.server, node, { paths: ['/connection/websocket', '/centrifugo/connection/websocket'] })
@@ -194,8 +195,8 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
       await node.shutdown()
       detach()
       await app.close()
-      await domain!.close()
-      await db.close()
+      await domain?.close()
+      await db?.close()
     })())
   return { url, wsUrl: `ws://127.0.0.1:${port}/centrifugo/connection/websocket`, port, apiKey, node, domain, close }
 }
