@@ -34,6 +34,24 @@ describe('console state', () => {
     expect(s.queue().map((x) => x.id)).toEqual(['q'])
   })
 
+  it('keeps a chat the client closed only while it is open, and forgets sessions sent back to the bot', () => {
+    const s = fresh()
+    s.apply({ event: 'chatSessionAdded', data: session({ id: 'a', chatId: 'ca' }), id: 'e1' })
+    s.apply({ event: 'chatSessionAdded', data: session({ id: 'b', chatId: 'cb' }), id: 'e2' })
+    s.apply({ event: 'chatSessionAdded', data: session({ id: 'c', chatId: 'cc' }), id: 'e3' })
+    s.openSessionId = 'a'
+    s.apply({ event: 'sessionClosedByClient', data: { id: 'a', chatId: 'ca', closedAt: T0 }, id: 'e4' })
+    s.apply({ event: 'sessionClosedByClient', data: { id: 'b', chatId: 'cb', closedAt: T0 }, id: 'e5' })
+    expect(s.mine().map((x) => `${x.id}:${x.status}`).sort()).toEqual(['a:closed', 'c:assigned'])
+    s.openSessionId = 'c'
+    s.dropClosed()
+    expect(s.mine().map((x) => x.id)).toEqual(['c'])
+    const change = s.apply({ event: 'chatSessionDeleted', data: { id: 'c', chatId: 'cc', reason: 'bot' }, id: 'e6' })
+    expect(change.chat).toBe(true)
+    expect(s.openSessionId).toBeNull()
+    expect(s.mine()).toEqual([])
+  })
+
   it('drops a duplicate envelope by id and counts a client message once', () => {
     const s = fresh()
     s.apply({ event: 'chatSessionAdded', data: session(), id: 'e1' })

@@ -218,6 +218,7 @@ async function loadMessages(sessionId: string): Promise<void> {
 
 async function openChat(sessionId: string): Promise<void> {
   state.openSessionId = sessionId
+  state.dropClosed()
   cancelEdit()
   state.markOpenRead()
   document.body.classList.add('chat-open')
@@ -418,6 +419,7 @@ el.logout.addEventListener('click', safely(async () => {
 el.accept.addEventListener('click', safely(accept))
 el.back.addEventListener('click', safely(() => {
   state.openSessionId = null
+  state.dropClosed()
   cancelEdit()
   renderAll()
 }))

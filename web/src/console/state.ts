@@ -148,9 +148,10 @@ export class ConsoleState {
           if (wasOpen) this.openSessionId = null
           notice = `The chat with ${s.name} went back to the bot${d.reason ? ` (${d.reason})` : ''}.`
         } else {
+          // A closed chat stays on screen only while it is the open one (see dropClosed).
           s.status = 'closed'
-          if (!this.isMine(s)) this.sessions.delete(s.id)
-          notice = wasOpen ? `${s.name} closed the chat.` : undefined
+          if (!wasOpen) this.sessions.delete(s.id)
+          notice = this.isMine(s) ? `${s.name} closed the chat.` : undefined
         }
         return { sessions: true, chat: wasOpen, notice }
       }
@@ -208,6 +209,16 @@ export class ConsoleState {
       s.firstClientMessageAfterLastOperatorMessage = null
     }
     return { sessions: true, chat: this.openSessionId === s.id }
+  }
+
+  /** Forgets closed sessions other than the open one (called when the operator moves on). */
+  dropClosed(): void {
+    for (const s of [...this.sessions.values()]) {
+      if (s.status === 'closed' && s.id !== this.openSessionId) {
+        this.sessions.delete(s.id)
+        this.messages.delete(s.id)
+      }
+    }
   }
 
   markOpenRead(): void {
