@@ -12,6 +12,7 @@ import { Node } from './realtime/node.js'
 import { MemoryPresenceManager } from './realtime/presence-memory.js'
 import type { PresenceManager } from './realtime/presence.js'
 import { attachWebSocket } from './realtime/transport-ws.js'
+import { apiV1 } from './http/api-v1.js'
 import { buildApp } from './http/app.js'
 import type { RealtimeHooks } from './realtime/hooks.js'
 import { createDomain, DEFAULT_DOMAIN_CONFIG, type Domain, type DomainConfig } from './domain/index.js'
@@ -182,7 +183,8 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   }
   if (db) domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...options.domain }, log: log.child({ part: 'domain' }) })
 
-  const app = await buildApp({ node, apiKey, log, webDir: join(ROOT, 'web', 'dist') })
+  const plugins = domain ? [{ plugin: apiV1({ domain, apiKey }), prefix: '/api/v1' }] : []
+  const app = await buildApp({ node, apiKey, log, webDir: join(ROOT, 'web', 'dist'), plugins })
   const detach = attachWebSocket(app.server, node, { paths: ['/connection/websocket', '/centrifugo/connection/websocket'] })
   await app.listen({ port: options.port ?? 8000, host: options.host ?? '0.0.0.0' })
   const address = app.server.address()
