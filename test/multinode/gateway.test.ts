@@ -84,6 +84,36 @@ if (redisUrl && databaseUrl) {
       expect(last).toMatchObject({ channel, wasRecovering: true, recovered: true })
     })
 
+    it('loses and repeats nothing when node B keeps publishing while the client moves from node A to node B', async () => {
+      const [user, channel] = [unique('user'), unique('operator')]
+      const proxy = await SwitchProxy.start(a.port)
+      onTestFinished(() => proxy.close())
+      const { sdk } = await connectSdk(`ws://127.0.0.1:${proxy.port}/centrifugo/connection/websocket`, user, [channel])
+      const publications = collect(sdk, 'publication')
+      let seq = 0
+      let stop = false
+      // A bounded publisher on node B racing the cut, the recovery on node B and the first live deliveries there.
+      const publisher = (async () => {
+        while (!stop && seq < 400) {
+          seq++
+          await b.node.publish(channel, { seq })
+          if (seq % 5 === 0) await new Promise((resolve) => setImmediate(resolve))
+        }
+      })()
+      await until(() => publications.length >= 10, 5_000, 'the first publications')
+      const recovered = nextEvent(sdk, 'subscribed', (ctx) => ctx.channel === channel && ctx.wasRecovering)
+      proxy.target = b.port
+      proxy.cutAll()
+      const ctx = await recovered
+      const atRecovery = seq
+      await until(() => seq >= Math.min(atRecovery + 30, 400), 5_000, 'publications after the recovery')
+      stop = true
+      await publisher
+      await until(() => publications.length >= seq, 5_000, `all ${seq} publications`)
+      expect(ctx.recovered).toBe(true)
+      expect(publications.map((p) => (p.data as { seq: number }).seq)).toEqual(Array.from({ length: seq }, (_, i) => i + 1))
+    })
+
     it('disconnects, through the server API of node B, a user connected to node A', async () => {
       const user = unique('user')
       const { sdk } = await connectSdk(a.wsUrl, user, [])
