@@ -208,11 +208,20 @@ async function main(): Promise<void> {
   const options = optionsFromEnv()
   const livedesk = await startLivedesk(options)
   const log = pino({ level: options.logLevel })
-  log.info({ url: livedesk.url, ws: livedesk.wsUrl }, 'livedesk is up')
+  log.info({ url: livedesk.url, ws: livedesk.wsUrl, docs: `${livedesk.url}/docs` }, 'livedesk is up')
+  let demo: { stop(): Promise<void> } | undefined
+  if (options.demo) {
+    const { startDemo } = await import('./demo/simulator.js')
+    const started = await startDemo({ baseUrl: livedesk.url, apiKey: livedesk.apiKey, log: log.child({ part: 'demo' }) })
+    demo = started
+    console.log(`\n  Demo is running. Open the operator console:\n\n    ${started.consoleUrl}\n\n  and a visitor's widget: ${livedesk.url}/widget\n`)
+  }
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down')
     setTimeout(() => process.exit(1), 5_000).unref()
-    livedesk.close().then(() => process.exit(0), () => process.exit(1))
+    Promise.resolve(demo?.stop())
+      .then(() => livedesk.close())
+      .then(() => process.exit(0), () => process.exit(1))
   }
   process.once('SIGTERM', () => stop('SIGTERM'))
   process.once('SIGINT', () => stop('SIGINT'))
