@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, it } from 'vitest'
 import { Disconnect, Errors } from '../../src/protocol/codes.js'
 import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
 import { collect, newSdk, nextEvent } from '../helpers/sdk.js'
@@ -16,15 +16,16 @@ const quietWindow = (ms = 600) => new Promise((r) => setTimeout(r, ms))
 let livedesk: TestLivedesk
 // Test hooks that refuse in the two ways the hooks contract offers.
 let hooked: TestLivedesk
-let hookCalls = 0
+/** authenticate calls per `data.tag`, so that concurrent tests count their own. */
+const hookCalls = new Map<string, number>()
 beforeAll(async () => {
   ;[livedesk, hooked] = await Promise.all([
     startTestLivedesk({ realtime: { hmacSecret: secret } }),
     startTestLivedesk({
       hooks: {
         authenticate: async (e) => {
-          hookCalls++
-          const how = (e.data as { refuse?: string }).refuse
+          const { refuse: how, tag } = e.data as { refuse?: string; tag: string }
+          hookCalls.set(tag, (hookCalls.get(tag) ?? 0) + 1)
           if (how === 'reply') throw Errors.unauthorized()
           throw new Disconnect(4501, 'unauthorized')
         },
@@ -33,91 +34,9 @@ beforeAll(async () => {
   ])
 })
 
-describe('connect authentication', () => {
-  it('gives the seed client with a bad domain token a disconnected event with code 101 and no reconnect attempts', async () => {
-    const sdk = newSdk(livedesk.wsUrl, { data: { application: 'notifications', settings: { token: 'not-a-valid-token' } } })
-    const connecting = collect(sdk, 'connecting')
-    const connected = collect(sdk, 'connected')
-    const disconnected = nextEvent(sdk, 'disconnected')
-    sdk.connect()
-    const ctx = await disconnected
-    expect(ctx.code).toBe(101)
-    expect(ctx.reason).toBe('unauthorized')
-    await quietWindow()
-    expect(connecting.map((c) => c.code)).toEqual([0])
-    expect(connected).toHaveLength(0)
-    expect(sdk.state).toBe('disconnected')
-  })
-
-  it('gives error 101 from an authenticate hook to the SDK as disconnected 101, once', async () => {
-    hookCalls = 0
-    const sdk = newSdk(hooked.wsUrl, { data: { refuse: 'reply' } })
-    const connecting = collect(sdk, 'connecting')
-    const disconnected = nextEvent(sdk, 'disconnected')
-    sdk.connect()
-    expect((await disconnected).code).toBe(101)
-    await quietWindow()
-    expect(connecting).toHaveLength(1)
-    expect(hookCalls).toBe(1)
-  })
-
-  it('closes with the code of a Disconnect thrown by the authenticate hook (4501 is terminal)', async () => {
-    hookCalls = 0
-    const sdk = newSdk(hooked.wsUrl, { data: { refuse: 'disconnect' } })
-    const connecting = collect(sdk, 'connecting')
-    const disconnected = nextEvent(sdk, 'disconnected')
-    sdk.connect()
-    const ctx = await disconnected
-    expect(ctx.code).toBe(4501)
-    expect(ctx.reason).toBe('unauthorized')
-    await quietWindow()
-    expect(connecting).toHaveLength(1)
-    expect(hookCalls).toBe(1)
-  })
-
-  it('closes a connection with an invalid JWT with 3500 and the SDK does not reconnect', async () => {
-    for (const token of ['not.a.jwt', await jwt({ sub: 'u1' }, nowSec() + 3600, 'another-secret')]) {
-      const sdk = newSdk(livedesk.wsUrl, { token })
-      const connecting = collect(sdk, 'connecting')
-      const disconnected = nextEvent(sdk, 'disconnected')
-      sdk.connect()
-      const ctx = await disconnected
-      expect(ctx.code).toBe(3500)
-      expect(ctx.reason).toBe('invalid token')
-      await quietWindow(300)
-      expect(connecting).toHaveLength(1)
-    }
-  })
-
-  it('answers an expired JWT with 109; without getToken the SDK stops as unauthorized', async () => {
-    const sdk = newSdk(livedesk.wsUrl, { token: await jwt({ sub: 'u1' }, nowSec() - 10) })
-    sdk.on('error', () => {}) // the SDK reports the missing getToken as a configuration error
-    const connecting = collect(sdk, 'connecting')
-    const disconnected = nextEvent(sdk, 'disconnected')
-    sdk.connect()
-    const ctx = await disconnected
-    expect(ctx.code).toBe(1) // the SDK's own "unauthorized"
-    await quietWindow(300)
-    expect(connecting.map((c) => c.code)).toEqual([0])
-    expect(sdk.state).toBe('disconnected')
-  })
-
-  it('lets the SDK replace an expired JWT through getToken and connect', async () => {
-    let minted = 0
-    const sdk = newSdk(livedesk.wsUrl, {
-      token: await jwt({ sub: 'u1' }, nowSec() - 10),
-      getToken: async () => (minted++, jwt({ sub: 'u1' }, nowSec() + 3600)),
-    })
-    const connected = nextEvent(sdk, 'connected')
-    sdk.connect()
-    await connected
-    expect(minted).toBe(1)
-    sdk.disconnect()
-  })
-})
-
-describe('connection token refresh', () => {
-  it('keeps a connection with a 2-second JWT alive for 10 seconds by refreshing it', async () => {
+// Concurrent: each test has its own clients; the 10-second refresh test need not hold the others up.
+describe.concurrent('connect authentication and token refresh', () => {
+  it('keeps a connection with a 2-second JWT alive for 10 seconds by refreshing it', async ({ expect }) => {
     let minted = 0
     const mint = () => jwt({ sub: 'refresher' }, nowSec() + 2)
     const sdk = newSdk(livedesk.wsUrl, { token: await mint(), getToken: async () => (minted++, mint()) })
@@ -141,4 +60,83 @@ describe('connection token refresh', () => {
     expect(livedesk.node.hub.clients.has(client)).toBe(true)
     sdk.disconnect()
   }, 20_000)
+
+  it('gives the seed client with a bad domain token a disconnected event with code 101 and no reconnect attempts', async ({ expect }) => {
+    const sdk = newSdk(livedesk.wsUrl, { data: { application: 'notifications', settings: { token: 'not-a-valid-token' } } })
+    const connecting = collect(sdk, 'connecting')
+    const connected = collect(sdk, 'connected')
+    const disconnected = nextEvent(sdk, 'disconnected')
+    sdk.connect()
+    const ctx = await disconnected
+    expect(ctx.code).toBe(101)
+    expect(ctx.reason).toBe('unauthorized')
+    await quietWindow()
+    expect(connecting.map((c) => c.code)).toEqual([0])
+    expect(connected).toHaveLength(0)
+    expect(sdk.state).toBe('disconnected')
+  })
+
+  it('gives error 101 from an authenticate hook to the SDK as disconnected 101, once', async ({ expect }) => {
+    const sdk = newSdk(hooked.wsUrl, { data: { refuse: 'reply', tag: 'reply' } })
+    const connecting = collect(sdk, 'connecting')
+    const disconnected = nextEvent(sdk, 'disconnected')
+    sdk.connect()
+    expect((await disconnected).code).toBe(101)
+    await quietWindow()
+    expect(connecting).toHaveLength(1)
+    expect(hookCalls.get('reply')).toBe(1)
+  })
+
+  it('closes with the code of a Disconnect thrown by the authenticate hook (4501 is terminal)', async ({ expect }) => {
+    const sdk = newSdk(hooked.wsUrl, { data: { refuse: 'disconnect', tag: 'disconnect' } })
+    const connecting = collect(sdk, 'connecting')
+    const disconnected = nextEvent(sdk, 'disconnected')
+    sdk.connect()
+    const ctx = await disconnected
+    expect(ctx.code).toBe(4501)
+    expect(ctx.reason).toBe('unauthorized')
+    await quietWindow()
+    expect(connecting).toHaveLength(1)
+    expect(hookCalls.get('disconnect')).toBe(1)
+  })
+
+  it('closes a connection with an invalid JWT with 3500 and the SDK does not reconnect', async ({ expect }) => {
+    for (const token of ['not.a.jwt', await jwt({ sub: 'u1' }, nowSec() + 3600, 'another-secret')]) {
+      const sdk = newSdk(livedesk.wsUrl, { token })
+      const connecting = collect(sdk, 'connecting')
+      const disconnected = nextEvent(sdk, 'disconnected')
+      sdk.connect()
+      const ctx = await disconnected
+      expect(ctx.code).toBe(3500)
+      expect(ctx.reason).toBe('invalid token')
+      await quietWindow(300)
+      expect(connecting).toHaveLength(1)
+    }
+  })
+
+  it('answers an expired JWT with 109; without getToken the SDK stops as unauthorized', async ({ expect }) => {
+    const sdk = newSdk(livedesk.wsUrl, { token: await jwt({ sub: 'u1' }, nowSec() - 10) })
+    sdk.on('error', () => {}) // the SDK reports the missing getToken as a configuration error
+    const connecting = collect(sdk, 'connecting')
+    const disconnected = nextEvent(sdk, 'disconnected')
+    sdk.connect()
+    const ctx = await disconnected
+    expect(ctx.code).toBe(1) // the SDK's own "unauthorized"
+    await quietWindow(300)
+    expect(connecting.map((c) => c.code)).toEqual([0])
+    expect(sdk.state).toBe('disconnected')
+  })
+
+  it('lets the SDK replace an expired JWT through getToken and connect', async ({ expect }) => {
+    let minted = 0
+    const sdk = newSdk(livedesk.wsUrl, {
+      token: await jwt({ sub: 'u1' }, nowSec() - 10),
+      getToken: async () => (minted++, jwt({ sub: 'u1' }, nowSec() + 3600)),
+    })
+    const connected = nextEvent(sdk, 'connected')
+    sdk.connect()
+    await connected
+    expect(minted).toBe(1)
+    sdk.disconnect()
+  })
 })

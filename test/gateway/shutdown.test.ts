@@ -5,15 +5,16 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SignJWT } from 'jose'
-import { describe, expect, it } from 'vitest'
+import { describe, it } from 'vitest'
 import { startTestLivedesk } from '../helpers/livedesk.js'
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
 import { dataAuth } from './raw.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 
-describe('graceful shutdown in process', () => {
-  it('closes SDK clients with 3001 (they reconnect, not disconnect) within 5 s; a new server on the same port takes them back', async () => {
+// Concurrent: the in-process restart and the child process are independent and each mostly waits.
+describe.concurrent('graceful shutdown', () => {
+  it('closes SDK clients with 3001 (they reconnect, not disconnect) within 5 s; a new server on the same port takes them back', async ({ expect }) => {
     const first = await startTestLivedesk({ hooks: dataAuth })
     const sdks = Array.from({ length: 3 }, (_, i) => newSdk(first.wsUrl, { data: { user: `u${i}`, channels: [`home:u${i}`] } }))
     const connecting = sdks.map((s) => collect(s, 'connecting'))
@@ -39,10 +40,8 @@ describe('graceful shutdown in process', () => {
     expect(disconnected.flat()).toEqual([])
     for (const s of sdks) s.disconnect()
   }, 30_000)
-})
 
-describe('the built server process', () => {
-  it('starts from dist/main.js, answers /health, and exits 0 within 5 s of SIGTERM, closing clients with 3001', async () => {
+  it('starts from dist/main.js, answers /health, and exits 0 within 5 s of SIGTERM, closing clients with 3001', async ({ expect }) => {
     ensureBuilt()
     const port = await freePort()
     const dataDir = mkdtempSync(join(tmpdir(), 'livedesk-proc-'))
