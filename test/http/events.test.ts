@@ -11,7 +11,7 @@ const consoles: Console[] = []
 const operators: string[] = []
 
 beforeAll(async () => {
-  l = await startTestLivedesk({ domain: { typingTtlMs: 1_500, typingMinIntervalMs: 50, clientPresenceGraceMs: 300 } })
+  l = await startTestLivedesk({ domain: { typingTtlMs: 1_500, typingMinIntervalMs: 10_000, clientPresenceGraceMs: 300 } })
 })
 afterEach(async () => {
   for (const c of consoles.splice(0)) c.close()
