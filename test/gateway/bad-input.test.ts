@@ -7,7 +7,10 @@ import { closedWithin, dataAuth, openRaw, type RawClient } from './raw.js'
 const MAX_FRAME = 4_096
 let livedesk: TestLivedesk
 beforeAll(async () => {
-  livedesk = await startTestLivedesk({ hooks: dataAuth, realtime: { maxFrameBytes: MAX_FRAME } })
+  livedesk = await startTestLivedesk({
+    hooks: dataAuth,
+    realtime: { maxFrameBytes: MAX_FRAME, staleCloseDelayMs: 500, allowedOrigins: ['http://console.example'] },
+  })
 })
 
 async function connectedRaw(user = 'raw'): Promise<RawClient> {
@@ -44,6 +47,22 @@ describe('bad input on the WebSocket', () => {
       expect(raw.lines.filter((l) => l.id && l.id !== 1)).toEqual([])
     })
   }
+
+  it('closes a socket that sends no connect within staleCloseDelayMs with 3502 stale', async () => {
+    const raw = await openRaw(livedesk.wsUrl)
+    const opened = Date.now()
+    expect(await closedWithin(raw, 5_000)).toEqual({ code: 3502, reason: 'stale' })
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(400)
+  })
+
+  it('refuses the upgrade from an origin that is not allowed, and accepts an allowed one or none', async () => {
+    await expect(openRaw(livedesk.wsUrl, { origin: 'http://evil.example' })).rejects.toThrow(/403/)
+    for (const origin of ['http://console.example', undefined]) {
+      const raw = await openRaw(livedesk.wsUrl, origin ? { origin } : {})
+      expect((await raw.connect({ user: 'origin' })).connect.client).toMatch(/.+/)
+      raw.ws.close()
+    }
+  })
 
   it('ignores the rest of a frame after a bad line: a connect followed by garbage is not half-applied', async () => {
     const raw = await openRaw(livedesk.wsUrl)

@@ -126,6 +126,17 @@ describe('client commands through the SDK', () => {
     expect((await sdk.rpc('echo', 'after')).data).toEqual({ user: 'carol', echoed: 'after' })
   })
 
+  it('subscribe: a channel the namespace does not open is refused with 103 and the Subscription ends', async () => {
+    const sdk = await connected('erin')
+    const sub = sdk.newSubscription('locked:sub')
+    const unsubscribed = nextEvent(sub, 'unsubscribed')
+    sub.subscribe()
+    expect(await unsubscribed).toMatchObject({ code: 103 })
+    expect(sub.state).toBe('unsubscribed')
+    expect(livedesk.node.hub.channels.has('locked:sub')).toBe(false)
+    expect(sdk.state).toBe('connected')
+  })
+
   it('handles the commands of one connection in order', async () => {
     const sdk = await connected('dave')
     const sub = sdk.newSubscription('chat:order')

@@ -5,6 +5,8 @@ export interface RawClient {
   ws: WebSocket
   /** Every line received, parsed; pings are `{}`. */
   lines: any[]
+  /** How many lines each received text frame held. */
+  frameSizes: number[]
   /** Resolves with the close code and reason once the socket is closed. */
   closed: Promise<{ code: number; reason: string }>
   send(frame: string | Buffer, binary?: boolean): void
@@ -14,13 +16,16 @@ export interface RawClient {
   waitFor(match: (line: any) => boolean, timeoutMs?: number): Promise<any>
 }
 
-export async function openRaw(url: string): Promise<RawClient> {
-  const ws = new WebSocket(url)
+export async function openRaw(url: string, options: { origin?: string } = {}): Promise<RawClient> {
+  const ws = new WebSocket(url, options)
   const lines: any[] = []
+  const frameSizes: number[] = []
   const waiters = new Set<{ match: (l: any) => boolean; resolve: (l: any) => void }>()
   ws.on('message', (data, isBinary) => {
     if (isBinary) return
-    for (const text of data.toString().split('\n')) {
+    const texts = data.toString().split('\n')
+    frameSizes.push(texts.length)
+    for (const text of texts) {
       if (!text.trim()) continue
       const line = JSON.parse(text)
       lines.push(line)
@@ -46,7 +51,7 @@ export async function openRaw(url: string): Promise<RawClient> {
     })
   }
   return {
-    ws, lines, closed, waitFor,
+    ws, lines, frameSizes, closed, waitFor,
     send: (frame, binary = false) => ws.send(frame, { binary }),
     connect: (data = { user: 'raw' }, id = 1) => {
       ws.send(JSON.stringify({ connect: { data, name: 'raw' }, id }))

@@ -13,6 +13,7 @@ beforeAll(async () => {
         return { user: d.user, channels: d.channels ?? [], expireAt: d.expireIn ? Math.floor(Date.now() / 1000) + d.expireIn : undefined }
       },
     },
+    realtime: { namespaces: { brief: { historySize: 10, historyTtlMs: 300 } } },
   })
 })
 
@@ -168,6 +169,13 @@ describe('Centrifugo server API', () => {
     const pub = nextEvent(sdk, 'publication')
     expect(await ok('publish', { channel: 'hist:1', data: { n: 4 } })).toMatchObject({ offset: 4 })
     expect(await pub).toMatchObject({ offset: 4, data: { n: 4 } })
+  })
+
+  it('history forgets publications after the namespace history TTL but keeps the position', async () => {
+    const published = await ok('publish', { channel: 'brief:1', data: { short: 'lived' } })
+    expect((await ok('history', { channel: 'brief:1', limit: -1 })).publications).toHaveLength(1)
+    await until(async () => (await ok('history', { channel: 'brief:1', limit: -1 })).publications.length === 0, 5_000, 'the TTL to expire')
+    expect(await ok('history', { channel: 'brief:1', limit: -1 })).toMatchObject({ offset: 1, epoch: published.epoch })
   })
 
   it('channels and info: what the node serves, with a pattern filter', async () => {

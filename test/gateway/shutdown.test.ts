@@ -21,6 +21,9 @@ describe.concurrent('graceful shutdown', () => {
     const disconnected = sdks.map((s) => collect(s, 'disconnected'))
     await Promise.all(sdks.map((s) => { const c = nextEvent(s, 'connected'); s.connect(); return c }))
 
+    const before = nextEvent(sdks[1], 'publication')
+    await first.node.publish('home:u1', { before: 'shutdown' })
+    await before
     const cut = sdks.map((s) => nextEvent(s, 'connecting', (c) => c.code !== 0))
     const started = Date.now()
     await first.close()
@@ -30,9 +33,12 @@ describe.concurrent('graceful shutdown', () => {
     expect((await fetch(`${first.url}/health`).catch(() => null))?.status ?? 'refused').toBe('refused')
 
     const back = sdks.map((s) => nextEvent(s, 'connected', () => true, 15_000))
+    // The memory broker's streams died with the first server: a new epoch, so no false claim of recovery.
+    const resubscribed = nextEvent(sdks[1], 'subscribed', (c) => c.channel === 'home:u1' && c.wasRecovering, 15_000)
     const second = await startTestLivedesk({ hooks: dataAuth, port: first.port })
     expect(second.port).toBe(first.port)
     await Promise.all(back)
+    expect(await resubscribed).toMatchObject({ recovered: false })
     const pub = nextEvent(sdks[1], 'publication')
     await second.node.publish('home:u1', { after: 'restart' })
     expect((await pub).data).toEqual({ after: 'restart' })
