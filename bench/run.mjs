@@ -51,6 +51,7 @@ function parseArgs(argv) {
   for (const k of ['runs', 'warmupMs', 'windowMs', 'drainMs', 'maxRampSteps', 'overloadMs']) if (args[k]) mode[k] = Number(args[k])
   if (args['no-overload']) mode.overloadMs = 0
   mode.quick = Boolean(args.quick)
+  if (args.overloadLoad) mode.overloadLoad = Number(args.overloadLoad) // deliveries/s instead of 2× the contender's maximum
   mode.fixedLoad = Number(args.fixedLoad ?? 50_000) // deliveries/s: 1k×50/s, 5k×10/s, 15k×3.3/s (performance.md §9)
   mode.outDir = args.out ?? join(here, 'results')
   for (const c of mode.contenders) if (!CONTENDERS[c]) throw new Error(`unknown contender ${c}; known: ${Object.keys(CONTENDERS).join(', ')}`)
@@ -165,8 +166,9 @@ async function runContender(name, scenario, mode, shared) {
       log(`  ${name}: half-sat ${fmtStep(result.latencyAtHalf)}`)
     }
     if (def.measure.overload && mode.overloadMs > 0 && result.maxSustainable) {
-      result.overload = await overload(ctx, 2 * result.maxSustainable, shared.b1Saturation ?? result.maxSustainable)
-      log(`  ${name}: overload rss ${result.overload.idleRssKb}→max ${result.overload.maxRssKb} KB, cut ${JSON.stringify(result.overload.closes)}, recovered ${result.overload.recovered}`)
+      result.overload = await overload(ctx, mode.overloadLoad ?? 2 * result.maxSustainable, shared.b1Saturation ?? result.maxSustainable)
+      const o = result.overload
+      log(`  ${name}: overload ${Math.round(o.offered)}/s: rss ${o.idleRssKb}→max ${o.maxRssKb} KB, server connections ${o.serverConnectionsBefore}→${o.serverConnectionsAfter} (${o.slowConsumers} slow), closes seen ${JSON.stringify(o.closes)}, recovered ${o.recovered}`)
     }
   } catch (err) {
     result.error = String(err?.message ?? err)
@@ -273,6 +275,7 @@ async function overload(ctx, offered, recoveryBase) {
   const { server, loadgen, scenario, mode } = ctx
   const idleRssKb = rssKb(server.pid)
   const slowed = await loadgen.request({ type: 'slow', fraction: 0.01 }, 'slowed')
+  const serverBefore = await server.request({ type: 'stats' }, 'stats')
   const before = await loadgen.request({ type: 'report' }, 'report')
   await publishStart(ctx, offered / (scenario.n / scenario.channels.length))
   let maxRssKb = idleRssKb
@@ -286,6 +289,8 @@ async function overload(ctx, offered, recoveryBase) {
   await publishStop(ctx)
   await sleep(1000)
   const after = await loadgen.request({ type: 'report' }, 'report')
+  // A sink that does not read never sees its close frame: the server's own count of connections is the truth.
+  const serverAfter = await server.request({ type: 'stats' }, 'stats')
   const closes = Object.fromEntries(Object.entries(after.closes).map(([k, v]) => [k, v - (before.closes[k] ?? 0)]).filter(([, v]) => v > 0))
   const recovery = await step(ctx, 0.25 * recoveryBase)
   return {
@@ -298,6 +303,9 @@ async function overload(ctx, offered, recoveryBase) {
     clientCpu: cpu[loadgen.pid].fraction,
     closes,
     openAfter: after.open,
+    serverConnectionsBefore: serverBefore.connections,
+    serverConnectionsAfter: serverAfter.connections,
+    slowDisconnects: serverAfter.stats ? serverAfter.stats.slowDisconnects - serverBefore.stats.slowDisconnects : null,
     recovery,
     recovered: recovery.loss <= 0 && (recovery.latency.p99Ms ?? Infinity) <= p99Limit(scenario.n),
   }

@@ -32,7 +32,7 @@ export function summarise(output) {
         pmax: m((r) => r.latencyAtHalf.latency.maxMs),
         overloadRssMb: m((r) => r.overload.maxRssKb / 1024),
         overloadIdleRssMb: m((r) => r.overload.idleRssKb / 1024),
-        overloadCut: all[0].overload ? Object.entries(all[0].overload.closes).map(([c, v]) => `${v}×${c}`).join(' ') || 'none' : null,
+        overloadCut: all[0].overload ? `${all[0].overload.serverConnectionsBefore - all[0].overload.serverConnectionsAfter} cut` + (Object.keys(all[0].overload.closes).length ? ` (${Object.entries(all[0].overload.closes).map(([c, v]) => `${v}×${c}`).join(' ')})` : '') : null,
         slowConsumers: all[0].overload?.slowConsumers,
         recovered: all[0].overload ? all.every((r) => r.overload?.recovered) : null,
       }

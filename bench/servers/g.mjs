@@ -18,7 +18,8 @@ export async function start({ host, hmacSecret, apiKey, realtime = {} }) {
     port: livedesk.port,
     path: '/connection/websocket',
     apiKey: livedesk.apiKey,
-    connections: () => livedesk.node.connectionCount?.() ?? -1,
+    connections: () => livedesk.node.hub.clients.size,
+    stats: () => ({ ...livedesk.node.stats }),
     publish: (channel, data) => livedesk.node.publish(channel, data),
     async close() {
       await livedesk.close()

@@ -1,6 +1,6 @@
 /**
  * The server process of one contender, driven over IPC by bench/run.mjs. Messages in:
- * publish {rate, channels, payloadBytes} | stop-publish | mem | window-start | window-end | close.
+ * publish {rate, channels, payloadBytes} | stop-publish | mem | stats | window-start | window-end | close.
  * Run with --expose-gc so `mem` measures RSS after collection.
  */
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
@@ -38,6 +38,8 @@ async function handle(msg) {
       publisher = undefined
       return send({ type: 'published', ...result })
     }
+    case 'stats':
+      return send({ type: 'stats', connections: server.connections(), stats: server.stats?.() })
     case 'mem':
       return send({ type: 'mem', ...(await collect()) })
     case 'window-start':
@@ -55,6 +57,7 @@ async function handle(msg) {
         rssKb: Math.round(m.rss / 1024),
         heapUsedKb: Math.round(m.heapUsed / 1024),
         connections: server.connections(),
+        stats: server.stats?.(),
       })
     }
     case 'close':
