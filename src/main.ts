@@ -26,6 +26,8 @@ export interface LivedeskOptions {
   dataDir?: string
   databaseUrl?: string
   redisUrl?: string
+  /** Key and channel prefix in Redis, so that several deployments can share one server. @default 'livedesk' */
+  redisPrefix?: string
   realtime?: Partial<RealtimeConfig>
   domain?: Partial<DomainConfig>
   logLevel?: string
@@ -71,6 +73,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, argv: strin
     dataDir: env.DATA_DIR || './data',
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
+    redisPrefix: env.REDIS_PREFIX || undefined,
     logLevel: env.LOG_LEVEL || 'info',
     demo: argv.includes('--demo') || env.DEMO === '1' || env.DEMO === 'true',
     domain: defined({
@@ -113,11 +116,13 @@ function resolveApiKey(given: string | undefined, dataDir: string, log: Logger):
   return key
 }
 
-async function createBrokers(redisUrl: string | undefined): Promise<{ broker: Broker; presence: PresenceManager }> {
-  if (!redisUrl) return { broker: new MemoryBroker(), presence: new MemoryPresenceManager() }
+async function createBrokers(options: LivedeskOptions, realtime: RealtimeConfig, log: Logger): Promise<{ broker: Broker; presence: PresenceManager }> {
+  if (!options.redisUrl) return { broker: new MemoryBroker(), presence: new MemoryPresenceManager() }
   const { RedisBroker } = await import('./realtime/broker-redis.js')
   const { RedisPresenceManager } = await import('./realtime/presence-redis.js')
-  return { broker: new RedisBroker({ url: redisUrl }), presence: new RedisPresenceManager({ url: redisUrl }) }
+  const onError = (err: Error) => log.warn({ err: err.message }, 'redis')
+  const common = { url: options.redisUrl, prefix: options.redisPrefix, onError }
+  return { broker: new RedisBroker(common), presence: new RedisPresenceManager({ ...common, ttlMs: realtime.presenceTtlMs }) }
 }
 
 /** Maps a domain refusal to the protocol: unknown errors stay internal (100). */
@@ -170,7 +175,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
     ...options.realtime,
   }
   const db = options.hooks ? undefined : await openDb({ databaseUrl: options.databaseUrl, dataDir })
-  const { broker, presence } = await createBrokers(options.redisUrl)
+  const { broker, presence } = await createBrokers(options, realtime, log)
   // The node needs the hooks and the domain needs the node: the hooks reach the domain once it exists.
   let domain: Domain | undefined
   const hooks = options.hooks ?? domainHooks(() => domain!)

@@ -39,7 +39,6 @@ export class MemoryBroker implements Broker {
     const now = Date.now()
     const stream = this.stream(channel, now, opts.historyMetaTtlMs)
     stream.top += 1
-    stream.metaExpiresAt = now + opts.historyMetaTtlMs
     const stored: BrokerPublication = { ...pub, offset: stream.top }
     stream.items.push({ pub: stored, expiresAt: now + opts.historyTtlMs })
     if (stream.items.length > opts.historySize) stream.items.splice(0, stream.items.length - opts.historySize)
@@ -85,12 +84,14 @@ export class MemoryBroker implements Broker {
     this.handler = undefined
   }
 
+  /** The channel's stream, created with a new epoch when missing or expired; each use extends its meta TTL (0: never expires), as in Redis. */
   private stream(channel: string, now: number, metaTtlMs: number): Stream {
     let stream = this.streams.get(channel)
     if (!stream || stream.metaExpiresAt <= now) {
-      stream = { epoch: newEpoch(), top: 0, items: [], metaExpiresAt: now + metaTtlMs }
+      stream = { epoch: newEpoch(), top: 0, items: [], metaExpiresAt: 0 }
       this.streams.set(channel, stream)
     }
+    stream.metaExpiresAt = metaTtlMs > 0 ? now + metaTtlMs : Infinity
     return stream
   }
 

@@ -40,6 +40,8 @@ export interface RealtimeConfig {
   recoveryMaxPublications: number
   /** How long a stream's epoch and top offset live without publications. @default 2_592_000_000 (720h) */
   historyMetaTtlMs: number
+  /** Presence entries live this long unless re-added; each node re-adds its clients at a third of it. @default 60_000 */
+  presenceTtlMs: number
   /** HS256 secret for Centrifugo-style connection JWTs in `connect.token`; unset: JWTs are refused. */
   hmacSecret?: string
   /** Allowed `Origin` headers; empty or ['*'] allows all. */
@@ -72,6 +74,7 @@ export const DEFAULT_REALTIME_CONFIG: RealtimeConfig = {
   maxQueueBytes: 1_048_576,
   recoveryMaxPublications: 300,
   historyMetaTtlMs: 2_592_000_000,
+  presenceTtlMs: 60_000,
   allowedOrigins: [],
   defaultNamespace: DEFAULT_NAMESPACE,
   namespaces: {},

@@ -41,8 +41,6 @@ export interface NodeStats {
 
 /** The largest history page a client or the server API may ask for. */
 const HISTORY_MAX_LIMIT = 1000
-/** How often presence entries are re-added so that their TTL (Redis) never lapses for live clients. */
-const PRESENCE_REFRESH_MS = 20_000
 
 export class Node implements BrokerEventHandler {
   readonly hub = new Hub()
@@ -77,7 +75,8 @@ export class Node implements BrokerEventHandler {
       this.pingTimer = setInterval(() => this.pingAll(), this.config.pingIntervalMs)
       this.pingTimer.unref()
     }
-    this.presenceTimer = setInterval(() => void this.refreshPresence(), PRESENCE_REFRESH_MS)
+    // Presence entries are re-added well within their TTL, so only a dead node's clients expire.
+    this.presenceTimer = setInterval(() => void this.refreshPresence(), Math.max(100, this.config.presenceTtlMs / 3))
     this.presenceTimer.unref()
   }
 
@@ -296,10 +295,14 @@ export class Node implements BrokerEventHandler {
   }
 
   private async refreshPresence(): Promise<void> {
+    const adds: Array<Promise<void>> = []
     for (const [channel, set] of this.hub.channels) {
       if (!namespaceOf(this.config, channel).presence) continue
-      for (const client of set) await this.presenceManager.add(channel, client.id, client.clientInfo()).catch(() => {})
+      for (const client of set) adds.push(this.presenceManager.add(channel, client.id, client.clientInfo()).catch(() => {}))
+      // Bounded batches: a node with many clients does not flood the presence store at once.
+      if (adds.length >= 500) await Promise.all(adds.splice(0))
     }
+    await Promise.all(adds)
   }
 
   /** Closes every connection with 3001 shutdown (the SDK reconnects), then the broker and presence. */

@@ -1,5 +1,5 @@
 /** The real `centrifuge` SDK in Node (no global WebSocket in Node 20), plus a way to wait for its events. */
-import { Centrifuge, type CentrifugeEvents, type Options } from 'centrifuge'
+import { Centrifuge, type ClientEvents, type Options } from 'centrifuge'
 import WebSocket from 'ws'
 
 export function newSdk(url: string, options: Partial<Options> = {}): Centrifuge {
@@ -7,12 +7,12 @@ export function newSdk(url: string, options: Partial<Options> = {}): Centrifuge 
 }
 
 /** Resolves with the next event of that name (or the first one matching `match`), rejects after `timeoutMs`. */
-export function nextEvent<E extends keyof CentrifugeEvents>(
+export function nextEvent<E extends keyof ClientEvents>(
   emitter: { once: Function; on: Function; off?: Function; removeListener?: Function },
   event: E,
-  match: (ctx: Parameters<CentrifugeEvents[E]>[0]) => boolean = () => true,
+  match: (ctx: Parameters<ClientEvents[E]>[0]) => boolean = () => true,
   timeoutMs = 5_000,
-): Promise<Parameters<CentrifugeEvents[E]>[0]> {
+): Promise<Parameters<ClientEvents[E]>[0]> {
   return new Promise((resolve, reject) => {
     const off = (emitter.off ?? emitter.removeListener)!.bind(emitter)
     const timer = setTimeout(() => {
@@ -30,7 +30,7 @@ export function nextEvent<E extends keyof CentrifugeEvents>(
 }
 
 /** Collects every event of that name into an array, for assertions about order and count. */
-export function collect<E extends keyof CentrifugeEvents>(emitter: { on: Function }, event: E): Array<Parameters<CentrifugeEvents[E]>[0]> {
+export function collect<E extends keyof ClientEvents>(emitter: { on: Function }, event: E): Array<Parameters<ClientEvents[E]>[0]> {
   const items: any[] = []
   emitter.on(event, (ctx: any) => items.push(ctx))
   return items
