@@ -1,38 +1,12 @@
 /** End-to-end helpers: the HTTP API in, the real `centrifuge` SDK out, through a real livedesk. */
 import { randomUUID } from 'node:crypto'
 import type { Centrifuge } from 'centrifuge'
-import type { AddressInfo } from 'node:net'
-import Fastify from 'fastify'
-import { afterAll, expect } from 'vitest'
-import { apiV1 } from '../../src/http/api-v1.js'
+import { expect } from 'vitest'
 import type { Livedesk } from '../../src/main.js'
 import { newSdk, nextEvent } from '../helpers/sdk.js'
 
-const bases = new WeakMap<Livedesk, Promise<string>>()
-
-/**
- * Where /api/v1 of `l` answers. Until src/main.ts registers the plugin, a side server on the same domain
- * stands in (same process, same Domain object), so these tests run either way.
- */
-function apiBase(l: Livedesk): Promise<string> {
-  let base = bases.get(l)
-  if (!base) {
-    base = (async () => {
-      const probe = await fetch(`${l.url}/api/v1/me`)
-      if (probe.status === 401) return `${l.url}/api/v1`
-      const app = Fastify({ logger: false })
-      await app.register(apiV1({ domain: l.domain, apiKey: l.apiKey }), { prefix: '/api/v1' })
-      await app.listen({ port: 0, host: '127.0.0.1' })
-      afterAll(() => app.close())
-      return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/api/v1`
-    })()
-    bases.set(l, base)
-  }
-  return base
-}
-
 export async function api(l: Livedesk, method: string, path: string, body?: unknown, token: string | null = l.apiKey): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${await apiBase(l)}${path}`, {
+  const res = await fetch(`${l.url}/api/v1${path}`, {
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
     body: body === undefined ? undefined : JSON.stringify(body),

@@ -47,3 +47,12 @@ it('describes the whole contract of http-api.md', () => {
   expect(created.responses['201']).toBeDefined()
   expect(created.responses['400']).toBeDefined()
 })
+
+it('is served by livedesk at /api/v1/openapi.json, with the docs page at /docs', async () => {
+  const { startTestLivedesk } = await import('../helpers/livedesk.js')
+  const l = await startTestLivedesk()
+  const served = await (await fetch(`${l.url}/api/v1/openapi.json`)).json()
+  expect(served.openapi).toMatch(/^3\./)
+  expect(Object.keys(served.paths)).toEqual(expect.arrayContaining(['/api/v1/clients/{id}/messages', '/api/v1/sessions', '/api/v1/widget/clients']))
+  expect((await fetch(`${l.url}/docs`, { redirect: 'follow' })).status).toBe(200)
+})
