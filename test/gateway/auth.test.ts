@@ -2,7 +2,7 @@ import { SignJWT } from 'jose'
 import { beforeAll, describe, it } from 'vitest'
 import { Disconnect, Errors } from '../../src/protocol/codes.js'
 import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
-import { collect, newSdk, nextEvent } from '../helpers/sdk.js'
+import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
 
 const secret = 'auth-test-secret'
 const nowSec = () => Math.floor(Date.now() / 1000)
@@ -20,7 +20,8 @@ let hooked: TestLivedesk
 const hookCalls = new Map<string, number>()
 beforeAll(async () => {
   ;[livedesk, hooked] = await Promise.all([
-    startTestLivedesk({ realtime: { hmacSecret: secret } }),
+    // `private:*` opens only with a subscription JWT (no allowSubscribe).
+    startTestLivedesk({ realtime: { hmacSecret: secret, namespaces: { private: { historySize: 10 } } } }),
     startTestLivedesk({
       hooks: {
         authenticate: async (e) => {
@@ -60,6 +61,32 @@ describe.concurrent('connect authentication and token refresh', () => {
     expect(livedesk.node.hub.clients.has(client)).toBe(true)
     sdk.disconnect()
   }, 20_000)
+
+  it('keeps a client-side Subscription with a 2-second subscription JWT alive through sub_refresh; refuses another user\'s token', async ({ expect }) => {
+    const sdk = newSdk(livedesk.wsUrl, { token: await jwt({ sub: 'subber' }, nowSec() + 3600) })
+    let minted = 0
+    const sub = sdk.newSubscription('private:1', {
+      token: await jwt({ sub: 'subber', channel: 'private:1' }, nowSec() + 2),
+      getToken: async () => (minted++, jwt({ sub: 'subber', channel: 'private:1' }, nowSec() + 2)),
+    })
+    const states = collect(sub, 'subscribing')
+    const unsubscribed = collect(sub, 'unsubscribed')
+    const ready = nextEvent(sub, 'subscribed')
+    sub.subscribe()
+    sdk.connect()
+    expect(await ready).toMatchObject({ channel: 'private:1' })
+    // Past two token lifetimes: without sub_refresh the server would end it (unsubscribe 2501).
+    await until(() => minted >= 2, 8_000, 'two subscription token refreshes')
+    expect(sub.state).toBe('subscribed')
+    expect(states.map((s) => s.code)).toEqual([0])
+    expect(unsubscribed).toEqual([])
+
+    const stolen = sdk.newSubscription('private:2', { token: await jwt({ sub: 'someone-else', channel: 'private:2' }, nowSec() + 60) })
+    const refused = nextEvent(stolen, 'unsubscribed')
+    stolen.subscribe()
+    expect(await refused).toMatchObject({ code: 103 })
+    sdk.disconnect()
+  })
 
   it('gives the seed client with a bad domain token a disconnected event with code 101 and no reconnect attempts', async ({ expect }) => {
     const sdk = newSdk(livedesk.wsUrl, { data: { application: 'notifications', settings: { token: 'not-a-valid-token' } } })

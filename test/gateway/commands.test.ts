@@ -21,6 +21,7 @@ beforeAll(async () => {
       namespaces: {
         chat: { historySize: 100, presence: true, allowSubscribe: true, allowPublish: true, allowHistory: true, allowPresence: true },
         locked: { historySize: 100, presence: true },
+        party: { allowSubscribe: true, presence: true, joinLeave: true },
       },
     },
   })
@@ -135,6 +136,26 @@ describe('client commands through the SDK', () => {
     expect(sub.state).toBe('unsubscribed')
     expect(livedesk.node.hub.channels.has('locked:sub')).toBe(false)
     expect(sdk.state).toBe('connected')
+  })
+
+  it('join and leave pushes reach the other subscribers of a joinLeave namespace', async () => {
+    const alice = await connected('alice')
+    const bob = await connected('bob')
+    const aliceSub = await subscribed(alice, 'party:1')
+    const joined = nextEvent(aliceSub, 'join', (c) => c.info.user === 'bob')
+    const bobSub = await subscribed(bob, 'party:1')
+    const join = await joined
+    expect(join.info.client).toMatch(/.+/)
+    const left = nextEvent(aliceSub, 'leave', (c) => c.info.user === 'bob')
+    bobSub.unsubscribe()
+    expect((await left).info.client).toBe(join.info.client)
+  })
+
+  it('message pushes from the server reach the SDK message event', async () => {
+    const sdk = await connected('frank')
+    const got = nextEvent(sdk, 'message')
+    await livedesk.node.sendToUser('frank', { note: 'just for you' })
+    expect((await got).data).toEqual({ note: 'just for you' })
   })
 
   it('handles the commands of one connection in order', async () => {
