@@ -1,20 +1,15 @@
 /** Operators: creation, logins (single login), block, logout, and who a token belongs to. */
 import { jwtVerify } from 'jose'
-import { DISCONNECT, operatorChannel, operatorUser } from './channels.js'
+import { DISCONNECT, QUEUE_CHANNEL, operatorChannel, operatorUser } from './channels.js'
 import type { DomainContext } from './context.js'
 import { DomainError } from './errors.js'
 import { hashToken, newId, newToken } from './tokens.js'
-import { loadOperators, type Operator } from './views.js'
+import { loadOperators, type Operator, type Page } from './views.js'
 import type { Db } from '../store/db.js'
 
 export interface OperatorAuth {
   operatorId: string
   name: string
-}
-
-export interface Page<T> {
-  items: T[]
-  nextCursor: string | null
 }
 
 export class Operators {
@@ -119,7 +114,7 @@ export class Operators {
         [id],
       )
       for (const s of requeued) {
-        out.publish('operators:queue', 'operatorNotFound', {
+        out.publish(QUEUE_CHANNEL, 'operatorNotFound', {
           botStatus: 'HELP',
           chatId: s.chat_id,
           operatorType: 'operator',

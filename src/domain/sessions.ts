@@ -6,10 +6,9 @@ import { MAX_TEXT } from './config.js'
 import { DomainError } from './errors.js'
 import type { AuthorType, ChatSession, Message } from './events.js'
 import type { Outbox } from './outbox.js'
-import type { Page } from './operators.js'
 import { newId } from './tokens.js'
 import type { Typing } from './typing.js'
-import { iso, messageView, type SessionRow } from './views.js'
+import { iso, messageView, type Page, type SessionRow } from './views.js'
 
 interface Author {
   type: AuthorType

@@ -7,6 +7,12 @@ export function iso(v: unknown): string | null {
   return (v instanceof Date ? v : new Date(String(v))).toISOString()
 }
 
+/** A page of a list; `nextCursor` is passed back as `cursor` (or `before` for messages). */
+export interface Page<T> {
+  items: T[]
+  nextCursor: string | null
+}
+
 export interface Operator {
   id: string
   name: string
