@@ -150,6 +150,35 @@ describe('recovery of a server-side subscription', () => {
   })
 })
 
+describe('recovery limits', () => {
+  it('gives up (recovered:false, nothing replayed) past recoveryMaxPublications (300) missed publications', async () => {
+    const channel = 'personal:many'
+    const sdk = newSdk(livedesk.wsUrl, { data: { user: 'many' } })
+    const pubs = collect(sdk, 'publication')
+    const first = nextEvent(sdk, 'subscribed', (c) => c.channel === channel)
+    sdk.connect()
+    await first
+    await livedesk.node.publish(channel, { seq: 1 })
+    await until(() => pubs.length === 1, 5_000, 'the first publication')
+
+    auth.close()
+    const reconnecting = nextEvent(sdk, 'connecting', (c) => c.code === 3011)
+    await livedesk.node.disconnectUser('many', 3011, 'force reconnect')
+    await reconnecting
+    await until(() => auth.held === 1, 5_000, 'the reconnect to reach authenticate')
+    for (let seq = 2; seq <= 302; seq++) await livedesk.node.publish(channel, { seq })
+    const resubscribed = nextEvent(sdk, 'subscribed', (c) => c.channel === channel && c.wasRecovering)
+    auth.open()
+    const ctx = await resubscribed
+    expect(ctx.recovered).toBe(false)
+    expect(ctx.streamPosition?.offset).toBe(302)
+    await livedesk.node.publish(channel, { seq: 303 })
+    await until(() => pubs.length >= 2, 5_000, 'the publication after the reconnect')
+    expect(seqOf(pubs)).toEqual([1, 303])
+    sdk.disconnect()
+  })
+})
+
 describe('recovery of a client-side Subscription', () => {
   it('recovers the publications missed during a reconnect on the Subscription', async () => {
     const sdk = newSdk(livedesk.wsUrl, { data: { user: 'room-u1' } })

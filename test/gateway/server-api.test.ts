@@ -2,7 +2,7 @@ import type { Centrifuge } from 'centrifuge'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { serverApi, startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
-import { closedWithin, openRaw, type RawClient } from './raw.js'
+import { closedWithin, metric, openRaw, type RawClient } from './raw.js'
 
 let livedesk: TestLivedesk
 beforeAll(async () => {
@@ -299,5 +299,20 @@ describe('server API keys', () => {
     expect((await res.json()).error).toMatchObject({ code: 107 })
     const unknown = await api('explode', {})
     expect(unknown.body.error).toMatchObject({ code: 104 })
+  })
+})
+
+describe('GET /metrics', () => {
+  it('counts connections, subscriptions, publications and deliveries as they happen', async () => {
+    const m = (name: string) => metric(livedesk.url, name)
+    const before = { pubs: await m('livedesk_publications_total'), deliveries: await m('livedesk_deliveries_total'), connects: await m('livedesk_connects_total') }
+    await client('metrics-a', ['metrics:1'])
+    await client('metrics-b', ['metrics:1'])
+    expect(await m('livedesk_connections')).toBe(livedesk.node.hub.clients.size)
+    expect(await m('livedesk_subscriptions')).toBe(livedesk.node.hub.numSubscriptions())
+    expect(await m('livedesk_connects_total')).toBe(before.connects + 2)
+    await ok('publish', { channel: 'metrics:1', data: { counted: true } })
+    expect(await m('livedesk_publications_total')).toBe(before.pubs + 1)
+    expect(await m('livedesk_deliveries_total')).toBe(before.deliveries + 2)
   })
 })
