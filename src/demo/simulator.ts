@@ -223,9 +223,9 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
         })
         answered = null
         if (i === 0 && n % 2 === 0) {
-          // Steps away: the operator sees the client go offline and come back.
+          // Steps away for longer than the server's presence grace (10 s by default): offline, then back online.
           widget.disconnect()
-          await pause(3000, 6000)
+          await pause(12000, 20000)
           widget.connect()
         }
       }

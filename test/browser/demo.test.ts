@@ -12,7 +12,7 @@ describe('demo mode', () => {
   })
 
   it('creates operators and visitors whose activity reaches the console operator live', async () => {
-    const l = await startTestLivedesk({ domain: { clientPresenceGraceMs: 200, typingMinIntervalMs: 0 } } as never)
+    const l = await startTestLivedesk({ domain: { clientPresenceGraceMs: 20, typingMinIntervalMs: 0 } } as never)
     demo = await startDemo({ baseUrl: l.url, apiKey: l.apiKey, log: pino({ level: 'silent' }), pace: 0.03, concurrentVisitors: 3, totalVisitors: 6 })
 
     const url = new URL(demo.consoleUrl)
@@ -27,7 +27,7 @@ describe('demo mode', () => {
     sdk.connect()
     const wanted = ['chatSessionStarted', 'chatSessionAdded', 'chatMessageCreated', 'typing', 'clientOnline', 'sessionClosedByClient']
     try {
-      await until(() => wanted.every((e) => seen.has(e)), 25_000, 'demo events').catch((err) => {
+      await until(() => wanted.every((e) => seen.has(e)), 35_000, 'demo events').catch((err) => {
         throw new Error(`${err.message}: missing ${wanted.filter((e) => !seen.has(e)).join(', ')}; seen ${[...seen].join(', ')}`)
       })
     } finally {
@@ -38,5 +38,5 @@ describe('demo mode', () => {
     await demo.stop()
     demo = undefined
     expect(Date.now() - started).toBeLessThan(3000)
-  }, 40_000)
+  }, 60_000)
 })
