@@ -159,10 +159,24 @@ if (haveChromium('console and widget in a browser')) {
       expect(await op.locator('#ended').textContent()).toMatch(/signed in as you elsewhere/)
       expect(await op.evaluate(() => sessionStorage.getItem('livedesk.operatorToken'))).toBeNull()
 
-      // The second login works, until Olga is blocked through the API.
+      // The second login works in two tabs; signing out in one shows operatorLoggedOut in the other.
       const op2 = await opContext.newPage()
       const op2Watch = watchErrors(op2, 'second console')
       await op2.goto(`${l.url}/?token=${encodeURIComponent(second.token)}`)
+      await op2.locator('#conn[data-state="connected"]').waitFor()
+      await op2.locator('#mine [data-session]', { hasText: 'Anna' }).waitFor()
+      const tab = await opContext.newPage()
+      const tabWatch = watchErrors(tab, 'second tab')
+      await tab.goto(`${l.url}/?token=${encodeURIComponent(second.token)}`)
+      await tab.locator('#conn[data-state="connected"]').waitFor()
+      await tab.locator('#logout').click()
+      await op2.locator('#ended[data-kind="operatorLoggedOut"]').waitFor()
+      expect(await op2.locator('#ended').textContent()).toMatch(/signed out/)
+
+      // A third login, until Olga is blocked through the API.
+      const third = await call(l, 'POST', `/operators/${operator.id}/tokens`, {}, key)
+      await op2.locator('#token').fill(third.token)
+      await op2.locator('#token').press('Enter')
       await op2.locator('#conn[data-state="connected"]').waitFor()
       await op2.locator('#mine [data-session]', { hasText: 'Anna' }).waitFor()
       await call(l, 'POST', `/operators/${operator.id}/block`, { reason: 'end of the test' }, key)
@@ -170,7 +184,7 @@ if (haveChromium('console and widget in a browser')) {
       expect(await op2.locator('#ended').textContent()).toMatch(/blocked.*end of the test/)
       expect(await op2.locator('#conn').getAttribute('data-state')).toBe('disconnected')
 
-      expect([...opWatch.errors, ...op2Watch.errors]).toEqual([])
+      expect([...opWatch.errors, ...op2Watch.errors, ...tabWatch.errors]).toEqual([])
       await opContext.close()
     }, 90_000)
   })
