@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { openDb, type Db } from '../../src/store/index.js'
 import { migrate } from '../../src/store/migrate.js'
 import { MIGRATIONS } from '../../src/store/migrations/index.js'
@@ -17,13 +17,17 @@ for (const backend of backends) {
     afterEach(async () => {
       while (cleanup.length) await cleanup.pop()!()
     })
-    async function open(): Promise<{ db: Db; target: TestDatabase }> {
+    // One database for the tests that only add rows with their own ids (opening PGlite costs a second or more).
+    let shared: { db: Db; target: TestDatabase }
+    beforeAll(async () => {
       const target = await backend.make()
-      cleanup.push(() => target.drop())
-      const db = await openDb(target)
-      cleanup.push(() => db.close())
-      return { db, target }
-    }
+      shared = { db: await openDb(target), target }
+    })
+    afterAll(async () => {
+      await shared?.db.close()
+      await shared?.target.drop()
+    })
+    const open = async () => shared
 
     it('applies every migration once and records it', async () => {
       const { db } = await open()
@@ -35,10 +39,10 @@ for (const backend of backends) {
     it('returns typed values: timestamps as Date, counts and bigserials as numbers, jsonb as objects', async () => {
       const { db } = await open()
       await db.query(
-        `INSERT INTO clients (id, chat_id, name, channel, token_hash, coordinates) VALUES ('c1', 'chat1', 'Ann', 'widget', 'h1', $1)`,
+        `INSERT INTO clients (id, chat_id, name, channel, token_hash, coordinates) VALUES ('t1', 'tchat1', 'Ann', 'widget', 'th1', $1)`,
         [JSON.stringify({ city: 'Riga' })],
       )
-      const [row] = await db.query<any>(`SELECT created_at, coordinates, (SELECT count(*) FROM clients) AS n FROM clients`)
+      const [row] = await db.query<any>(`SELECT created_at, coordinates, (SELECT count(*) FROM clients WHERE id = 't1') AS n FROM clients WHERE id = 't1'`)
       expect(row.created_at).toBeInstanceOf(Date)
       expect(row.coordinates).toEqual({ city: 'Riga' })
       expect(row.n).toBe(1)
@@ -46,42 +50,42 @@ for (const backend of backends) {
 
     it('rolls a failed transaction back and commits a good one', async () => {
       const { db } = await open()
-      await db.query(`INSERT INTO operators (id, name, max_chats) VALUES ('o1', 'A', 5)`)
+      await db.query(`INSERT INTO operators (id, name, max_chats) VALUES ('r1', 'A', 5)`)
       await expect(
         db.transaction(async (tx) => {
-          await tx.query(`UPDATE operators SET name = 'B' WHERE id = 'o1'`)
+          await tx.query(`UPDATE operators SET name = 'B' WHERE id = 'r1'`)
           throw new Error('boom')
         }),
       ).rejects.toThrow('boom')
-      expect((await db.query<any>(`SELECT name FROM operators`))[0].name).toBe('A')
-      await db.transaction((tx) => tx.query(`UPDATE operators SET name = 'C' WHERE id = 'o1'`))
-      expect((await db.query<any>(`SELECT name FROM operators`))[0].name).toBe('C')
+      expect((await db.query<any>(`SELECT name FROM operators WHERE id = 'r1'`))[0].name).toBe('A')
+      await db.transaction((tx) => tx.query(`UPDATE operators SET name = 'C' WHERE id = 'r1'`))
+      expect((await db.query<any>(`SELECT name FROM operators WHERE id = 'r1'`))[0].name).toBe('C')
     })
 
     it('serialises concurrent transactions under an advisory lock (no lost update)', async () => {
       const { db } = await open()
-      await db.query(`INSERT INTO operators (id, name, max_chats) VALUES ('o1', 'A', 0)`)
+      await db.query(`INSERT INTO operators (id, name, max_chats) VALUES ('l1', 'A', 0)`)
       await Promise.all(
         Array.from({ length: 20 }, () =>
           db.transaction(async (tx) => {
             await tx.query('SELECT pg_advisory_xact_lock(1)')
-            const [r] = await tx.query<any>(`SELECT max_chats FROM operators WHERE id = 'o1'`)
-            await tx.query(`UPDATE operators SET max_chats = $1 WHERE id = 'o1'`, [r.max_chats + 1])
+            const [r] = await tx.query<any>(`SELECT max_chats FROM operators WHERE id = 'l1'`)
+            await tx.query(`UPDATE operators SET max_chats = $1 WHERE id = 'l1'`, [r.max_chats + 1])
           }),
         ),
       )
-      expect((await db.query<any>(`SELECT max_chats FROM operators`))[0].max_chats).toBe(20)
+      expect((await db.query<any>(`SELECT max_chats FROM operators WHERE id = 'l1'`))[0].max_chats).toBe(20)
     })
 
     it('keeps one open session per chat', async () => {
       const { db } = await open()
-      await db.query(`INSERT INTO clients (id, chat_id, name, channel, token_hash) VALUES ('c1', 'chat1', 'Ann', 'widget', 'h1')`)
-      await db.query(`INSERT INTO sessions (id, chat_id, client_id, status) VALUES ('s1', 'chat1', 'c1', 'queued')`)
+      await db.query(`INSERT INTO clients (id, chat_id, name, channel, token_hash) VALUES ('u1', 'uchat1', 'Ann', 'widget', 'uh1')`)
+      await db.query(`INSERT INTO sessions (id, chat_id, client_id, status) VALUES ('s1', 'uchat1', 'u1', 'queued')`)
       await expect(
-        db.query(`INSERT INTO sessions (id, chat_id, client_id, status) VALUES ('s2', 'chat1', 'c1', 'bot')`),
+        db.query(`INSERT INTO sessions (id, chat_id, client_id, status) VALUES ('s2', 'uchat1', 'u1', 'bot')`),
       ).rejects.toThrow()
       await db.query(`UPDATE sessions SET status = 'closed' WHERE id = 's1'`)
-      await db.query(`INSERT INTO sessions (id, chat_id, client_id, status) VALUES ('s2', 'chat1', 'c1', 'bot')`)
+      await db.query(`INSERT INTO sessions (id, chat_id, client_id, status) VALUES ('s2', 'uchat1', 'u1', 'bot')`)
     })
 
     it('keeps data across a close and reopen', async () => {
