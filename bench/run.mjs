@@ -51,6 +51,7 @@ function parseArgs(argv) {
   for (const k of ['runs', 'warmupMs', 'windowMs', 'drainMs', 'maxRampSteps', 'overloadMs']) if (args[k]) mode[k] = Number(args[k])
   if (args['no-overload']) mode.overloadMs = 0
   mode.quick = Boolean(args.quick)
+  mode.databaseUrl = args['database-url'] ?? process.env.BENCH_DATABASE_URL ?? undefined
   if (args.overloadLoad) mode.overloadLoad = Number(args.overloadLoad) // deliveries/s instead of 2× the contender's maximum
   mode.fixedLoad = Number(args.fixedLoad ?? 50_000) // deliveries/s: 1k×50/s, 5k×10/s, 15k×3.3/s (performance.md §9)
   mode.outDir = args.out ?? join(here, 'results')
@@ -77,7 +78,7 @@ async function runContender(name, scenario, mode, shared) {
   const server = spawnPinned(join(here, 'servers', 'server.mjs'), {
     cpu: 0,
     nodeArgs: ['--expose-gc', ...(process.env.BENCH_CPU_PROF && def.server === 'g' ? ['--cpu-prof', `--cpu-prof-dir=${join(mode.outDir, 'profiles')}`] : [])],
-    args: [JSON.stringify({ ...contenderOptions(name), host: '127.0.0.1', hmacSecret, apiKey })],
+    args: [JSON.stringify({ ...contenderOptions(name), host: '127.0.0.1', hmacSecret, apiKey, databaseUrl: mode.databaseUrl })],
   })
   const loadgen = spawnPinned(join(here, 'loadgen', 'loadgen.mjs'), { cpu: 1 })
   const result = { contender: name, label: def.label }

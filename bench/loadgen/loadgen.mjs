@@ -35,8 +35,9 @@ async function connect({ contender, port, path, n, first = 0, channels, probeEve
   const end = first + n
   const openOne = async (i) => {
     const channel = channels[i % channels.length]
-    // Extra subscriptions (memory per subscription) ride on channels nobody publishes to.
-    const subscribed = [channel, ...Array.from({ length: subsPerConnection - 1 }, (_, k) => `extra${k}:${i}`)]
+    // Extra subscriptions (memory per subscription) ride on channels nobody publishes to, each shared by
+    // 10 connections: the group shape of Centrifugo's million-connection test.
+    const subscribed = [channel, ...Array.from({ length: subsPerConnection - 1 }, (_, k) => `extra${k}:${Math.floor(i / 10)}`)]
     const localAddress = `127.0.0.${1 + (i % SOURCE_ADDRESSES)}`
     const isProbe = probeEvery > 0 && i % probeEvery === probeEvery - 1
     const token = hmacSecret ? connectionToken(hmacSecret, `u${i}`, subscribed) : undefined

@@ -1,9 +1,12 @@
-/** G, livedesk itself from dist/: the real gateway, Centrifugo JWT connects, in-process `node.publish`. */
+/**
+ * G, livedesk itself from dist/: the real gateway, Centrifugo JWT connects, in-process `node.publish`.
+ * With `databaseUrl` the store is PostgreSQL, else PGlite in a temporary data directory.
+ */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-export async function start({ host, hmacSecret, apiKey, realtime = {} }) {
+export async function start({ host, hmacSecret, apiKey, databaseUrl, realtime = {} }) {
   const { startLivedesk } = await import('../../dist/main.js')
   const dataDir = mkdtempSync(join(tmpdir(), 'livedesk-bench-'))
   const livedesk = await startLivedesk({
@@ -11,6 +14,7 @@ export async function start({ host, hmacSecret, apiKey, realtime = {} }) {
     host,
     apiKey,
     dataDir,
+    databaseUrl,
     logLevel: 'silent',
     realtime: { ...realtime, hmacSecret },
   })
