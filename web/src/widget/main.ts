@@ -55,6 +55,8 @@ async function begin(): Promise<void> {
   try {
     const { items } = await api<{ items: Message[] }>('GET', '/widget/messages')
     for (const m of items) messages.set(m.id, m)
+    setSessionOpen(items.length > 0)
+    el.closed.hidden = true
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return forget('Your previous chat has expired. Start a new one.')
     throw err
@@ -111,14 +113,14 @@ function onEnvelope(env: Envelope): void {
     const m = env.data as Message
     messages.set(m.id, m)
     if (m.author.type !== 'client') operatorTyping = null
-    el.closed.hidden = true
+    if (name === 'chatMessageCreated') setSessionOpen(true)
   } else if (name === 'typing') {
     const t = env.data as Typing
     if (t.author?.type === 'client') return
     operatorTyping = t.active && Date.parse(t.until) > Date.now() ? t : null
   } else if (name === 'sessionClosedByClient' || name === 'sessionClosedByOperator') {
     el.closed.textContent = name === 'sessionClosedByOperator' ? 'Support closed this chat. Write again any time to start a new one.' : 'You closed this chat. Write again any time to start a new one.'
-    el.closed.hidden = false
+    setSessionOpen(false)
   }
   render()
 }
@@ -165,7 +167,7 @@ async function send(): Promise<void> {
     const m = await api<Message>('POST', '/widget/messages', { text })
     messages.set(m.id, m)
     el.text.value = ''
-    el.closed.hidden = true
+    setSessionOpen(true)
     render()
   } catch (err) {
     el.closed.hidden = false
@@ -222,10 +224,24 @@ el.text.addEventListener('keydown', safely((ev: KeyboardEvent) => {
 }))
 el.text.addEventListener('input', safely(typingChanged))
 el.close.addEventListener('click', safely(async () => {
-  await api('POST', '/widget/close')
-  el.closed.textContent = 'You closed this chat. Write again any time to start a new one.'
-  el.closed.hidden = false
+  el.close.disabled = true
+  try {
+    await api('POST', '/widget/close')
+    el.closed.textContent = 'You closed this chat. Write again any time to start a new one.'
+  } catch (err) {
+    // 409: there was no open chat (closed elsewhere meanwhile); the visitor sees the same outcome.
+    el.closed.textContent = err instanceof ApiError && err.status === 409 ? 'This chat is already closed.' : `Could not end the chat: ${(err as Error).message}`
+  } finally {
+    el.close.disabled = false
+  }
+  setSessionOpen(false)
 }))
+
+/** The End chat button shows only while the visitor has a session to end. */
+function setSessionOpen(open: boolean): void {
+  el.close.hidden = !open
+  el.closed.hidden = open
+}
 document.addEventListener('visibilitychange', safely(() => render()))
 setInterval(safely(() => {
   if (operatorTyping && Date.parse(operatorTyping.until) <= Date.now()) {
