@@ -209,3 +209,14 @@ describe('listing', () => {
     expect(p3).toEqual({ items: [expect.objectContaining({ id: sent[0] })], nextCursor: null })
   })
 })
+
+describe('operators list', () => {
+  it('pages through operators with cursor', async () => {
+    const made = [await operator('o1'), await operator('o2'), await operator('o3', 5, false)]
+    const p1 = (await h.api('GET', '/operators?limit=2')).body
+    expect(p1.items.map((o: any) => o.id)).toEqual(made.slice(0, 2).map((o) => o.id))
+    expect(p1.items[0]).toMatchObject({ name: 'o1', online: true, blocked: false, openSessions: 0 })
+    const p2 = (await h.api('GET', `/operators?limit=2&cursor=${p1.nextCursor}`)).body
+    expect(p2).toEqual({ items: [expect.objectContaining({ id: made[2].id, online: false })], nextCursor: null })
+  })
+})
