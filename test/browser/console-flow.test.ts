@@ -56,6 +56,8 @@ if (haveChromium('console and widget in a browser')) {
       await op.locator('#conn[data-state="connected"]').waitFor()
       expect(await op.locator('#me-name').textContent()).toBe('Olga')
       expect(op.url()).not.toContain('token=')
+      // The first connect loads the state over HTTP and says so.
+      await poll(() => op.locator('#notice').textContent()).toMatch(/^Loaded 0 of your chats and 0 waiting/)
 
       // A first client fills Olga's only slot, so the next session waits in the queue.
       const warm = await call(l, 'POST', '/clients', { name: 'Warm-up' }, key)

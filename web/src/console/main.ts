@@ -139,7 +139,7 @@ function connect(tok: string): void {
     setConn('connected', 'Connected')
     if (!everConnected) {
       everConnected = true
-      scheduleRefetch(null)
+      scheduleRefetch(FIRST_LOAD)
     }
   }))
   c.on('disconnected', safely((ctx: { code: number; reason: string }) => {
@@ -179,7 +179,11 @@ function handleChange(env: Envelope): void {
 
 // ---- refetch over HTTP (first connect, unrecoverable gaps) ----
 
-function scheduleRefetch(reason: string | null): void {
+/** The notice after the first load, with what it found. */
+const FIRST_LOAD = (): string => `Loaded ${state.mine().length} of your chats and ${state.queue().length} waiting in the queue from the server.`
+
+/** `reason` is said in the notice bar once the refetch is done; null refetches quietly. */
+function scheduleRefetch(reason: string | (() => string) | null): void {
   if (refetchTimer) clearTimeout(refetchTimer)
   // Several channels report in one connect reply: one refetch for all of them.
   refetchTimer = setTimeout(() => {
@@ -188,7 +192,7 @@ function scheduleRefetch(reason: string | null): void {
   }, 30)
 }
 
-async function refetch(reason: string | null): Promise<void> {
+async function refetch(reason: string | (() => string) | null): Promise<void> {
   if (!token) return
   refetchBuffer = []
   try {
@@ -203,7 +207,7 @@ async function refetch(reason: string | null): Promise<void> {
     state.markOpenRead()
     renderAll()
     document.body.dataset.refetchedAt = new Date().toISOString()
-    if (reason) notice(reason)
+    if (reason) notice(typeof reason === 'function' ? reason() : reason, typeof reason === 'function' ? 4000 : 8000)
   } finally {
     refetchBuffer = null
   }
