@@ -278,7 +278,7 @@ export class Client {
     if (opts.expireAt) {
       result.expires = true
       result.ttl = Math.max(1, Math.round(opts.expireAt - Date.now() / 1000))
-      sub.expireTimer = setTimeout(() => this.expireSubscription(channel), result.ttl * 1000)
+      this.scheduleSubExpiry(channel, sub, opts.expireAt)
     }
     if (!withHistory) return result
     result.positioned = true
@@ -360,8 +360,15 @@ export class Client {
     if (!expireAt) return { expires: false }
     const ttl = Math.round(expireAt - Date.now() / 1000)
     if (ttl <= 0) throw Errors.tokenExpired()
-    sub.expireTimer = setTimeout(() => this.expireSubscription(channel), ttl * 1000)
+    this.scheduleSubExpiry(channel, sub, expireAt)
     return { expires: true, ttl }
+  }
+
+  /** The SDK refreshes at `ttl`; the subscription ends only if that has not happened within the grace after it. */
+  private scheduleSubExpiry(channel: string, sub: Subscription, expireAt: number): void {
+    clearTimeout(sub.expireTimer)
+    const ms = expireAt * 1000 - Date.now() + this.node.config.expiredCloseDelayMs
+    sub.expireTimer = setTimeout(() => this.expireSubscription(channel), Math.max(0, ms))
   }
 
   private expireSubscription(channel: string): void {
