@@ -1,3 +1,4 @@
+import WebSocket from 'ws'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { decodeCommands } from '../../src/protocol/codec.js'
 import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
@@ -62,6 +63,20 @@ describe('bad input on the WebSocket', () => {
       expect((await raw.connect({ user: 'origin' })).connect.client).toMatch(/.+/)
       raw.ws.close()
     }
+  })
+
+  it('answers a WebSocket upgrade on an unknown path with a 4xx instead of leaving the socket hanging', async () => {
+    const url = livedesk.wsUrl.replace('/centrifugo/connection/websocket', '/connection/nope')
+    const ws = new WebSocket(url)
+    const outcome = await new Promise<string>((resolve) => {
+      const timer = setTimeout(() => resolve('no answer within 3 s'), 3_000)
+      const done = (what: string) => (clearTimeout(timer), resolve(what))
+      ws.on('unexpected-response', (_req, res) => done(`status ${res.statusCode}`))
+      ws.on('open', () => done('opened'))
+      ws.on('error', (err) => done(err.message))
+    })
+    ws.terminate()
+    expect(outcome).toMatch(/status 4\d\d/)
   })
 
   it('ignores the rest of a frame after a bad line: a connect followed by garbage is not half-applied', async () => {
