@@ -79,6 +79,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, argv: strin
     domain: defined({
       clientPresenceGraceMs: seconds(envNumber(env, 'CLIENT_PRESENCE_GRACE')),
       typingTtlMs: seconds(envNumber(env, 'TYPING_TTL')),
+      typingMinIntervalMs: envNumber(env, 'TYPING_MIN_INTERVAL'),
       timerFirstAnswerSec: envNumber(env, 'TIMER_FIRST_ANSWER'),
       timerNextAnswersSec: envNumber(env, 'TIMER_NEXT_ANSWERS'),
       tokenTtlMs: seconds(envNumber(env, 'OPERATOR_TOKEN_TTL')),
@@ -133,7 +134,7 @@ export function toProtocolError(err: unknown): unknown {
     case 'unauthorized': return Errors.unauthorized()
     case 'bad_request': return Errors.badRequest()
     case 'forbidden': return Errors.permissionDenied()
-    case 'not_found': return Errors.unknownChannel()
+    case 'not_found': return (err as { field?: string }).field === 'method' ? Errors.methodNotFound() : Errors.unknownChannel()
     case 'rate_limited': return Errors.tooManyRequests()
     case 'conflict': return Errors.limitExceeded()
     default: return err

@@ -128,7 +128,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
 
     async rpc(meta, method, data) {
       const who = meta as ConnectionMeta
-      if (method !== 'typing') throw new DomainError('not_found', `unknown method ${method}`)
+      if (method !== 'typing') throw new DomainError('not_found', `unknown method ${method}`, 'method')
       if (who?.kind === 'operator') return operatorTyping(who.operatorId, data)
       if (who?.kind === 'client') {
         const text = (data as { text?: unknown } | null)?.text
