@@ -88,6 +88,23 @@ describe.concurrent('connect authentication and token refresh', () => {
     sdk.disconnect()
   })
 
+  it('turns the channels claim of a connection JWT into server-side subscriptions and its info into conn_info', async ({ expect }) => {
+    const token = await jwt({ sub: 'claims-user', channels: ['jwt:a', 'jwt:b'], info: { name: 'Ann' } }, nowSec() + 3600)
+    const sdk = newSdk(livedesk.wsUrl, { token })
+    const subscribed = collect(sdk, 'subscribed')
+    const connected = nextEvent(sdk, 'connected')
+    sdk.connect()
+    const { client } = await connected
+    await until(() => subscribed.length === 2, 5_000, 'two server-side subscriptions')
+    expect(subscribed.map((s) => s.channel).sort()).toEqual(['jwt:a', 'jwt:b'])
+    const pub = nextEvent(sdk, 'publication', (p) => p.channel === 'jwt:b')
+    await livedesk.node.publish('jwt:b', { via: 'claims' })
+    expect((await pub).data).toEqual({ via: 'claims' })
+    // The default namespace tracks presence: the JWT info is the connection info.
+    expect((await livedesk.node.presence('jwt:a'))[client]).toEqual({ user: 'claims-user', client, conn_info: { name: 'Ann' } })
+    sdk.disconnect()
+  })
+
   it('gives the seed client with a bad domain token a disconnected event with code 101 and no reconnect attempts', async ({ expect }) => {
     const sdk = newSdk(livedesk.wsUrl, { data: { application: 'notifications', settings: { token: 'not-a-valid-token' } } })
     const connecting = collect(sdk, 'connecting')
