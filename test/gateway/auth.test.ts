@@ -78,7 +78,7 @@ describe.concurrent('connect authentication and token refresh', () => {
     // Past two token lifetimes: without sub_refresh the server would end it (unsubscribe 2501).
     await until(() => minted >= 2, 8_000, 'two subscription token refreshes')
     expect(sub.state).toBe('subscribed')
-    expect(states.map((s) => s.code)).toEqual([0])
+    expect(states.map((s) => (s as unknown as { code: number }).code)).toEqual([0])
     expect(unsubscribed).toEqual([])
 
     const stolen = sdk.newSubscription('private:2', { token: await jwt({ sub: 'someone-else', channel: 'private:2' }, nowSec() + 60) })
