@@ -13,7 +13,8 @@ describe('demo mode', () => {
 
   it('creates operators and visitors whose activity reaches the console operator live', async () => {
     const l = await startTestLivedesk({ domain: { clientPresenceGraceMs: 20, typingMinIntervalMs: 0 } } as never)
-    demo = await startDemo({ baseUrl: l.url, apiKey: l.apiKey, log: pino({ level: 'silent' }), pace: 0.03, concurrentVisitors: 3, totalVisitors: 6 })
+    // Up to 30 visitors (bounded) so that, whichever operator routing picks first, some reach this one; stopped once seen.
+    demo = await startDemo({ baseUrl: l.url, apiKey: l.apiKey, log: pino({ level: 'silent' }), pace: 0.03, concurrentVisitors: 3, totalVisitors: 30 })
 
     const url = new URL(demo.consoleUrl)
     expect(url.origin).toBe(l.url)
