@@ -80,9 +80,12 @@ async function signIn(candidate: string): Promise<void> {
     me = await api<Operator>('GET', '/me')
   } catch (err) {
     token = null
-    sessionStorage.removeItem(TOKEN_KEY)
+    const refused = err instanceof ApiError && (err.status === 401 || err.status === 403)
     showSignIn()
-    el.signinError.textContent = err instanceof ApiError && err.status === 401 ? 'This token is not valid (expired, revoked, or the operator is blocked).' : `Cannot sign in: ${(err as Error).message}`
+    if (refused) sessionStorage.removeItem(TOKEN_KEY)
+    // Otherwise (server unreachable, say) the token stays in the form: Enter tries again.
+    else el.tokenInput.value = candidate
+    el.signinError.textContent = refused ? 'This token is not valid (expired, revoked, or the operator is blocked).' : `Cannot sign in: ${(err as Error).message}. Press Enter to try again.`
     el.signinError.hidden = false
     return
   }
