@@ -32,6 +32,9 @@ describe('console state', () => {
     s.apply({ event: 'chatSessionStarted', data: session({ id: 'o', operatorId: 'op2' }), id: 'e3' })
     expect(s.mine().map((x) => x.id)).toEqual(['m'])
     expect(s.queue().map((x) => x.id)).toEqual(['q'])
+    // Another operator takes the queued one: it leaves this queue.
+    s.apply({ event: 'chatSessionAssigned', data: session({ id: 'q', operatorId: 'op2' }), id: 'e4' })
+    expect(s.queue()).toEqual([])
   })
 
   it('keeps a chat the client closed only while it is open, and forgets sessions sent back to the bot', () => {

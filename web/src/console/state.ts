@@ -113,6 +113,8 @@ export class ConsoleState {
       case 'chatSessionStarted':
       case 'chatSessionAdded':
       case 'chatSessionSwitchedFromBotToOperator':
+      // Not in events.md yet (proposed): a queued session was assigned, sent to the queue audience so it leaves other queues.
+      case 'chatSessionAssigned':
         this.upsertSession(d as ChatSession)
         return { sessions: true, chat: this.openSessionId === d.id }
       case 'operatorNotFound': {
