@@ -77,7 +77,11 @@ export function attachWebSocket(server: Server, node: Node, opts: WebSocketOptio
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0]
-    if (!opts.paths.includes(path)) return // another upgrade handler may take it
+    if (!opts.paths.includes(path)) {
+      // Unless another upgrade handler takes it, answer rather than leave the socket hanging.
+      if (server.listenerCount('upgrade') === 1) socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
     if (node.isClosing || !originAllowed(node.config.allowedOrigins, req.headers.origin)) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
