@@ -45,6 +45,33 @@ if (haveChromium('web pages')) {
       await context.close()
     })
 
+    it('fits the console on a phone: the list, then the chat with a way back', async () => {
+      const post = async (path: string, body: unknown) => {
+        const res = await fetch(`${l.url}/api/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${l.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+        expect(res.ok).toBe(true)
+        return res.json()
+      }
+      const operator = await post('/operators', { name: 'Pavel' })
+      const { token } = await post(`/operators/${operator.id}/tokens`, {})
+      const context = await browser.newContext({ viewport: { width: 375, height: 700 }, isMobile: true })
+      const page = await context.newPage()
+      const watch = watchErrors(page, 'phone console')
+      await page.goto(`${l.url}/?token=${encodeURIComponent(token)}`)
+      await page.locator('#conn[data-state="connected"]').waitFor()
+      const client = await post('/clients', { name: 'Lea Martin with a rather long name for a small screen' })
+      await post(`/clients/${client.id}/messages`, { text: 'Bonjour! '.repeat(20) })
+      const item = page.locator('#mine [data-session] button')
+      await item.click()
+      await page.locator('#chat:not([hidden])').waitFor()
+      expect(await page.locator('.sidebar').isVisible()).toBe(false)
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375)
+      await page.locator('#back').click()
+      await item.waitFor()
+      expect(await page.locator('.chat').isVisible()).toBe(false)
+      expect(watch.errors).toEqual([])
+      await context.close()
+    })
+
     it('lets a visitor end the chat and start a new one, and remembers the visitor on reload', async () => {
       const context = await browser.newContext({ viewport: { width: 375, height: 700 } })
       const page = await context.newPage()
