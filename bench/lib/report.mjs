@@ -22,6 +22,8 @@ export function summarise(output) {
         heapKbPerConn: m((r) => r.memory.heapPerConnectionKb),
         cpuMicros: m((r) => r.fixed.cpuMicrosPerDelivery),
         serverCpuAtFixed: m((r) => r.fixed.serverCpu),
+        foreignAtFixed: m((r) => Math.max(...r.fixed.otherCpu)),
+        foreignAtHalf: m((r) => Math.max(...r.latencyAtHalf.otherCpu)),
         clientCpuAtFixed: m((r) => r.fixed.clientCpu),
         fixedValid: all.every((r) => r.fixed?.valid ?? true),
         maxSustainable: m((r) => r.maxSustainable ?? null),
@@ -76,7 +78,7 @@ export function markdown(output, summary, svgName) {
     lines.push('')
     lines.push(`B1 saturation: ${k(s.b1Saturation)} deliveries/s. p99 limit ${s.p99LimitMs} ms. Latency columns at half of B1's saturation.`)
     lines.push('')
-    lines.push('| contender | connect+sub/s | idle KB/conn: RSS slope (from empty; heap) | µs CPU/delivery @fixed | server CPU @fixed | max sustainable/s | p50 ms | p99 ms | max ms | 2× overload: RSS MB idle→max, cut, recovered |')
+    lines.push('| contender | connect+sub/s | idle KB/conn: RSS slope (from empty; heap) | µs CPU/delivery @fixed | server CPU @fixed (foreign) | max sustainable/s | p50 ms | p99 ms | max ms (foreign) | 2× overload: RSS MB idle→max, cut, recovered |')
     lines.push('|---|---|---|---|---|---|---|---|---|---|')
     for (const r of s.rows) {
       if (r.error) {
@@ -85,8 +87,8 @@ export function markdown(output, summary, svgName) {
       }
       const overload = r.overloadRssMb == null ? '–' : `${f(r.overloadIdleRssMb, 0)}→${f(r.overloadRssMb, 0)}, ${r.overloadCut} (of ${r.slowConsumers} slow), ${yes(r.recovered)}`
       lines.push(
-        `| ${r.label} | ${k(r.connectPerSec)} | ${f(r.idleKbPerConn, 2)} (${f(r.idleKbPerConnFromEmpty, 2)}; ${f(r.heapKbPerConn, 2)}) | ${f(r.cpuMicros, 2)}${r.fixedValid ? '' : ' (invalid)'} | ${r.serverCpuAtFixed == null ? '–' : `${f(r.serverCpuAtFixed * 100, 0)}%`} | ` +
-          `${r.maxIsLowerBound ? '≥ ' : ''}${k(r.maxSustainable)}${r.maxLimitedByClient ? ' (client-bound)' : ''} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.pmax)} | ${overload} |`,
+        `| ${r.label} | ${k(r.connectPerSec)} | ${f(r.idleKbPerConn, 2)} (${f(r.idleKbPerConnFromEmpty, 2)}; ${f(r.heapKbPerConn, 2)}) | ${f(r.cpuMicros, 2)}${r.fixedValid ? '' : ' (invalid)'} | ${r.serverCpuAtFixed == null ? '–' : `${f(r.serverCpuAtFixed * 100, 0)}% (${f(r.foreignAtFixed * 100, 0)}%)`} | ` +
+          `${r.maxIsLowerBound ? '≥ ' : ''}${k(r.maxSustainable)}${r.maxLimitedByClient ? ' (client-bound)' : ''} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.pmax)}${r.foreignAtHalf == null ? '' : ` (${f(r.foreignAtHalf * 100, 0)}%)`} | ${overload} |`,
       )
     }
   }
