@@ -129,7 +129,7 @@ async function runContender(name, scenario, mode, shared) {
         : Array.from({ length: 12 }, (_, k) => mode.fixedLoad * 1.5 ** k)
       let best = 0
       let failed = false
-      for (let i = 0; i < ladder.length && result.ramp.length < mode.maxRampSteps; i++) {
+      for (let i = 0; i < ladder.length && i < mode.maxRampSteps; i++) {
         let s = await step(ctx, ladder[i])
         result.ramp.push(s)
         log(`  ${name}: ramp ${fmtStep(s)}`)
