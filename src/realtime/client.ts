@@ -272,7 +272,11 @@ export class Client {
     const sub: Subscription = { serverSide, positioned: withHistory, offset: 0, epoch: '', pending: [] }
     this.subs.set(channel, sub)
     await this.node.addSubscriber(channel, this)
-    if (ns.presence) await this.node.presenceManager.add(channel, this.id, this.clientInfo())
+    if (ns.presence) {
+      await this.node.presenceManager.add(channel, this.id, this.clientInfo())
+      // Closed or unsubscribed meanwhile: the cleanup's remove may have run before this add landed.
+      if (this.subs.get(channel) !== sub) await this.node.presenceManager.remove(channel, this.id)
+    }
     if (ns.joinLeave) await this.node.broker.publishJoin(channel, this.clientInfo())
     const result: SubscribeResult = {}
     if (opts.expireAt) {
