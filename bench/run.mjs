@@ -52,6 +52,10 @@ function parseArgs(argv) {
   if (args['no-overload']) mode.overloadMs = 0
   mode.quick = Boolean(args.quick)
   mode.databaseUrl = args['database-url'] ?? process.env.BENCH_DATABASE_URL ?? undefined
+  mode.redisUrl = args['redis-url'] ?? process.env.BENCH_REDIS_URL ?? undefined
+  if (mode.redisUrl && !args.contenders) mode.contenders = [...mode.contenders, 'g-redis']
+  if (mode.contenders.includes('g-redis') && !mode.redisUrl) throw new Error('g-redis needs --redis-url or BENCH_REDIS_URL')
+  mode.readme = Boolean(args.readme) || !mode.quick
   if (args.overloadLoad) mode.overloadLoad = Number(args.overloadLoad) // deliveries/s instead of 2× the contender's maximum
   mode.fixedLoad = Number(args.fixedLoad ?? 50_000) // deliveries/s: 1k×50/s, 5k×10/s, 15k×3.3/s (performance.md §9)
   mode.outDir = args.out ?? join(here, 'results')
@@ -78,7 +82,7 @@ async function runContender(name, scenario, mode, shared) {
   const server = spawnPinned(join(here, 'servers', 'server.mjs'), {
     cpu: 0,
     nodeArgs: ['--expose-gc', ...(process.env.BENCH_CPU_PROF && def.server === 'g' ? ['--cpu-prof', `--cpu-prof-dir=${join(mode.outDir, 'profiles')}`] : [])],
-    args: [JSON.stringify({ ...contenderOptions(name), host: '127.0.0.1', hmacSecret, apiKey, databaseUrl: mode.databaseUrl })],
+    args: [JSON.stringify({ ...contenderOptions(name, mode), host: '127.0.0.1', hmacSecret, apiKey })],
   })
   const loadgen = spawnPinned(join(here, 'loadgen', 'loadgen.mjs'), { cpu: 1 })
   const result = { contender: name, label: def.label }
@@ -331,6 +335,17 @@ async function overload(ctx, offered, recoveryBase) {
   }
 }
 
+/** Replaces the README's latest-results section with this run's report (full runs, or --readme). */
+function updateReadme(report, path) {
+  const file = join(here, 'README.md')
+  const readme = readFileSync(file, 'utf8')
+  const start = readme.indexOf('<!-- latest:start -->')
+  const end = readme.indexOf('<!-- latest:end -->')
+  if (start < 0 || end < 0) return
+  const body = report.replace(/^# .*\n/, `From \`results/${path.split('/').pop()}\`:\n`).replace(/^## /gm, '### ').replace(/!\[([^\]]*)\]\(([^)]+)\)/, '![$1](results/$2)')
+  writeFileSync(file, readme.slice(0, start) + '<!-- latest:start -->\n' + body + '\n' + readme.slice(end))
+}
+
 async function main() {
   const mode = parseArgs(process.argv.slice(2))
   const env = environment(root)
@@ -363,6 +378,10 @@ async function main() {
   const output = { date, quick: mode.quick, valid, disturbedWindows, environment: env, mode, ratios, runs }
   const paths = writeReports(output, mode.outDir)
   log(`wrote ${paths.join(', ')}`)
+  if (mode.readme) {
+    updateReadme(readFileSync(paths[1], 'utf8'), paths[1])
+    log('updated the latest results in bench/README.md')
+  }
   if (!mode.quick) {
     const latest = {
       ratios: { ...ratios.headline, machine: env.machine, node: env.node, date, valid, disturbed_windows: `${disturbedWindows.disturbed}/${disturbedWindows.of}` },

@@ -20,13 +20,17 @@ export const CONTENDERS = {
   'g-nc-h': { server: 'g', label: 'G, 1 message per frame, history on', measure: { fixed: true }, realtime: { maxMessagesInFrame: 1, defaultNamespace: historyOn } },
   'g-subs': { server: 'g', label: 'G, 6 subscriptions per connection', measure: { memory: true }, subsPerConnection: 6, realtime: { defaultNamespace: historyOff } },
   'g-http': { server: 'g', label: 'G via POST /api/publish', http: true, measure: { fixed: true, ramp: true }, realtime: { defaultNamespace: historyOff } },
+  // Opt-in (needs --redis-url): the Redis broker and presence instead of memory.
+  'g-redis': { server: 'g', label: 'G, Redis broker', redis: true, measure: { fixed: true, ramp: true }, realtime: { defaultNamespace: historyOff } },
 }
 
 /** Options for bench/servers/server.mjs. */
-export function contenderOptions(name) {
+export function contenderOptions(name, mode) {
   const def = CONTENDERS[name]
   return {
     contender: def.server,
+    databaseUrl: mode.databaseUrl,
+    redisUrl: def.redis ? mode.redisUrl : undefined,
     pingIntervalMs: PING_INTERVAL_MS,
     realtime: { pingIntervalMs: PING_INTERVAL_MS, ...def.realtime },
   }

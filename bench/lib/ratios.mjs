@@ -27,6 +27,7 @@ export function scenarioRatios(results) {
     throughput_g_over_b1c: div(max('g'), max('b1c')),
     throughput_g_over_b2: div(max('g'), max('b2')),
     throughput_g_http_over_g: div(max('g-http'), max('g')),
+    throughput_g_redis_over_g: div(max('g-redis'), max('g')),
     p50_g_over_b1: div(half('g', 'p50Ms'), half('b1', 'p50Ms')),
     p99_g_over_b1: div(half('g', 'p99Ms'), half('b1', 'p99Ms')),
     p99_g_over_b2: div(half('g', 'p99Ms'), half('b2', 'p99Ms')),
@@ -55,6 +56,7 @@ export function goals(results, ratios) {
     'idle memory ≤ 1.5× B1': le(ratios.idle_memory_g_over_b1, 1.5),
     'idle memory ≤ 0.7× B2': le(ratios.idle_memory_g_over_b2, 0.7),
     'extra subscription ≤ 0.5 KB': le(ratios.extra_subscription_kb, 0.5),
+    'Redis broker throughput ≥ 0.7× memory': ge(ratios.throughput_g_redis_over_g, 0.7),
     // 1 MiB is the default maxQueueBytes per connection.
     'RSS at 2× saturation < idle + N × queue cap': o && g.connect ? o.maxRssKb < o.idleRssKb + g.connect.ok * 1024 : null,
   }

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { median } from './ratios.mjs'
 
-const COLORS = { b1: '#555555', b1c: '#999999', b2: '#d9822b', g: '#2b7bd9', 'g-http': '#7b2bd9' }
+const COLORS = { b1: '#555555', b1c: '#999999', b2: '#d9822b', g: '#2b7bd9', 'g-http': '#7b2bd9', 'g-redis': '#2bb673' }
 
 /** Per scenario and contender, the medians over runs of the metrics the tables show. */
 export function summarise(output) {
@@ -101,7 +101,7 @@ export function svgChart(summary) {
   const payload = summary.some((s) => s.payload === 1024) ? 1024 : summary[0].payload
   const topology = summary.some((s) => s.topology === 'hot') ? 'hot' : summary[0].topology
   const points = summary.filter((s) => s.payload === payload && s.topology === topology).sort((a, b) => a.n - b.n)
-  const names = ['b1', 'b1c', 'b2', 'g', 'g-http'].filter((n) => points.some((p) => p.rows.some((r) => r.name === n)))
+  const names = ['b1', 'b1c', 'b2', 'g', 'g-http', 'g-redis'].filter((n) => points.some((p) => p.rows.some((r) => r.name === n)))
   const panels = [
     { title: 'max sustainable deliveries/s', value: (r) => r.maxSustainable },
     { title: 'p99 latency at half B1 saturation (ms)', value: (r) => r.p99 },

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-export async function start({ host, hmacSecret, apiKey, databaseUrl, realtime = {} }) {
+export async function start({ host, hmacSecret, apiKey, databaseUrl, redisUrl, realtime = {} }) {
   const { startLivedesk } = await import('../../dist/main.js')
   const dataDir = mkdtempSync(join(tmpdir(), 'livedesk-bench-'))
   const livedesk = await startLivedesk({
@@ -15,6 +15,7 @@ export async function start({ host, hmacSecret, apiKey, databaseUrl, realtime = 
     apiKey,
     dataDir,
     databaseUrl,
+    redisUrl,
     logLevel: 'silent',
     realtime: { ...realtime, hmacSecret },
   })
