@@ -141,6 +141,8 @@ if (haveChromium('console and widget in a browser')) {
       await widget.locator('#text').fill('Thanks! Can I also change the address?')
       await widget.locator('#text').press('Enter')
       await op.locator('#messages .msg.client', { hasText: 'change the address' }).waitFor()
+      // Olga has the chat open, so it is read: the widget shows read ticks on Anna's message.
+      await widget.locator('#messages .msg.client', { hasText: 'change the address' }).locator('.ticks.read').waitFor()
       await poll(() => op.locator('#chat-timer').textContent()).toMatch(/^Answer within [12]:\d\d$/)
       const tom = await call(l, 'POST', '/clients', { name: 'Tom Becker', channel: 'telegram' }, key)
       await call(l, 'POST', `/clients/${tom.id}/messages`, { text: 'Do you ship to Berlin?' }, key)
@@ -155,6 +157,12 @@ if (haveChromium('console and widget in a browser')) {
       await clientContext.close()
       await poll(() => op.locator('#chat-presence').textContent()).toBe('offline')
 
+      // Olga closes the chat: her slot frees up and the queue hands Tom to her.
+      await op.locator('#close-chat').click()
+      await poll(() => op.locator('#chat-status').textContent()).toBe('closed')
+      await op.locator('#mine [data-session]', { hasText: 'Tom Becker' }).waitFor()
+      await op.locator('#queue [data-session]').waitFor({ state: 'detached' })
+
       // A second login of Olga throws this console out with chatUserExists.
       const second = await call(l, 'POST', `/operators/${operator.id}/tokens`, {}, key)
       await op.locator('#ended[data-kind="chatUserExists"]').waitFor()
@@ -166,7 +174,7 @@ if (haveChromium('console and widget in a browser')) {
       const op2Watch = watchErrors(op2, 'second console')
       await op2.goto(`${l.url}/?token=${encodeURIComponent(second.token)}`)
       await op2.locator('#conn[data-state="connected"]').waitFor()
-      await op2.locator('#mine [data-session]', { hasText: 'Anna' }).waitFor()
+      await op2.locator('#mine [data-session]', { hasText: 'Tom Becker' }).waitFor()
       const tab = await opContext.newPage()
       const tabWatch = watchErrors(tab, 'second tab')
       await tab.goto(`${l.url}/?token=${encodeURIComponent(second.token)}`)
@@ -180,7 +188,7 @@ if (haveChromium('console and widget in a browser')) {
       await op2.locator('#token').fill(third.token)
       await op2.locator('#token').press('Enter')
       await op2.locator('#conn[data-state="connected"]').waitFor()
-      await op2.locator('#mine [data-session]', { hasText: 'Anna' }).waitFor()
+      await op2.locator('#mine [data-session]', { hasText: 'Tom Becker' }).waitFor()
       await call(l, 'POST', `/operators/${operator.id}/block`, { reason: 'end of the test' }, key)
       await op2.locator('#ended[data-kind="operatorBlocked"]').waitFor()
       expect(await op2.locator('#ended').textContent()).toMatch(/blocked.*end of the test/)

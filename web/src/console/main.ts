@@ -47,6 +47,7 @@ const el = {
   chatStatus: byId('chat-status'),
   chatTimer: byId('chat-timer'),
   accept: byId<HTMLButtonElement>('accept'),
+  closeChat: byId<HTMLButtonElement>('close-chat'),
   messages: byId('messages'),
   typing: byId('typing'),
   composer: byId<HTMLFormElement>('composer'),
@@ -253,6 +254,37 @@ async function accept(): Promise<void> {
   }
 }
 
+/** The client's messages shown in an open, visible chat are read: the server counts unread and tells the widget. */
+let readSentFor: string | null = null
+function markReadOnServer(sessionId: string, list: Message[]): void {
+  if (document.visibilityState !== 'visible') return
+  const last = [...list].reverse().find((m) => m.author.type === 'client')
+  if (!last || last.readAt || readSentFor === last.id) return
+  readSentFor = last.id
+  api<{ messageIds: string[]; readAt: string }>('POST', `/sessions/${encodeURIComponent(sessionId)}/read`, { messageId: last.id })
+    .then((r) => {
+      for (const m of state.messages.get(sessionId) ?? []) if (r.messageIds.includes(m.id)) m.readAt = r.readAt
+    })
+    .catch(() => {
+      readSentFor = null
+    })
+}
+
+async function closeChat(): Promise<void> {
+  const s = state.openSession()
+  if (!s) return
+  el.closeChat.disabled = true
+  try {
+    state.upsertSession(await api<ChatSession>('POST', `/sessions/${encodeURIComponent(s.id)}/close`))
+    notice(`You closed the chat with ${s.name}.`, 4000)
+    renderAll()
+  } catch (err) {
+    notice(`Could not close: ${(err as Error).message}`)
+  } finally {
+    el.closeChat.disabled = false
+  }
+}
+
 async function submit(): Promise<void> {
   const s = state.openSession()
   const text = el.text.value.trim()
@@ -355,9 +387,10 @@ function renderChat(): void {
   el.chatName.textContent = s.name || 'Client'
   el.chatPresence.textContent = online ? 'online' : 'offline'
   el.chatPresence.dataset.online = String(online)
-  el.chatStatus.textContent = s.status === 'closed' ? 'closed by the client' : state.isQueued(s) ? 'waiting in the queue' : ''
+  el.chatStatus.textContent = s.status === 'closed' ? 'closed' : state.isQueued(s) ? 'waiting in the queue' : ''
   el.accept.hidden = !state.isQueued(s)
   const canWrite = state.isMine(s) && s.status !== 'closed'
+  el.closeChat.hidden = !canWrite
   el.text.disabled = !canWrite
   el.send.disabled = !canWrite
   el.chatTimer.dataset.deadline = String(state.isMine(s) ? (state.answerDeadline(s) ?? '') : '')
@@ -367,6 +400,7 @@ function renderChat(): void {
   el.messages.replaceChildren(...list.map(messageItem))
   if (atBottom) el.messages.scrollTop = el.messages.scrollHeight
 
+  if (canWrite) markReadOnServer(s.id, list)
   const t = state.typing.get(s.chatId)
   el.typing.hidden = !t
   el.typing.textContent = t ? `${s.name || 'The client'} is typing${t.text ? `: ${t.text}` : '…'}` : ''
@@ -424,6 +458,7 @@ el.logout.addEventListener('click', safely(async () => {
   }
 }))
 el.accept.addEventListener('click', safely(accept))
+el.closeChat.addEventListener('click', safely(closeChat))
 el.back.addEventListener('click', safely(() => {
   state.openSessionId = null
   state.dropClosed()
@@ -455,7 +490,7 @@ el.text.addEventListener('input', safely(() => {
 document.addEventListener('visibilitychange', safely(() => {
   if (document.visibilityState === 'visible' && state.openSessionId) {
     state.markOpenRead()
-    renderSidebar()
+    renderAll()
   }
 }))
 setInterval(safely(() => {

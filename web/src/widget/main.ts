@@ -114,6 +114,9 @@ function onEnvelope(env: Envelope): void {
     messages.set(m.id, m)
     if (m.author.type !== 'client') operatorTyping = null
     if (name === 'chatMessageCreated') setSessionOpen(true)
+  } else if (name === 'chatMessageRead') {
+    const ids = new Set<string>(Array.isArray(env.data?.messageIds) ? env.data.messageIds : [])
+    for (const m of messages.values()) if (ids.has(m.id) && !m.readAt) m.readAt = env.data.readAt
   } else if (name === 'typing') {
     const t = env.data as Typing
     if (t.author?.type === 'client') return
@@ -144,7 +147,13 @@ function messageItem(m: Message): HTMLLIElement {
     { class: `msg ${m.author.type} ${mine ? 'own' : ''}`, 'data-message': m.id, 'data-author': m.author.type },
     mine ? null : h('span', { class: 'author' }, m.author.name ?? 'Support'),
     h('span', { class: 'text', 'data-testid': 'text' }, m.text),
-    h('span', { class: 'meta' }, formatTime(m.createdAt), m.editedAt ? h('span', { class: 'edited', 'data-testid': 'edited' }, ' · edited') : null),
+    h(
+      'span',
+      { class: 'meta' },
+      formatTime(m.createdAt),
+      m.editedAt ? h('span', { class: 'edited', 'data-testid': 'edited' }, ' · edited') : null,
+      mine ? h('span', { class: `ticks ${m.readAt ? 'read' : ''}`, title: m.readAt ? 'read by support' : 'sent' }, m.readAt ? '✓✓' : '✓') : null,
+    ),
   )
 }
 
