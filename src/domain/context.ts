@@ -34,12 +34,15 @@ export class DomainContext {
     return s
   }
 
-  /** Drains the queue and tells each assignee (`chatSessionAdded`). */
+  /** Drains the queue, tells each assignee (`chatSessionAdded`) and the queue audience (`chatSessionAssigned`). */
   async drain(tx: Db, out: Outbox, online?: ReadonlySet<string>): Promise<void> {
     const assignments = await this.router.drain(tx, online)
     if (assignments.length === 0) return
     const views = await this.sessions(tx, assignments.map((a) => a.sessionId))
-    for (const [i, a] of assignments.entries()) out.publish(operatorChannel(a.operatorId), 'chatSessionAdded', views[i])
+    for (const [i, a] of assignments.entries()) {
+      out.publish(operatorChannel(a.operatorId), 'chatSessionAdded', views[i])
+      out.publish(QUEUE_CHANNEL, 'chatSessionAssigned', views[i])
+    }
   }
 }
 

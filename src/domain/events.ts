@@ -161,6 +161,8 @@ export interface EventPayloads {
   clientOffline: ClientPresenceData
   /** Widget only: an operator closed the client's session. */
   sessionClosedByOperator: SessionClosedData
+  /** Queue audience: a session left the queue for an operator (routing or accept), so other consoles drop it. */
+  chatSessionAssigned: ChatSession
 }
 
 export type EventName = keyof EventPayloads
@@ -199,4 +201,5 @@ export const EVENT_NAMES: readonly EventName[] = [
   'clientOnline',
   'clientOffline',
   'sessionClosedByOperator',
+  'chatSessionAssigned',
 ]

@@ -216,6 +216,7 @@ export class Sessions {
       await tx.query(`UPDATE operators SET last_assigned_at = clock_timestamp() WHERE id = $1`, [operatorId])
       const view = await this.ctx.session(tx, sessionId)
       out.publish(operatorChannel(operatorId), 'chatSessionAdded', view)
+      out.publish(QUEUE_CHANNEL, 'chatSessionAssigned', view)
       return view
     })
   }
@@ -292,7 +293,11 @@ export class Sessions {
     const views = new Map((await this.ctx.sessions(tx, ids)).map((v) => [v.id, v]))
     const session = views.get(sessionId)!
     out.publish(QUEUE_CHANNEL, first, session)
-    for (const a of assignments) out.publish(operatorChannel(a.operatorId), 'chatSessionAdded', views.get(a.sessionId)!)
+    for (const a of assignments) {
+      out.publish(operatorChannel(a.operatorId), 'chatSessionAdded', views.get(a.sessionId)!)
+      // The session just started was shown assigned already; the others leave the queue now.
+      if (a.sessionId !== sessionId) out.publish(QUEUE_CHANNEL, 'chatSessionAssigned', views.get(a.sessionId)!)
+    }
     if (session.status === 'queued') {
       out.publish(QUEUE_CHANNEL, 'operatorNotFound', {
         botStatus: 'HELP',

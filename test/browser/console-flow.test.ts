@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
 import { haveChromium, launchChromium, watchErrors } from './chromium.js'
 
-const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'screenshots')
+// The README's screenshots are refreshed with UPDATE_SCREENSHOTS=1; other runs keep theirs out of git.
+const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', ...(process.env.UPDATE_SCREENSHOTS === '1' ? ['docs', 'screenshots'] : ['test-results', 'screenshots']))
 // Short domain intervals so presence and typing settle in well under a second.
 const DOMAIN = { clientPresenceGraceMs: 300, typingTtlMs: 4000, typingMinIntervalMs: 100, timerFirstAnswerSec: 1 }
 
