@@ -15,8 +15,11 @@ export function scenarioRatios(results) {
   const cpu = (name) => r(name)?.fixed?.cpuMicrosPerDelivery
   const max = (name) => r(name)?.maxSustainable || null
   const half = (name, q) => r(name)?.latencyAtHalf?.latency?.[q]
-  const mem = (name) => r(name)?.memory?.perConnectionKb
+  // The spec's measure: (RSS after GC − the empty process's) ÷ N; the slope between N/2 and N is the marginal cost.
+  const mem = (name) => r(name)?.memory?.perConnectionFromEmptyKb
+  const marginal = (name) => r(name)?.memory?.perConnectionKb
   const gNoCoalescing = r('g-nc') ? 'g-nc' : 'g'
+  const bound = (name) => (r(name)?.maxIsLowerBound ? `${name} ≥ (ramp budget)` : r(name)?.maxLimitedByClient ? `${name} client-bound` : null)
   const extraSubs = (r('g-subs')?.memory?.subscriptionsPerConnection ?? 1) - 1
   return {
     cpu_per_delivery_g_over_b1: div(cpu(gNoCoalescing), cpu('b1')),
@@ -26,6 +29,7 @@ export function scenarioRatios(results) {
     throughput_g_over_b1: div(max('g'), max('b1')),
     throughput_g_over_b1c: div(max('g'), max('b1c')),
     throughput_g_over_b2: div(max('g'), max('b2')),
+    throughput_caveats: ['b1', 'b1c', 'b2', 'g'].map(bound).filter(Boolean).join('; ') || null,
     throughput_g_http_over_g: div(max('g-http'), max('g')),
     throughput_g_redis_over_g: div(max('g-redis'), max('g')),
     p50_g_over_b1: div(half('g', 'p50Ms'), half('b1', 'p50Ms')),
@@ -33,6 +37,8 @@ export function scenarioRatios(results) {
     p99_g_over_b2: div(half('g', 'p99Ms'), half('b2', 'p99Ms')),
     idle_memory_g_over_b1: div(mem('g'), mem('b1')),
     idle_memory_g_over_b2: div(mem('g'), mem('b2')),
+    idle_memory_marginal_g_over_b1: div(marginal('g'), marginal('b1')),
+    idle_memory_marginal_g_over_b2: div(marginal('g'), marginal('b2')),
     extra_subscription_kb: extraSubs > 0 && mem('g-subs') != null && mem('g') != null ? (mem('g-subs') - mem('g')) / extraSubs : null,
   }
 }
@@ -67,9 +73,10 @@ export function computeRatios(runs) {
   const perScenario = runs[0].map((s, i) => {
     const each = runs.map((scenarios) => scenarioRatios(scenarios[i].results))
     const keys = Object.keys(each[0])
-    const med = Object.fromEntries(keys.map((k) => [k, median(each.map((e) => e[k]))]))
+    const numeric = (k) => each.some((e) => typeof e[k] === 'number')
+    const med = Object.fromEntries(keys.map((k) => [k, numeric(k) ? median(each.map((e) => e[k])) : [...new Set(each.map((e) => e[k]).filter(Boolean))].join(' | ') || null]))
     const range = Object.fromEntries(keys.map((k) => {
-      const v = each.map((e) => e[k]).filter((x) => x != null)
+      const v = each.map((e) => e[k]).filter((x) => typeof x === 'number')
       return [k, v.length ? [Math.min(...v), Math.max(...v)] : null]
     }))
     return { n: s.n, topology: s.topology, payload: s.payload, ratios: med, range, goals: goals(s.results, med) }
@@ -89,6 +96,8 @@ export function computeRatios(runs) {
       ...named,
       idle_memory_g_over_b1: mem.ratios.idle_memory_g_over_b1,
       idle_memory_g_over_b2: mem.ratios.idle_memory_g_over_b2,
+      idle_memory_marginal_g_over_b1: mem.ratios.idle_memory_marginal_g_over_b1,
+      idle_memory_marginal_g_over_b2: mem.ratios.idle_memory_marginal_g_over_b2,
       extra_subscription_kb: mem.ratios.extra_subscription_kb,
       memoryScenario: label(mem),
     },
@@ -96,6 +105,8 @@ export function computeRatios(runs) {
       ...key.range,
       idle_memory_g_over_b1: mem.range.idle_memory_g_over_b1,
       idle_memory_g_over_b2: mem.range.idle_memory_g_over_b2,
+      idle_memory_marginal_g_over_b2: mem.range.idle_memory_marginal_g_over_b2,
+      idle_memory_marginal_g_over_b1: mem.range.idle_memory_marginal_g_over_b1,
       extra_subscription_kb: mem.range.extra_subscription_kb,
     },
     goals: {

@@ -64,7 +64,7 @@ export function markdown(output, summary, svgName) {
   for (const [name, value] of Object.entries(ratios.headline)) {
     if (name === 'scenario' || name === 'memoryScenario') continue
     const range = ratios.headlineRange[name]
-    lines.push(`| ${name} | ${f(value, 2)} | ${range ? `${f(range[0], 2)}–${f(range[1], 2)}` : '–'} |`)
+    lines.push(`| ${name} | ${typeof value === 'string' ? value : f(value, 2)} | ${range ? `${f(range[0], 2)}–${f(range[1], 2)}` : '–'} |`)
   }
   lines.push('')
   lines.push('| issue 5 target | met |')
@@ -76,7 +76,7 @@ export function markdown(output, summary, svgName) {
     lines.push('')
     lines.push(`## ${s.n} connections, ${s.topology === 'hot' ? 'one hot channel' : `${s.channels} channels`}, ${s.payload} B payload`)
     lines.push('')
-    lines.push(`B1 saturation: ${k(s.b1Saturation)} deliveries/s. p99 limit ${s.p99LimitMs} ms. Latency columns at half of B1's saturation.`)
+    lines.push(`B1 saturation: ${k(s.b1Saturation)} deliveries/s${s.b1SaturationClientBound ? ' (the load generator passed 85% above it: client-bound, a lower bound of B1)' : ''}. p99 limit ${s.p99LimitMs} ms. Latency columns at half of B1's saturation.`)
     lines.push('')
     lines.push('| contender | connect+sub/s | idle KB/conn: RSS slope (from empty; heap) | µs CPU/delivery @fixed | server CPU @fixed (foreign) | max sustainable/s | p50 ms | p99 ms | max ms (foreign) | 2× overload: RSS MB idle→max, cut, recovered |')
     lines.push('|---|---|---|---|---|---|---|---|---|---|')
