@@ -3,7 +3,7 @@
  * Each contender gets a fresh server pinned to core 0 and a fresh load generator pinned to core 1; this
  * process only orchestrates over IPC and reads /proc. Options: see bench/README.md or `--help`.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
@@ -51,6 +51,7 @@ function parseArgs(argv) {
   for (const k of ['runs', 'repeats', 'warmupMs', 'windowMs', 'drainMs', 'maxRampSteps', 'overloadMs']) if (args[k]) mode[k] = Number(args[k])
   if (args['no-overload']) mode.overloadMs = 0
   mode.quick = Boolean(args.quick)
+  mode.heapSnapshot = Boolean(args['heap-snapshot'])
   mode.measure = args.measure ? list(args.measure) : null // e.g. memory,fixed: only these measurements
   mode.databaseUrl = args['database-url'] ?? process.env.BENCH_DATABASE_URL ?? undefined
   mode.redisUrl = args['redis-url'] ?? process.env.BENCH_REDIS_URL ?? undefined
@@ -119,6 +120,12 @@ async function runContender(name, scenario, mode, shared) {
         perConnectionFromEmptyKb: (idle.rssKb - emptyMem.rssKb) / ok,
         heapPerConnectionKb: (idle.heapUsedKb - halfMem.heapUsedKb) / second.ok,
         subscriptionsPerConnection: def.subsPerConnection ?? 1,
+      }
+      if (mode.heapSnapshot) {
+        mkdirSync(join(mode.outDir, 'profiles'), { recursive: true })
+        const path = join(mode.outDir, 'profiles', `${name}-${n}-${Date.now()}.heapsnapshot`)
+        await server.request({ type: 'heap-snapshot', path }, 'heap-snapshot', 300_000)
+        log(`  ${name}: heap snapshot ${path} (summarise: node bench/lib/heap-summary.mjs <file>)`)
       }
       log(`  ${name}: idle ${result.memory.perConnectionKb.toFixed(2)} KB/conn (from empty ${result.memory.perConnectionFromEmptyKb.toFixed(2)}, heap ${result.memory.heapPerConnectionKb.toFixed(2)}), connect ${result.connect.ratePerSec.toFixed(0)}/s`)
     }

@@ -1,9 +1,10 @@
 /**
  * The server process of one contender, driven over IPC by bench/run.mjs. Messages in:
- * publish {rate, channels, payloadBytes} | stop-publish | mem | stats | window-start | window-end | close.
+ * publish {rate, channels, payloadBytes} | stop-publish | mem | stats | heap-snapshot {path} | window-start | window-end | close.
  * Run with --expose-gc so `mem` measures RSS after collection.
  */
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
+import { writeHeapSnapshot } from 'node:v8'
 import { startPublisher } from '../lib/publisher.mjs'
 
 const options = JSON.parse(process.argv[2])
@@ -38,6 +39,8 @@ async function handle(msg) {
       publisher = undefined
       return send({ type: 'published', ...result })
     }
+    case 'heap-snapshot':
+      return send({ type: 'heap-snapshot', path: writeHeapSnapshot(msg.path) })
     case 'stats':
       return send({ type: 'stats', connections: server.connections(), stats: server.stats?.() })
     case 'mem':
