@@ -52,6 +52,7 @@ function parseArgs(argv) {
   if (args['no-overload']) mode.overloadMs = 0
   mode.quick = Boolean(args.quick)
   mode.heapSnapshot = Boolean(args['heap-snapshot'])
+  mode.sdkProbes = Boolean(args['sdk-probes'])
   mode.measure = args.measure ? list(args.measure) : null // e.g. memory,fixed: only these measurements
   mode.databaseUrl = args['database-url'] ?? process.env.BENCH_DATABASE_URL ?? undefined
   mode.redisUrl = args['redis-url'] ?? process.env.BENCH_REDIS_URL ?? undefined
@@ -99,7 +100,7 @@ async function runContender(name, scenario, mode, shared) {
     // free of start-up garbage that the first connections reuse (G's empty process is large: PGlite, fastify).
     const connectMsg = {
       type: 'connect', contender: def.server, port: ready.port, path: ready.path, channels,
-      probeEvery: 50, hmacSecret, subsPerConnection: def.subsPerConnection ?? 1,
+      probeEvery: 50, hmacSecret, subsPerConnection: def.subsPerConnection ?? 1, sdkProbes: mode.sdkProbes,
     }
     const half = Math.floor(n / 2)
     const first = await loadgen.request({ ...connectMsg, first: 0, n: half }, 'connected', 300_000)

@@ -9,6 +9,17 @@ export const median = (values) => {
 
 const div = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : null)
 
+/**
+ * Server CPU per delivery of `a` over `b` at the highest offered load both ramps ran with nothing lost, valid
+ * or client-bound: where the load generator caps the maximum, this still compares the servers' efficiency.
+ */
+function cpuAtTopLoad(results, a, b) {
+  const kept = (name) => (results[name]?.ramp ?? []).filter((s) => s.loss <= 0 && s.cpuMicrosPerDelivery)
+  const inB = new Map(kept(b).map((s) => [Math.round(s.offered), s]))
+  const common = kept(a).filter((s) => inB.has(Math.round(s.offered))).sort((x, y) => y.offered - x.offered)[0]
+  return common ? { load: Math.round(common.offered), ratio: common.cpuMicrosPerDelivery / inB.get(Math.round(common.offered)).cpuMicrosPerDelivery } : null
+}
+
 /** Ratios of one scenario's results. */
 export function scenarioRatios(results) {
   const r = (name) => results[name]
@@ -29,6 +40,8 @@ export function scenarioRatios(results) {
     throughput_g_over_b1: div(max('g'), max('b1')),
     throughput_g_over_b1c: div(max('g'), max('b1c')),
     throughput_g_over_b2: div(max('g'), max('b2')),
+    cpu_per_delivery_at_top_load_g_over_b1c: cpuAtTopLoad(results, 'g', 'b1c')?.ratio ?? null,
+    top_load_g_b1c: cpuAtTopLoad(results, 'g', 'b1c')?.load ?? null,
     throughput_caveats: ['b1', 'b1c', 'b2', 'g'].map(bound).filter(Boolean).join('; ') || null,
     throughput_g_http_over_g: div(max('g-http'), max('g')),
     throughput_g_redis_over_g: div(max('g-redis'), max('g')),

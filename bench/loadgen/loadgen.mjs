@@ -27,7 +27,7 @@ function connectionToken(secret, sub, channels) {
 
 const PROTOCOL = { b1: 'ws', b1c: 'ws', b2: 'sio', g: 'centrifugo' }
 
-async function connect({ contender, port, path, n, first = 0, channels, probeEvery, hmacSecret, concurrency = 100, subsPerConnection = 1 }) {
+async function connect({ contender, port, path, n, first = 0, channels, probeEvery, hmacSecret, concurrency = 100, subsPerConnection = 1, sdkProbes = false }) {
   const started = performance.now()
   let failed = 0
   let firstError
@@ -49,7 +49,7 @@ async function connect({ contender, port, path, n, first = 0, channels, probeEve
     }
     try {
       if (isProbe) {
-        conn.handle = await openProbe({ contender, port, path, channel, token, localAddress, stats, counter, onClose })
+        conn.handle = await openProbe({ contender, port, path, channel, token, localAddress, stats, counter, onClose, sdk: sdkProbes })
       } else {
         const q = `?ch=${encodeURIComponent(channel)}`
         conn.handle = await openSink({

@@ -1,6 +1,7 @@
 /**
  * Probes: real protocol clients that parse every message and measure latency from the payload's `t`.
- * B1/B1c: the `ws` client (newline-split frames); B2: socket.io-client; G: the official `centrifuge` SDK.
+ * B1/B1c: the `ws` client (newline-split frames); B2: socket.io-client; G: a `ws` client speaking the
+ * Centrifugo JSON protocol, or with --sdk-probes the official `centrifuge` SDK.
  */
 import WebSocket from 'ws'
 import { io } from 'socket.io-client'
@@ -50,7 +51,7 @@ const timeout = (ms, what) =>
   new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} timed out`)), ms).unref())
 
 /** Opens one probe; resolves with { close } once it receives publications. `counter.delivered` counts them. */
-export async function openProbe({ contender, port, path, channel, token, localAddress, stats, counter, onClose }) {
+export async function openProbe({ contender, port, path, channel, token, localAddress, stats, counter, onClose, sdk = false }) {
   const probe = { last: undefined }
   const deliver = (data) => {
     counter.delivered++
@@ -82,7 +83,31 @@ export async function openProbe({ contender, port, path, channel, token, localAd
     ])
     return { close: () => socket.disconnect() }
   }
-  // G: the SDK, with `ws` bound to a source address (Node 20 has no global WebSocket).
+  if (!sdk) {
+    // G, light: the Centrifugo JSON protocol by hand (connect, pushes, pings), as cheap per message as the
+    // B1/B1c probe, so probes do not tilt the load generator's budget against G.
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { perMessageDeflate: false, localAddress })
+    let connected
+    const ready = new Promise((resolve, reject) => (connected = { resolve, reject }))
+    ws.on('open', () => ws.send(JSON.stringify({ id: 1, connect: { token, name: 'bench-probe' } })))
+    ws.on('message', (buf) => {
+      for (const line of buf.toString().split('\n')) {
+        if (line === '{}') {
+          ws.send('{}')
+          continue
+        }
+        const reply = JSON.parse(line)
+        if (reply.push?.pub) deliver(reply.push.pub.data)
+        else if (reply.id === 1) reply.connect ? connected.resolve() : connected.reject(new Error(`probe connect: ${line}`))
+        else if (reply.push?.disconnect) onClose(reply.push.disconnect.code)
+      }
+    })
+    ws.on('close', (code) => onClose(code))
+    ws.on('error', (err) => connected.reject(err))
+    await Promise.race([ready, timeout(30_000, 'probe')])
+    return { close: () => ws.terminate() }
+  }
+  // G with the official SDK (--sdk-probes), `ws` bound to a source address (Node 20 has no global WebSocket).
   class BoundWebSocket extends WebSocket {
     constructor(url, protocols) {
       super(url, protocols, { perMessageDeflate: false, localAddress })
