@@ -367,7 +367,18 @@ function updateReadme(report, path) {
   writeFileSync(file, readme.slice(0, start) + '<!-- latest:start -->\n' + body + '\n' + readme.slice(end))
 }
 
+/** `--rerender=results/X.json`: rewrites X's .md/.svg (and the README section with --readme) from its JSON. */
+function rerender(file, withReadme) {
+  const output = JSON.parse(readFileSync(file, 'utf8'))
+  output.ratios = computeRatios(output.runs)
+  const paths = writeReports(output, dirname(file))
+  if (withReadme) updateReadme(readFileSync(paths[1], 'utf8'), paths[1])
+  log(`rewrote ${paths.join(', ')}`)
+}
+
 async function main() {
+  const rerenderArg = process.argv.find((a) => a.startsWith('--rerender='))
+  if (rerenderArg) return rerender(rerenderArg.slice('--rerender='.length), process.argv.includes('--readme'))
   const mode = parseArgs(process.argv.slice(2))
   const env = environment(root)
   let contenders = mode.contenders

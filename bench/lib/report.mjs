@@ -45,7 +45,7 @@ export function summarise(output) {
 
 const f = (v, digits = 1) => (v == null ? '–' : Number(v).toFixed(digits))
 const k = (v) => (v == null ? '–' : v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)))
-const yes = (v) => (v == null ? '–' : v ? 'yes' : '**no**')
+const yes = (v) => (v == null ? '–' : typeof v === 'string' ? v : v ? 'yes' : '**no**')
 
 export function markdown(output, summary, svgName) {
   const { environment: env, ratios } = output
