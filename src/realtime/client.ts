@@ -483,13 +483,7 @@ export class Client {
   enqueue(message: Buffer | string): void {
     if (this.state === 'closed') return
     this.queuedBytes += message.length
-    if (this.queuedBytes + this.transport.bufferedAmount > this.node.config.maxQueueBytes) {
-      this.node.stats.slowDisconnects++
-      this.queue = []
-      this.queuedBytes = 0
-      this.disconnect(Disconnects.slow)
-      return
-    }
+    if (this.queuedBytes > this.node.config.maxQueueBytes) return this.cutSlow()
     this.queue.push(message)
     if (!this.flushScheduled) {
       this.flushScheduled = true
@@ -501,16 +495,30 @@ export class Client {
   flush(): void {
     this.flushScheduled = false
     const queue = this.queue
-    if (queue.length === 0 || this.state === 'closed') return
+    const count = queue.length
+    if (count === 0 || this.state === 'closed') return
+    // What the socket has not sent yet counts too: a peer that stopped reading is cut here.
+    if (this.queuedBytes + this.transport.bufferedAmount > this.node.config.maxQueueBytes) return this.cutSlow()
+    this.queuedBytes = 0
+    if (count === 1) {
+      this.transport.write(queue[0])
+    } else {
+      const max = this.node.config.maxMessagesInFrame
+      for (let i = 0; i < count; i += max) {
+        const n = Math.min(max, count - i)
+        this.transport.write(n === 1 ? queue[i] : joinMessages(queue, i, i + n))
+      }
+    }
+    // Writes are synchronous, so the array can be reused for the next turn.
+    queue.length = 0
+    this.node.stats.frames++
+  }
+
+  private cutSlow(): void {
+    this.node.stats.slowDisconnects++
     this.queue = []
     this.queuedBytes = 0
-    const max = this.node.config.maxMessagesInFrame
-    for (let i = 0; i < queue.length; i += max) {
-      const n = Math.min(max, queue.length - i)
-      if (n === 1) this.transport.write(queue[i])
-      else this.transport.write(joinMessages(queue, i, i + n))
-    }
-    this.node.stats.frames++
+    this.disconnect(Disconnects.slow)
   }
 
   ping(): void {
@@ -524,7 +532,10 @@ export class Client {
   /** Closes with a code the SDK understands; what was queued before is written first (except for a slow client). */
   disconnect(d: Disconnect): void {
     if (this.state === 'closed') return
-    if (d !== Disconnects.slow && d !== Disconnects.writeError) this.flush()
+    if (d !== Disconnects.slow && d !== Disconnects.writeError) {
+      this.flush()
+      if (this.state === 'closed') return // the flush found the peer too slow and closed already
+    }
     this.state = 'closed'
     this.transport.close(d.code, d.reason)
     this.cleanup(d.code, d.reason)
