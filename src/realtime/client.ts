@@ -534,7 +534,7 @@ export class Client {
     if (this.state === 'closed') return
     if (d !== Disconnects.slow && d !== Disconnects.writeError) {
       this.flush()
-      if (this.state === 'closed') return // the flush found the peer too slow and closed already
+      if ((this.state as State) === 'closed') return // the flush found the peer too slow and closed already
     }
     this.state = 'closed'
     this.transport.close(d.code, d.reason)
