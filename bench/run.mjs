@@ -131,7 +131,7 @@ async function runContender(name, scenario, mode, shared) {
       log(`  ${name}: idle ${result.memory.perConnectionKb.toFixed(2)} KB/conn (from empty ${result.memory.perConnectionFromEmptyKb.toFixed(2)}, heap ${result.memory.heapPerConnectionKb.toFixed(2)}), connect ${result.connect.ratePerSec.toFixed(0)}/s`)
     }
 
-    const ctx = { server, loadgen, scenario, mode, def, ready, apiKey, log: (m) => log(`  ${name}: ${m}`) }
+    const ctx = { server, loadgen, scenario, mode, def, ready, apiKey, connectMsg, log: (m) => log(`  ${name}: ${m}`) }
     if (def.measure.fixed) {
       result.fixed = await leastDisturbed(ctx, mode.fixedLoad, 'fixed')
     }
@@ -315,11 +315,13 @@ async function step(ctx, offered) {
   return s
 }
 
-/** Twice saturation with 1% of sinks not reading, RSS sampled, then a light load to see the server recover. */
+/** Twice saturation with 1% more sinks that never read, RSS sampled, then a light load to see the server recover. */
 async function overload(ctx, offered, recoveryBase) {
   const { server, loadgen, scenario, mode } = ctx
   const idleRssKb = rssKb(server.pid)
-  const slowed = await loadgen.request({ type: 'slow', fraction: 0.01 }, 'slowed')
+  const slowCount = Math.max(1, Math.round(scenario.n / 100))
+  const slowed = await loadgen.request({ ...ctx.connectMsg, first: scenario.n, n: slowCount, slow: true }, 'connected', 120_000)
+  slowed.count = slowed.ok
   const serverBefore = await server.request({ type: 'stats' }, 'stats')
   const before = await loadgen.request({ type: 'report' }, 'report')
   await publishStart(ctx, offered / (scenario.n / scenario.channels.length))

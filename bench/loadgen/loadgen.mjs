@@ -1,6 +1,6 @@
 /**
  * The load generator process, driven over IPC by bench/run.mjs. Messages in:
- * connect {...} | reset {latency, delivered} | report | slow {fraction} | http-publish {...} | stop-http-publish | close.
+ * connect {...} | reset {latency, delivered} | report | http-publish {...} | stop-http-publish | close.
  * About 98% of connections are sinks (sink.mjs), the rest probes (probes.mjs). Source addresses rotate over
  * 127.0.0.1–127.0.0.50 so 15k connections do not exhaust one address's ephemeral ports.
  */
@@ -27,7 +27,11 @@ function connectionToken(secret, sub, channels) {
 
 const PROTOCOL = { b1: 'ws', b1c: 'ws', b2: 'sio', g: 'centrifugo' }
 
-async function connect({ contender, port, path, n, first = 0, channels, probeEvery, hmacSecret, concurrency = 100, subsPerConnection = 1, sdkProbes = false }) {
+/**
+ * Opens connections `first`..`first + n - 1`. With `slow`, they are sinks that stop reading once ready:
+ * fresh sockets whose receive buffers never grew, so a server's own queue is what fills.
+ */
+async function connect({ contender, port, path, n, first = 0, channels, probeEvery, hmacSecret, concurrency = 100, subsPerConnection = 1, sdkProbes = false, slow = false }) {
   const started = performance.now()
   let failed = 0
   let firstError
@@ -39,7 +43,7 @@ async function connect({ contender, port, path, n, first = 0, channels, probeEve
     // 10 connections: the group shape of Centrifugo's million-connection test.
     const subscribed = [channel, ...Array.from({ length: subsPerConnection - 1 }, (_, k) => `extra${k}:${Math.floor(i / 10)}`)]
     const localAddress = `127.0.0.${1 + (i % SOURCE_ADDRESSES)}`
-    const isProbe = probeEvery > 0 && i % probeEvery === probeEvery - 1
+    const isProbe = !slow && probeEvery > 0 && i % probeEvery === probeEvery - 1
     const token = hmacSecret ? connectionToken(hmacSecret, `u${i}`, subscribed) : undefined
     const conn = { kind: isProbe ? 'probe' : 'sink', channel, handle: null, open: true, paused: false }
     const onClose = (code) => {
@@ -64,6 +68,10 @@ async function connect({ contender, port, path, n, first = 0, channels, probeEve
         })
       }
       conns.push(conn)
+      if (slow) {
+        conn.paused = true
+        conn.handle.pause()
+      }
     } catch (err) {
       failed++
       firstError ??= String(err?.message ?? err)
@@ -148,16 +156,6 @@ async function handle(msg) {
       return send({ type: 'reset-done' })
     case 'report':
       return send(report())
-    case 'slow': {
-      const sinks = conns.filter((c) => c.kind === 'sink' && c.open)
-      const count = Math.max(1, Math.floor(sinks.length * msg.fraction))
-      for (let i = 0; i < count; i++) {
-        const c = sinks[Math.floor((i * sinks.length) / count)]
-        c.paused = true
-        c.handle.pause()
-      }
-      return send({ type: 'slowed', count })
-    }
     case 'http-publish':
       httpPublisher = startHttpPublisher(msg)
       return send({ type: 'publishing' })
