@@ -182,6 +182,7 @@ export class Client {
     const nowSec = Date.now() / 1000
     if (reply.expireAt && reply.expireAt <= nowSec) throw Errors.tokenExpired()
     clearTimeout(this.staleTimer)
+    this.staleTimer = undefined
     this.ctx = { client: this.id, user: reply.user, info: reply.info, meta: reply.meta }
     this.node.hub.addClient(this, reply.user)
     try {

@@ -258,12 +258,16 @@ export class Node implements BrokerEventHandler {
 
   // ---- writing and liveness ----------------------------------------------------------------
 
-  /** Clients with queued messages are flushed together once per event-loop turn. */
+  /**
+   * Clients with queued messages are flushed together when the current synchronous work is done: what one
+   * batch of broker traffic (a publish loop, a chunk of Redis messages) queued goes out coalesced, and
+   * nothing waits for the next event-loop turn.
+   */
   scheduleFlush(client: Client): void {
     this.dirty.push(client)
     if (this.flushScheduled) return
     this.flushScheduled = true
-    setImmediate(this.flushAll)
+    queueMicrotask(this.flushAll)
   }
 
   private readonly flushAll = (): void => {

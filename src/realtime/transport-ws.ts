@@ -5,7 +5,7 @@ import * as wsModule from 'ws'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { limitCloseReason } from '../protocol/codes.js'
 import type { Node } from './node.js'
-import type { Transport } from './transport.js'
+import type { Transport, TransportInfo } from './transport.js'
 
 export interface WebSocketOptions {
   paths: string[]
@@ -86,24 +86,24 @@ export function attachWebSocket(server: Server, node: Node, opts: WebSocketOptio
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws)
-      const ua = req.headers['user-agent']
-      const client = node.accept(new WsTransport(ws), {
-        remoteAddress: req.socket.remoteAddress,
-        userAgent: typeof ua === 'string' ? ua : undefined,
-      })
-      ws.on('message', (data, isBinary) => {
-        if (isBinary) client.handleBinary()
-        else client.handleFrame(data.toString())
-      })
-      ws.on('close', (code, reason) => {
-        sockets.delete(ws)
-        client.handleClose(code, reason.toString())
-      })
-      // Protocol errors (oversized or invalid frames) close the socket with ws's code, e.g. 1009.
-      ws.on('error', (err) => node.log.debug({ err: err.message }, 'socket error'))
+    const ua = req.headers['user-agent']
+    const info = { remoteAddress: req.socket.remoteAddress, userAgent: typeof ua === 'string' ? ua : undefined }
+    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, info))
+  }
+  // Listeners live outside the upgrade callback so that they do not keep the upgrade request alive.
+  const serve = (ws: WebSocket, info: TransportInfo) => {
+    sockets.add(ws)
+    const client = node.accept(new WsTransport(ws), info)
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) client.handleBinary()
+      else client.handleFrame(data.toString())
     })
+    ws.on('close', (code, reason) => {
+      sockets.delete(ws)
+      client.handleClose(code, reason.toString())
+    })
+    // Protocol errors (oversized or invalid frames) close the socket with ws's code, e.g. 1009.
+    ws.on('error', (err) => node.log.debug({ err: err.message }, 'socket error'))
   }
   server.on('upgrade', onUpgrade)
   return () => {
