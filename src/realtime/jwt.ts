@@ -9,10 +9,10 @@ export interface ConnectionClaims {
   info?: unknown
 }
 
-async function verify(token: string, secret: Uint8Array | undefined) {
+async function verify(token: string, secret: Promise<CryptoKey> | undefined) {
   if (!secret) throw Disconnects.invalidToken
   try {
-    const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] })
+    const { payload } = await jwtVerify(token, await secret, { algorithms: ['HS256'] })
     return payload
   } catch (err) {
     if (err instanceof errors.JWTExpired) throw Errors.tokenExpired()
@@ -21,7 +21,7 @@ async function verify(token: string, secret: Uint8Array | undefined) {
 }
 
 /** Verifies a connection JWT; an expired one is error 109 (the SDK fetches a new one), any other failure closes 3500. */
-export async function verifyConnectionToken(token: string, secret: Uint8Array | undefined): Promise<ConnectionClaims> {
+export async function verifyConnectionToken(token: string, secret: Promise<CryptoKey> | undefined): Promise<ConnectionClaims> {
   const claims = await verify(token, secret)
   if (typeof claims.sub !== 'string') throw Disconnects.invalidToken
   const channels = Array.isArray(claims.channels) ? claims.channels.filter((c): c is string => typeof c === 'string') : []
@@ -29,7 +29,7 @@ export async function verifyConnectionToken(token: string, secret: Uint8Array | 
 }
 
 /** Verifies a subscription JWT for this user and channel; a mismatch is permission denied. */
-export async function verifySubscriptionToken(token: string, secret: Uint8Array | undefined, user: string, channel: string): Promise<{ expireAt: number; info?: unknown }> {
+export async function verifySubscriptionToken(token: string, secret: Promise<CryptoKey> | undefined, user: string, channel: string): Promise<{ expireAt: number; info?: unknown }> {
   let claims
   try {
     claims = await verify(token, secret)
