@@ -154,12 +154,12 @@ export class Node implements BrokerEventHandler {
           client.unsubscribeByServer(msg.channel)
           break
         case 'refresh':
-          if (msg.expired) client.disconnect(new Disconnect(3005, 'connection expired'))
+          if (msg.expired) client.disconnect(Disconnects.expired)
           else {
             try {
               client.applyExpiry(msg.expireAt)
             } catch {
-              client.disconnect(new Disconnect(3005, 'connection expired'))
+              client.disconnect(Disconnects.expired)
             }
           }
           break
@@ -297,7 +297,7 @@ export class Node implements BrokerEventHandler {
   private checkPongs(): void {
     const deadline = Date.now() - this.config.pongTimeoutMs
     for (const client of this.hub.clients.values()) {
-      if (client.pingSentAt && client.pingSentAt <= deadline) client.disconnect(new Disconnect(3012, 'no pong'))
+      if (client.pingSentAt && client.pingSentAt <= deadline) client.disconnect(Disconnects.noPong)
     }
   }
 
@@ -318,7 +318,7 @@ export class Node implements BrokerEventHandler {
     clearInterval(this.pingTimer)
     clearTimeout(this.pongTimer)
     clearInterval(this.presenceTimer)
-    for (const client of [...this.hub.clients.values()]) client.disconnect(new Disconnect(3001, 'shutdown'))
+    for (const client of [...this.hub.clients.values()]) client.disconnect(Disconnects.shutdown)
     await this.broker.close()
     await this.presenceManager.close()
   }
