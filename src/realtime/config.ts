@@ -83,6 +83,15 @@ export const DEFAULT_REALTIME_CONFIG: RealtimeConfig = {
 /** Options for a channel: its namespace's, over the defaults. */
 export function namespaceOf(config: RealtimeConfig, channel: string): NamespaceOptions {
   const i = channel.indexOf(':')
-  const ns = i > 0 ? config.namespaces[channel.slice(0, i)] : undefined
-  return ns ? { ...config.defaultNamespace, ...ns } : config.defaultNamespace
+  const name = i > 0 ? channel.slice(0, i) : undefined
+  const ns = name === undefined ? undefined : config.namespaces[name]
+  if (!ns) return config.defaultNamespace
+  // Merged once per config and namespace: this runs on every publish and subscribe.
+  let merged = mergedNamespaces.get(config)
+  if (!merged) mergedNamespaces.set(config, (merged = new Map()))
+  let options = merged.get(name!)
+  if (!options) merged.set(name!, (options = { ...config.defaultNamespace, ...ns }))
+  return options
 }
+
+const mergedNamespaces = new WeakMap<RealtimeConfig, Map<string, NamespaceOptions>>()
