@@ -59,11 +59,24 @@ function parseArgs(argv) {
   if (mode.redisUrl && !args.contenders) mode.contenders = [...mode.contenders, 'g-redis']
   if (mode.contenders.includes('g-redis') && !mode.redisUrl) throw new Error('g-redis needs --redis-url or BENCH_REDIS_URL')
   mode.readme = Boolean(args.readme) || !mode.quick
+  // The G variants answer one ratio each, read in one scenario: run them there unless asked (--aux-everywhere).
+  mode.auxEverywhere = Boolean(args['aux-everywhere']) || mode.n.length * mode.topologies.length * mode.payloads.length === 1
   if (args.overloadLoad) mode.overloadLoad = Number(args.overloadLoad) // deliveries/s instead of 2× the contender's maximum
   mode.fixedLoad = Number(args.fixedLoad ?? 50_000) // deliveries/s: 1k×50/s, 5k×10/s, 15k×3.3/s (performance.md §9)
   mode.outDir = args.out ?? join(here, 'results')
   for (const c of mode.contenders) if (!CONTENDERS[c]) throw new Error(`unknown contender ${c}; known: ${Object.keys(CONTENDERS).join(', ')}`)
   return mode
+}
+
+/** Whether contender `name` runs in `scenario` (see `readIn` in lib/contenders.mjs). */
+function runsIn(name, scenario, mode) {
+  const readIn = CONTENDERS[name].readIn
+  if (!readIn || mode.auxEverywhere) return true
+  const pick = (list, preferred) => (list.includes(preferred) ? preferred : list[0])
+  const topology = pick(mode.topologies, 'hot')
+  const payload = pick(mode.payloads, 1024)
+  const n = readIn === 'memory' ? Math.max(...mode.n) : pick(mode.n, 1000)
+  return scenario.n === n && scenario.topology === topology && scenario.payload === payload
 }
 
 const TOPOLOGY_CHANNELS = { hot: 1, groups: 100 }
@@ -139,7 +152,7 @@ async function runContender(name, scenario, mode, shared) {
       result.ramp = []
       const sat = shared.b1Saturation
       const ladder = sat
-        ? [1, 1.5, 2, 3, 4.5, 6.75, 10].map((f) => f * sat)
+        ? [1, 1.5, 2, 3, 4.5, 6.75, 10, 15, 22.5].map((f) => f * sat)
         : Array.from({ length: 12 }, (_, k) => mode.fixedLoad * 1.5 ** k)
       let best = 0
       let failed = false
@@ -168,6 +181,13 @@ async function runContender(name, scenario, mode, shared) {
               best = lower.offered
               break
             }
+          }
+          if (i > 0 && best > 0) {
+            // One step halfway (geometrically) between the last pass and the failure: ±11% instead of ±25%.
+            const between = await step(ctx, Math.sqrt(best * ladder[i]))
+            result.ramp.push(between)
+            log(`  ${name}: ramp between ${fmtStep(between)}`)
+            if (between.pass) best = between.offered
           }
           break
         }
@@ -399,7 +419,7 @@ async function main() {
           log(`run ${r + 1}/${mode.runs}: ${n} connections, ${topology}, ${payload} B`)
           const shared = {}
           const results = {}
-          for (const name of contenders) results[name] = await runContender(name, scenario, mode, shared)
+          for (const name of contenders.filter((c) => runsIn(c, scenario, mode))) results[name] = await runContender(name, scenario, mode, shared)
           scenarios.push({
             n, topology, payload, channels: scenario.channels.length, p99LimitMs: scenario.p99LimitMs,
             b1Saturation: shared.b1Saturation, b1SaturationClientBound: shared.b1SaturationClientBound, results,

@@ -1,4 +1,8 @@
-/** The contenders and what is measured for each. Every G variant runs the same dist/ build with other options. */
+/**
+ * The contenders and what is measured for each. Every G variant runs the same dist/ build with other options.
+ * `readIn`: the variant answers one ratio, read in the headline scenario (1k, hot, 1 KB) or, for memory, at the
+ * largest N of the headline's topology and payload; a full run places it only there.
+ */
 
 const ALL = { memory: true, fixed: true, ramp: true, latency: true, overload: true }
 
@@ -16,12 +20,12 @@ export const CONTENDERS = {
   b1c: { server: 'b1c', label: 'B1c raw ws, coalesced', measure: ALL },
   b2: { server: 'b2', label: 'B2 Socket.IO 4', measure: ALL },
   g: { server: 'g', label: 'G livedesk', measure: ALL, realtime: { defaultNamespace: historyOff } },
-  'g-nc': { server: 'g', label: 'G, 1 message per frame', measure: { fixed: true }, realtime: { maxMessagesInFrame: 1, defaultNamespace: historyOff } },
-  'g-nc-h': { server: 'g', label: 'G, 1 message per frame, history on', measure: { fixed: true }, realtime: { maxMessagesInFrame: 1, defaultNamespace: historyOn } },
-  'g-subs': { server: 'g', label: 'G, 6 subscriptions per connection', measure: { memory: true }, subsPerConnection: 6, realtime: { defaultNamespace: historyOff } },
-  'g-http': { server: 'g', label: 'G via POST /api/publish', http: true, measure: { fixed: true, ramp: true }, realtime: { defaultNamespace: historyOff } },
+  'g-nc': { server: 'g', readIn: 'headline', label: 'G, 1 message per frame', measure: { fixed: true }, realtime: { maxMessagesInFrame: 1, defaultNamespace: historyOff } },
+  'g-nc-h': { server: 'g', readIn: 'headline', label: 'G, 1 message per frame, history on', measure: { fixed: true }, realtime: { maxMessagesInFrame: 1, defaultNamespace: historyOn } },
+  'g-subs': { server: 'g', readIn: 'memory', label: 'G, 6 subscriptions per connection', measure: { memory: true }, subsPerConnection: 6, realtime: { defaultNamespace: historyOff } },
+  'g-http': { server: 'g', readIn: 'headline', label: 'G via POST /api/publish', http: true, measure: { fixed: true, ramp: true }, realtime: { defaultNamespace: historyOff } },
   // Opt-in (needs --redis-url): the Redis broker and presence instead of memory.
-  'g-redis': { server: 'g', label: 'G, Redis broker', redis: true, measure: { fixed: true, ramp: true }, realtime: { defaultNamespace: historyOff } },
+  'g-redis': { server: 'g', readIn: 'headline', label: 'G, Redis broker', redis: true, measure: { fixed: true, ramp: true }, realtime: { defaultNamespace: historyOff } },
 }
 
 /** Options for bench/servers/server.mjs. */

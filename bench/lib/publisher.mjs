@@ -7,7 +7,7 @@ export const now = () => performance.timeOrigin + performance.now()
 export function payloadFactory(bytes) {
   const probe = JSON.stringify({ t: now(), s: 1_000_000, p: '' }).length
   const padding = 'x'.repeat(Math.max(0, bytes - probe))
-  return (seq) => ({ t: now(), s: seq, p: padding })
+  return (seq, t = now()) => ({ t, s: seq, p: padding })
 }
 
 /**
@@ -29,6 +29,9 @@ export function startPublisher({ rate, channels, payloadBytes, publish, tickMs =
     firstError ??= String(err?.message ?? err)
   }
   const tick = () => {
+    // Every publication of a tick is stamped with the tick's start: they became due together. Stamping each at
+    // its own call would credit a server that writes inside publish (B1, B2) with its later publications' wait.
+    const t = now()
     const due = Math.floor(((performance.now() - started) / 1000) * rate) - published
     for (let i = 0; i < due; i++) {
       const channel = channels[next]
@@ -38,7 +41,7 @@ export function startPublisher({ rate, channels, payloadBytes, publish, tickMs =
       perChannel[channel]++
       published++
       try {
-        const r = publish(channel, makePayload(s))
+        const r = publish(channel, makePayload(s, t))
         if (r && typeof r.catch === 'function') r.catch(onError)
       } catch (err) {
         onError(err)
