@@ -34,6 +34,7 @@ export function summarise(output) {
         pmax: m((r) => r.latencyAtHalf.latency.maxMs),
         overloadRssMb: m((r) => r.overload.maxRssKb / 1024),
         overloadIdleRssMb: m((r) => r.overload.idleRssKb / 1024),
+        overloadUnresponsive: Boolean(all[0].overload?.unresponsiveAfterMs),
         overloadCut: all[0].overload ? `${all[0].overload.serverConnectionsBefore - all[0].overload.serverConnectionsAfter} cut` + (Object.keys(all[0].overload.closes).length ? ` (${Object.entries(all[0].overload.closes).map(([c, v]) => `${v}×${c}`).join(' ')})` : '') : null,
         slowConsumers: all[0].overload?.slowConsumers,
         recovered: all[0].overload ? all.every((r) => r.overload?.recovered) : null,
@@ -81,11 +82,15 @@ export function markdown(output, summary, svgName) {
     lines.push('| contender | connect+sub/s | idle KB/conn: RSS slope (from empty; heap) | µs CPU/delivery @fixed | server CPU @fixed (foreign) | max sustainable/s | p50 ms | p99 ms | max ms (foreign) | 2× overload: RSS MB idle→max, cut, recovered |')
     lines.push('|---|---|---|---|---|---|---|---|---|---|')
     for (const r of s.rows) {
-      if (r.error) {
-        lines.push(`| ${r.label} | failed: ${r.error.replace(/\|/g, '/').slice(0, 120)} |||||||||`)
+      const failure = r.error ? `failed: ${r.error.replace(/\|/g, '/').slice(0, 120)}` : null
+      if (failure && r.connectPerSec == null) {
+        lines.push(`| ${r.label} | ${failure} |||||||||`)
         continue
       }
-      const overload = r.overloadRssMb == null ? '–' : `${f(r.overloadIdleRssMb, 0)}→${f(r.overloadRssMb, 0)}, ${r.overloadCut} (of ${r.slowConsumers} slow), ${yes(r.recovered)}`
+      const overload =
+        r.overloadRssMb == null ? failure ?? '–'
+        : r.overloadUnresponsive ? `${f(r.overloadIdleRssMb, 0)}→${f(r.overloadRssMb, 0)}, did not answer for 60 s after the load stopped`
+        : `${f(r.overloadIdleRssMb, 0)}→${f(r.overloadRssMb, 0)}, ${r.overloadCut} (of ${r.slowConsumers} slow), ${yes(r.recovered)}`
       lines.push(
         `| ${r.label} | ${k(r.connectPerSec)} | ${f(r.idleKbPerConn, 2)} (${f(r.idleKbPerConnFromEmpty, 2)}; ${f(r.heapKbPerConn, 2)}) | ${f(r.cpuMicros, 2)}${r.fixedValid ? '' : ' (invalid)'} | ${r.serverCpuAtFixed == null ? '–' : `${f(r.serverCpuAtFixed * 100, 0)}% (${f(r.foreignAtFixed * 100, 0)}%)`} | ` +
           `${r.maxIsLowerBound ? '≥ ' : ''}${k(r.maxSustainable)}${r.maxLimitedByClient ? ' (client-bound)' : ''} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.pmax)}${r.foreignAtHalf == null ? '' : ` (${f(r.foreignAtHalf * 100, 0)}%)`} | ${overload} |`,

@@ -1,6 +1,6 @@
 /**
  * The load generator process, driven over IPC by bench/run.mjs. Messages in:
- * connect {...} | reset {latency, delivered} | report | http-publish {...} | stop-http-publish | close.
+ * connect {...} | reopen | reset {latency, delivered} | report | http-publish {...} | stop-http-publish | close.
  * About 98% of connections are sinks (sink.mjs), the rest probes (probes.mjs). Source addresses rotate over
  * 127.0.0.1–127.0.0.50 so 15k connections do not exhaust one address's ephemeral ports.
  */
@@ -27,62 +27,92 @@ function connectionToken(secret, sub, channels) {
 
 const PROTOCOL = { b1: 'ws', b1c: 'ws', b2: 'sio', g: 'centrifugo' }
 
+/** Opens connection `i` of a `connect` request; resolves with its entry in `conns` (not yet added), or throws. */
+async function openConnection(params, i, slow) {
+  const { contender, port, path, channels, probeEvery, hmacSecret, subsPerConnection = 1, sdkProbes = false } = params
+  const channel = channels[i % channels.length]
+  // Extra subscriptions (memory per subscription) ride on channels nobody publishes to, each shared by
+  // 10 connections: the group shape of Centrifugo's million-connection test.
+  const subscribed = [channel, ...Array.from({ length: subsPerConnection - 1 }, (_, k) => `extra${k}:${Math.floor(i / 10)}`)]
+  const localAddress = `127.0.0.${1 + (i % SOURCE_ADDRESSES)}`
+  const isProbe = !slow && probeEvery > 0 && i % probeEvery === probeEvery - 1
+  const token = hmacSecret ? connectionToken(hmacSecret, `u${i}`, subscribed) : undefined
+  const conn = { kind: isProbe ? 'probe' : 'sink', index: i, channel, handle: null, open: true, paused: false, slow }
+  const onClose = (code) => {
+    if (!conn.open) return
+    conn.open = false
+    closes[code] = (closes[code] ?? 0) + 1
+  }
+  if (isProbe) {
+    conn.handle = await openProbe({ contender, port, path, channel, token, localAddress, stats, counter, onClose, sdk: sdkProbes })
+  } else {
+    const q = `?ch=${encodeURIComponent(channel)}`
+    conn.handle = await openSink({
+      port,
+      path: contender === 'b2' ? `${path}?EIO=4&transport=websocket` : contender === 'g' ? path : path + q,
+      localAddress,
+      protocol: PROTOCOL[contender],
+      hello: contender === 'b2' ? `40${JSON.stringify({ ch: channel })}` : contender === 'g' ? JSON.stringify({ id: 1, connect: { token, name: 'bench' } }) : undefined,
+      lines: contender === 'b1c' || contender === 'g',
+      counter,
+      onClose,
+    })
+  }
+  if (slow) {
+    conn.paused = true
+    conn.handle.pause()
+  }
+  return conn
+}
+
+let connectParams // the last `connect` request's parameters, for `reopen`
+
 /**
  * Opens connections `first`..`first + n - 1`. With `slow`, they are sinks that stop reading once ready:
  * fresh sockets whose receive buffers never grew, so a server's own queue is what fills.
  */
-async function connect({ contender, port, path, n, first = 0, channels, probeEvery, hmacSecret, concurrency = 100, subsPerConnection = 1, sdkProbes = false, slow = false }) {
+async function connect(params) {
+  const { n, first = 0, concurrency = 100, slow = false } = params
+  connectParams = params
   const started = performance.now()
   let failed = 0
   let firstError
   let next = first
   const end = first + n
-  const openOne = async (i) => {
-    const channel = channels[i % channels.length]
-    // Extra subscriptions (memory per subscription) ride on channels nobody publishes to, each shared by
-    // 10 connections: the group shape of Centrifugo's million-connection test.
-    const subscribed = [channel, ...Array.from({ length: subsPerConnection - 1 }, (_, k) => `extra${k}:${Math.floor(i / 10)}`)]
-    const localAddress = `127.0.0.${1 + (i % SOURCE_ADDRESSES)}`
-    const isProbe = !slow && probeEvery > 0 && i % probeEvery === probeEvery - 1
-    const token = hmacSecret ? connectionToken(hmacSecret, `u${i}`, subscribed) : undefined
-    const conn = { kind: isProbe ? 'probe' : 'sink', channel, handle: null, open: true, paused: false }
-    const onClose = (code) => {
-      if (!conn.open) return
-      conn.open = false
-      closes[code] = (closes[code] ?? 0) + 1
-    }
-    try {
-      if (isProbe) {
-        conn.handle = await openProbe({ contender, port, path, channel, token, localAddress, stats, counter, onClose, sdk: sdkProbes })
-      } else {
-        const q = `?ch=${encodeURIComponent(channel)}`
-        conn.handle = await openSink({
-          port,
-          path: contender === 'b2' ? `${path}?EIO=4&transport=websocket` : contender === 'g' ? path : path + q,
-          localAddress,
-          protocol: PROTOCOL[contender],
-          hello: contender === 'b2' ? `40${JSON.stringify({ ch: channel })}` : contender === 'g' ? JSON.stringify({ id: 1, connect: { token, name: 'bench' } }) : undefined,
-          lines: contender === 'b1c' || contender === 'g',
-          counter,
-          onClose,
-        })
-      }
-      conns.push(conn)
-      if (slow) {
-        conn.paused = true
-        conn.handle.pause()
-      }
-    } catch (err) {
-      failed++
-      firstError ??= String(err?.message ?? err)
-    }
-  }
   const worker = async () => {
-    while (next < end) await openOne(next++)
+    while (next < end) {
+      const i = next++
+      try {
+        conns.push(await openConnection(params, i, slow))
+      } catch (err) {
+        failed++
+        firstError ??= String(err?.message ?? err)
+      }
+    }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker))
   const ms = performance.now() - started
   send({ type: 'connected', ms, ok: n - failed, failed, firstError, probes: conns.filter((c) => c.kind === 'probe').length })
+}
+
+/** Opens again every reading connection the server closed (as an SDK would reconnect), 100 at a time. */
+async function reopen() {
+  const closed = conns.filter((c) => !c.open && !c.slow)
+  let failed = 0
+  let firstError
+  const worker = async () => {
+    for (let c = closed.pop(); c; c = closed.pop()) {
+      try {
+        conns[conns.indexOf(c)] = await openConnection(connectParams, c.index, false)
+      } catch (err) {
+        failed++
+        firstError ??= String(err?.message ?? err)
+      }
+    }
+  }
+  const count = closed.length
+  await Promise.all(Array.from({ length: Math.min(100, count) }, worker))
+  send({ type: 'reopened', count, failed, firstError })
 }
 
 function report() {
@@ -150,6 +180,8 @@ async function handle(msg) {
   switch (msg.type) {
     case 'connect':
       return connect(msg)
+    case 'reopen':
+      return reopen()
     case 'reset':
       if (msg.latency) stats.resetLatency()
       if (msg.delivered) counter.delivered = 0
