@@ -262,15 +262,15 @@ export class Node implements BrokerEventHandler {
   // ---- writing and liveness ----------------------------------------------------------------
 
   /**
-   * Clients with queued messages are flushed together when the current synchronous work is done: what one
-   * batch of broker traffic (a publish loop, a chunk of Redis messages) queued goes out coalesced, and
-   * nothing waits for the next event-loop turn.
+   * Clients with queued messages are flushed together once this event-loop turn's I/O callbacks have run
+   * (setImmediate): what arrived in one poll (a publish loop, several POST /api/publish requests, a chunk
+   * of Redis messages) goes out coalesced, one write per client.
    */
   scheduleFlush(client: Client): void {
     this.dirty.push(client)
     if (this.flushScheduled) return
     this.flushScheduled = true
-    queueMicrotask(this.flushAll)
+    setImmediate(this.flushAll)
   }
 
   private readonly flushAll = (): void => {
