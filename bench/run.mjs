@@ -170,6 +170,7 @@ async function runContender(name, scenario, mode, shared) {
           result.ramp.push(s)
           log(`  ${name}: ramp retry ${fmtStep(s)}`)
         }
+        if (s.clientBound) best = s.offered // the server kept it; only the measurement is the client's
         if (s.clientBound && ++clientBoundInRow < 2) continue // coalescing may relieve the client higher up
         if (!s.pass) {
           failed = true
@@ -182,7 +183,7 @@ async function runContender(name, scenario, mode, shared) {
               break
             }
           }
-          if (i > 0 && best > 0) {
+          if (i > 0 && best > 0 && !s.clientBound) {
             // One step halfway (geometrically) between the last pass and the failure: ±11% instead of ±25%.
             const between = await step(ctx, Math.sqrt(best * ladder[i]))
             result.ramp.push(between)
@@ -194,12 +195,11 @@ async function runContender(name, scenario, mode, shared) {
         clientBoundInRow = 0
         best = s.offered
       }
-      result.maxSustainable = best
-      result.maxLimitedByClient = result.ramp.some((s) => s.clientBound)
+      Object.assign(result, sustained(result.ramp))
       // The ramp stopped at its step budget while still passing: the maximum is a lower bound.
       result.maxIsLowerBound = !failed
       if (name === 'b1' && !sat) {
-        shared.b1Saturation = best || mode.fixedLoad
+        shared.b1Saturation = result.maxSustainable || mode.fixedLoad
         shared.b1SaturationClientBound = result.maxLimitedByClient
       }
     }
@@ -410,9 +410,22 @@ function updateReadme(report, path) {
  */
 const runValid = (runs) => runs.every((scenarios) => scenarios.every((s) => Object.values(s.results).every((c) => c.fixed?.valid ?? true)))
 
+/**
+ * The maximum sustainable load of a ramp: the highest offer the server kept (nothing lost, within the p99
+ * limit), whether or not the load generator stayed under 85% there; `maxLimitedByClient` when that
+ * highest kept offer is one the load generator could not measure validly (then it is a lower bound).
+ */
+function sustained(ramp) {
+  const kept = ramp.filter((s) => s.pass || s.clientBound)
+  const top = kept.reduce((a, b) => (b.offered > (a?.offered ?? 0) ? b : a), null)
+  return { maxSustainable: top?.offered ?? 0, maxLimitedByClient: Boolean(top?.clientBound) }
+}
+
 /** `--rerender=results/X.json`: rewrites X's .md/.svg (and the README section with --readme) from its JSON. */
 function rerender(file, withReadme) {
   const output = JSON.parse(readFileSync(file, 'utf8'))
+  for (const scenario of output.runs.flat())
+    for (const result of Object.values(scenario.results)) if (result.ramp) Object.assign(result, sustained(result.ramp))
   output.ratios = computeRatios(output.runs)
   output.valid = runValid(output.runs)
   const paths = writeReports(output, dirname(file))
