@@ -9,6 +9,7 @@ import { writeFileSync, mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { environment } from './lib/environment.mjs'
+import { latencySummary } from './lib/ratios.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=').slice(1).join('=')
@@ -46,8 +47,6 @@ async function publishRate(opts, total, tag) {
   return (total * 1000) / (performance.now() - started)
 }
 
-const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
-
 /** Reads the 100 publications after `top - 100` of a channel holding 1000, READS times in sequence. */
 async function recoveryReads() {
   const channel = 'recover:0'
@@ -61,8 +60,7 @@ async function recoveryReads() {
     times.push(performance.now() - t0)
     if (publications.length !== 100) throw new Error(`recovery read returned ${publications.length} publications, not 100`)
   }
-  times.sort((a, b) => a - b)
-  return { p50Ms: quantile(times, 0.5), p99Ms: quantile(times, 0.99), maxMs: times[times.length - 1] }
+  return latencySummary(times.sort((a, b) => a - b))
 }
 
 await publishRate(withHistory, 2_000, 'warm') // scripts loaded, connections warm

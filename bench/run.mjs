@@ -261,6 +261,10 @@ async function leastDisturbed(ctx, offered, what) {
 const expectedDeliveries = (perChannel, activeByChannel) =>
   Object.entries(perChannel).reduce((sum, [ch, count]) => sum + count * (activeByChannel[ch] ?? 0), 0)
 
+/** Closes per code between two load generator reports (its counts only grow). */
+const closesSince = (before, after) =>
+  Object.fromEntries(Object.entries(after.closes).map(([k, v]) => [k, v - (before.closes[k] ?? 0)]).filter(([, v]) => v > 0))
+
 /** Waits until the sinks received `expected` or stop receiving; bounded by `maxMs`. */
 async function drain(loadgen, expected, maxMs) {
   const deadline = performance.now() + maxMs
@@ -320,7 +324,7 @@ async function step(ctx, offered) {
     latency: final.latency,
     expected,
     loss: expected - final.delivered,
-    closes: Object.fromEntries(Object.entries(final.closes).map(([k, v]) => [k, v - (before.closes[k] ?? 0)]).filter(([, v]) => v > 0)),
+    closes: closesSince(before, final),
     loopDelayP99Ms: win.loopDelayP99Ms,
     gcMs: win.gcMs,
     rssKb: win.rssKb,
@@ -364,18 +368,7 @@ async function overload(ctx, offered, recoveryBase) {
   // A sink that does not read never sees its close frame: the server's own count of connections is the truth.
   // A server without bounded queues may still be working off its backlog a minute later: that is a result.
   const serverAfter = await server.request({ type: 'stats' }, 'stats', 60_000).catch(() => null)
-  const closes = Object.fromEntries(Object.entries(after.closes).map(([k, v]) => [k, v - (before.closes[k] ?? 0)]).filter(([, v]) => v > 0))
-  if (!serverAfter) {
-    ctx.log('overload: the server did not answer for 60 s after publishing stopped; no recovery step')
-    return {
-      offered, durationMs: mode.overloadMs, slowConsumers: slowed.count, idleRssKb, maxRssKb,
-      serverCpu: cpu[server.pid].fraction, clientCpu: cpu[loadgen.pid].fraction, closes, openAfter: after.open,
-      serverConnectionsBefore: serverBefore.connections, serverConnectionsAfter: null, slowDisconnects: null,
-      unresponsiveAfterMs: 60_000, recovery: null, recovered: false,
-    }
-  }
-  const recovery = await step(ctx, 0.25 * recoveryBase)
-  return {
+  const seen = {
     offered,
     durationMs: mode.overloadMs,
     slowConsumers: slowed.count,
@@ -383,9 +376,17 @@ async function overload(ctx, offered, recoveryBase) {
     maxRssKb,
     serverCpu: cpu[server.pid].fraction,
     clientCpu: cpu[loadgen.pid].fraction,
-    closes,
+    closes: closesSince(before, after),
     openAfter: after.open,
     serverConnectionsBefore: serverBefore.connections,
+  }
+  if (!serverAfter) {
+    ctx.log('overload: the server did not answer for 60 s after publishing stopped; no recovery step')
+    return { ...seen, serverConnectionsAfter: null, slowDisconnects: null, unresponsiveAfterMs: 60_000, recovery: null, recovered: false }
+  }
+  const recovery = await step(ctx, 0.25 * recoveryBase)
+  return {
+    ...seen,
     serverConnectionsAfter: serverAfter.connections,
     slowDisconnects: serverAfter.stats ? serverAfter.stats.slowDisconnects - serverBefore.stats.slowDisconnects : null,
     recovery,

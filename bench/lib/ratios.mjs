@@ -7,6 +7,12 @@ export const median = (values) => {
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2
 }
 
+/** p50, p99 and max of ascending latencies in ms (nearest rank); nulls for none. */
+export function latencySummary(sorted, n = sorted.length) {
+  const at = (q) => (n ? sorted[Math.min(n - 1, Math.floor(q * n))] : null)
+  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: n ? sorted[n - 1] : null }
+}
+
 const div = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : null)
 
 /**

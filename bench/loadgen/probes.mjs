@@ -7,6 +7,7 @@ import WebSocket from 'ws'
 import { io } from 'socket.io-client'
 import { Centrifuge } from 'centrifuge'
 import { now } from '../lib/publisher.mjs'
+import { latencySummary } from '../lib/ratios.mjs'
 
 /** Latency samples and sequence checks shared by all probes of a process. */
 export class ProbeStats {
@@ -34,13 +35,9 @@ export class ProbeStats {
   summary() {
     const n = this.count
     if (n === 0) return { samples: 0, gaps: this.gaps, duplicates: this.duplicates }
-    const sorted = this.samples.slice(0, n).sort()
-    const at = (q) => sorted[Math.min(n - 1, Math.floor(q * n))]
     return {
       samples: n,
-      p50Ms: at(0.5),
-      p99Ms: at(0.99),
-      maxMs: sorted[n - 1],
+      ...latencySummary(this.samples.slice(0, n).sort()),
       gaps: this.gaps,
       duplicates: this.duplicates,
     }
