@@ -190,7 +190,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   if (db) domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...options.domain }, log: log.child({ part: 'domain' }) })
 
   const plugins = domain ? [{ plugin: apiV1({ domain, apiKey }), prefix: '/api/v1' }] : []
-  const app = await buildApp({ node, apiKey, log, webDir: join(ROOT, 'web', 'dist'), plugins })
+  const app = await buildApp({ node, apiKey, log, webDir: join(ROOT, 'web', 'dist'), plugins, dbStats: db?.stats })
   const detach = attachWebSocket(app.server, node, { paths: ['/connection/websocket', '/centrifugo/connection/websocket'] })
   await app.listen({ port: options.port ?? 8000, host: options.host ?? '0.0.0.0' })
   const address = app.server.address()

@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { Node } from '../realtime/node.js'
+import type { DbStats } from '../store/db.js'
 import { metrics } from './metrics.js'
 import { serverApi } from './server-api.js'
 
@@ -17,6 +18,8 @@ export interface AppOptions {
   webDir?: string
   /** Largest accepted request body in bytes. @default 1_048_576 */
   bodyLimit?: number
+  /** The database's running totals, shown at /metrics. */
+  dbStats?: DbStats
   /** Further APIs, such as the domain's /api/v1. */
   plugins?: Array<{ plugin: FastifyPluginAsync; prefix: string }>
 }
@@ -43,7 +46,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     if (opts.node.isClosing) return reply.code(503).send({ status: 'shutting down' })
     return { status: 'ok', node: opts.node.config.nodeId }
   })
-  await app.register(metrics({ node: opts.node }))
+  await app.register(metrics({ node: opts.node, db: opts.dbStats }))
   await app.register(serverApi({ node: opts.node, apiKey: opts.apiKey }))
   for (const { plugin, prefix } of opts.plugins ?? []) await app.register(plugin, { prefix })
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())

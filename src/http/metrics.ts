@@ -2,8 +2,10 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Node } from '../realtime/node.js'
+import type { DbStats } from '../store/db.js'
 
-export function metrics(opts: { node: Node }): FastifyPluginAsync {
+/** `db` absent in gateway-only mode. */
+export function metrics(opts: { node: Node; db?: DbStats }): FastifyPluginAsync {
   const { node } = opts
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'livedesk_' })
@@ -22,6 +24,11 @@ export function metrics(opts: { node: Node }): FastifyPluginAsync {
   counter('livedesk_frames_total', 'WebSocket frame batches written', () => node.stats.frames)
   counter('livedesk_slow_disconnects_total', 'Connections cut because their queue overflowed (3008)', () => node.stats.slowDisconnects)
   counter('livedesk_errors_total', 'Commands that failed with an internal error', () => node.stats.errors)
+  const db = opts.db
+  if (db) {
+    counter('livedesk_db_statements_total', 'SQL statements sent by this node, BEGIN and COMMIT included', () => db.statements)
+    counter('livedesk_db_transactions_total', 'Database transactions run by this node', () => db.transactions)
+  }
 
   return async (app) => {
     app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {

@@ -1,8 +1,17 @@
 /** The one persistence interface: SQL in PostgreSQL's dialect, served by PGlite or by a PostgreSQL server. */
 
+/** Running totals of one database handle, for /metrics and the domain benchmark's statements per message. */
+export interface DbStats {
+  /** Statements sent, BEGIN and COMMIT included. */
+  statements: number
+  transactions: number
+}
+
 export interface Db {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>
   /** Runs `fn` in one transaction; a throw rolls back. Concurrent callers may wait for each other. */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>
   close(): Promise<void>
+  /** Totals since open; shared by the handle and every transaction handle it gives out. */
+  readonly stats: DbStats
 }

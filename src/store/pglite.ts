@@ -3,9 +3,8 @@ import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PGlite, type Transaction } from '@electric-sql/pglite'
-import type { Db } from './db.js'
+import type { Db, DbStats } from './db.js'
 
-/** Opens (creating if needed) the PGlite database in `dir`; `dir` undefined keeps it in memory. */
 /**
  * A freshly initialised cluster, dumped once per process: creating a new database from it takes a fraction
  * of PGlite's initdb (about 0.6 s against 2–4 s here), which matters to tests that start many servers.
@@ -23,22 +22,32 @@ async function createPglite(dir: string | undefined): Promise<PGlite> {
   return pg
 }
 
+/** Opens (creating if needed) the PGlite database in `dir`; `dir` undefined keeps it in memory. */
 export async function openPglite(dir?: string): Promise<Db> {
   if (dir) await mkdir(dir, { recursive: true })
   const pg = await createPglite(dir)
+  const stats: DbStats = { statements: 0, transactions: 0 }
   const wrapTx = (tx: Transaction): Db => ({
     async query<T>(sql: string, params?: unknown[]) {
+      stats.statements++
       return (await tx.query<T>(sql, params as any[])).rows
     },
     // Nested transactions join the open one.
     transaction: (fn) => fn(wrapTx(tx)),
     close: async () => {},
+    stats,
   })
   return {
     async query<T>(sql: string, params?: unknown[]) {
+      stats.statements++
       return (await pg.query<T>(sql, params as any[])).rows
     },
-    transaction: (fn) => pg.transaction((tx) => fn(wrapTx(tx))),
+    transaction: (fn) => {
+      stats.transactions++
+      stats.statements += 2 // BEGIN and COMMIT (or ROLLBACK)
+      return pg.transaction((tx) => fn(wrapTx(tx)))
+    },
     close: () => pg.close(),
+    stats,
   }
 }

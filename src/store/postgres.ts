@@ -1,6 +1,6 @@
 /** A PostgreSQL server through a `pg` pool; each transaction holds one pooled connection. */
 import pg from 'pg'
-import type { Db } from './db.js'
+import type { Db, DbStats } from './db.js'
 
 // int8 (counts, bigserial) as JS numbers: every value livedesk stores stays far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v))
@@ -10,19 +10,25 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Db> {
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {})
   await pool.query('SELECT 1')
+  const stats: DbStats = { statements: 0, transactions: 0 }
   const wrapClient = (client: pg.PoolClient): Db => ({
     async query<T>(sql: string, params?: unknown[]) {
+      stats.statements++
       return (await client.query(sql, params)).rows as T[]
     },
     transaction: (fn) => fn(wrapClient(client)),
     close: async () => {},
+    stats,
   })
   return {
     async query<T>(sql: string, params?: unknown[]) {
+      stats.statements++
       return (await pool.query(sql, params)).rows as T[]
     },
     async transaction(fn) {
       const client = await pool.connect()
+      stats.transactions++
+      stats.statements += 2 // BEGIN and COMMIT (or ROLLBACK)
       try {
         await client.query('BEGIN')
         const result = await fn(wrapClient(client))
@@ -36,5 +42,6 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Db> {
       }
     },
     close: () => pool.end(),
+    stats,
   }
 }
