@@ -160,8 +160,8 @@ function domainHooks(domain: () => Domain): RealtimeHooks {
         return { user: identity.user, channels: identity.channels, info: identity.info, expireAt: identity.expireAt, meta: identity.meta }
       }),
     rpc: (ctx, method, data) => guard(() => domain().rpc(ctx.meta, method, data)),
-    connected: (ctx) => domain().connectionOpened(ctx.meta, ctx.client),
-    disconnected: (ctx) => domain().connectionClosed(ctx.meta, ctx.client),
+    connected: (ctx) => void domain().connectionOpened(ctx.meta, ctx.client),
+    disconnected: (ctx) => void domain().connectionClosed(ctx.meta, ctx.client),
   }
 }
 
@@ -187,7 +187,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
     disconnectUser: (user, code, reason) => node.disconnectUser(user, code, reason),
     connectionCount: async (channel) => (await node.presenceStats(channel)).numClients,
   }
-  if (db) domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...options.domain }, log: log.child({ part: 'domain' }) })
+  if (db) domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...options.domain }, log: log.child({ part: 'domain' }), nodeId: realtime.nodeId })
 
   const plugins = domain ? [{ plugin: apiV1({ domain, apiKey }), prefix: '/api/v1' }] : []
   const app = await buildApp({ node, apiKey, log, webDir: join(ROOT, 'web', 'dist'), plugins, dbStats: db?.stats })

@@ -1,6 +1,6 @@
 /** Clients (end users): creation with their widget token, lookup, and presence. */
 import { clientChannel } from './channels.js'
-import { audience, openSessionOfChat, type DomainContext } from './context.js'
+import { openSessionOfChat, type DomainContext } from './context.js'
 import { DomainError } from './errors.js'
 import type { Coordinates } from './events.js'
 import { hashToken, newId, newToken } from './tokens.js'
@@ -76,17 +76,11 @@ export class Clients {
         return clientView(current)
       }
       const client = clientView(row)
-      const session = await openSessionOfChat(tx, client.chatId)
+      // Locked: the event goes to the session's audience as it is when this commits.
+      const session = await openSessionOfChat(tx, client.chatId, true)
       if (session) {
-        const channels = audience(session)
-        if (channels.length > 0) {
-          out.publish(channels, online ? 'clientOnline' : 'clientOffline', {
-            id,
-            chatId: client.chatId,
-            sessionId: session.id,
-            at: (online ? client.onlineAt : client.offlineAt)!,
-          })
-        }
+        const data = { id, chatId: client.chatId, sessionId: session.id, at: (online ? client.onlineAt : client.offlineAt)! }
+        out.publish(online ? 'clientOnline' : 'clientOffline', data, { session })
       }
       return client
     })

@@ -11,6 +11,11 @@ export interface DomainConfig {
   /** Operator token lifetime. */
   tokenTtlMs: number
   defaultMaxChats: number
+  /**
+   * An operator's connection counts for routing while its node heartbeated within this long (heartbeats
+   * every third of it); a node that dies takes its operators offline after at most this.
+   */
+  nodeTtlMs: number
   /** HS256 secret of operator JWTs (`sub` = operator id); unset: only minted tokens are accepted. */
   operatorJwtSecret?: string
 }
@@ -23,6 +28,7 @@ export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
   timerNextAnswersSec: 120,
   tokenTtlMs: 30 * 24 * 3600 * 1000,
   defaultMaxChats: 5,
+  nodeTtlMs: 15_000,
 }
 
 /** Longest message text in characters. */

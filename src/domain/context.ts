@@ -1,14 +1,15 @@
 /** What every part of the domain shares: store, gateway, settings, the mutation runner, routing and views. */
 import type { Logger } from 'pino'
 import type { Db } from '../store/db.js'
-import { QUEUE_CHANNEL, clientChannel, operatorChannel } from './channels.js'
+import { openSessionOfChat, sessionById, type SessionRow } from '../store/chat.js'
 import type { DomainConfig } from './config.js'
 import { DomainError } from './errors.js'
 import type { ChatSession } from './events.js'
+import { transition } from './lifecycle.js'
 import { Mutator, type Outbox } from './outbox.js'
 import type { LiveGateway } from './ports.js'
 import { Router } from './routing.js'
-import { sessionViews, type SessionRow } from './views.js'
+import { sessionViews } from './views.js'
 
 export class DomainContext {
   readonly mutator: Mutator
@@ -19,9 +20,11 @@ export class DomainContext {
     readonly live: LiveGateway,
     readonly config: DomainConfig,
     readonly log: Logger,
+    /** This node's name in the shared presence record. */
+    readonly nodeId: string,
   ) {
     this.mutator = new Mutator(db, live, log)
-    this.router = new Router(live)
+    this.router = new Router(config.nodeTtlMs)
   }
 
   async sessions(tx: Db, ids: string[]): Promise<ChatSession[]> {
@@ -34,37 +37,51 @@ export class DomainContext {
     return s
   }
 
-  /** Drains the queue, tells each assignee (`chatSessionAdded`) and the queue audience (`chatSessionAssigned`). */
-  async drain(tx: Db, out: Outbox, online?: ReadonlySet<string>): Promise<void> {
-    const assignments = await this.router.drain(tx, online)
+  /** Drains the queue (caller holds the queue lock), telling each assignee and the queue audience. */
+  async drain(tx: Db, out: Outbox): Promise<void> {
+    const assignments = await this.router.drain(tx)
     if (assignments.length === 0) return
-    const views = await this.sessions(tx, assignments.map((a) => a.sessionId))
+    const views = await this.sessions(tx, assignments.map((a) => a.session.id))
     for (const [i, a] of assignments.entries()) {
-      out.publish(operatorChannel(a.operatorId), 'chatSessionAdded', views[i])
-      out.publish(QUEUE_CHANNEL, 'chatSessionAssigned', views[i])
+      out.publish('chatSessionAdded', views[i], { operatorId: a.operatorId })
+      out.publish('chatSessionAssigned', views[i], {})
+    }
+  }
+
+  /**
+   * Puts a session in the queue and drains it (caller holds the queue lock). Events: `first` (the session as
+   * routing left it) to the queue, `chatSessionAdded` to each assignee, `chatSessionAssigned` for the others
+   * that left the queue, and `operatorNotFound` when this session stays queued.
+   */
+  async route(tx: Db, out: Outbox, session: SessionRow, first: 'chatSessionStarted' | 'chatSessionSwitchedFromBotToOperator'): Promise<void> {
+    if (session.status !== 'queued') await transition(tx, session, 'queued')
+    const assignments = await this.router.drain(tx)
+    const ids = [session.id, ...assignments.map((a) => a.session.id).filter((id) => id !== session.id)]
+    const views = new Map((await this.sessions(tx, ids)).map((v) => [v.id, v]))
+    const view = views.get(session.id)!
+    out.publish(first, view, {})
+    for (const a of assignments) {
+      out.publish('chatSessionAdded', views.get(a.session.id)!, { operatorId: a.operatorId })
+      // The session just started was shown assigned already; the others leave the queue now.
+      if (a.session.id !== session.id) out.publish('chatSessionAssigned', views.get(a.session.id)!, {})
+    }
+    if (view.status === 'queued') {
+      out.publish('operatorNotFound', { botStatus: 'HELP', chatId: view.chatId, operatorType: 'operator', sessionId: view.id, status: 'queued' }, {})
     }
   }
 }
 
-/** The operators' side of a session's audience: its holder, the queue while queued, nobody while the bot has it. */
-export function audience(s: Pick<SessionRow, 'status' | 'operator_id'>): string[] {
-  if (s.status === 'assigned' && s.operator_id) return [operatorChannel(s.operator_id)]
-  if (s.status === 'queued') return [QUEUE_CHANNEL]
-  return []
-}
-
-/** The operators' audience plus the client's own channel. */
-export function everyone(s: Pick<SessionRow, 'status' | 'operator_id' | 'client_id'>): string[] {
-  return [...audience(s), clientChannel(s.client_id)]
-}
-
-export async function sessionRow(tx: Db, id: string): Promise<SessionRow> {
-  const [row] = await tx.query<SessionRow>(`SELECT * FROM sessions WHERE id = $1`, [id])
+/** The session, locked for the rest of the transaction; not_found otherwise. */
+export async function lockedSession(tx: Db, id: string): Promise<SessionRow> {
+  const row = await sessionById(tx, id, true)
   if (!row) throw new DomainError('not_found', `session ${id} not found`)
   return row
 }
 
-export async function openSessionOfChat(tx: Db, chatId: string): Promise<SessionRow | undefined> {
-  const [row] = await tx.query<SessionRow>(`SELECT * FROM sessions WHERE chat_id = $1 AND status <> 'closed'`, [chatId])
+export async function sessionRow(tx: Db, id: string): Promise<SessionRow> {
+  const row = await sessionById(tx, id)
+  if (!row) throw new DomainError('not_found', `session ${id} not found`)
   return row
 }
+
+export { openSessionOfChat }

@@ -2,13 +2,16 @@
  * The operator-chat domain: operators, clients, sessions, messages, routing and the queue. It produces the
  * events of events.ts and reaches the gateway only through `LiveGateway` (ports.ts).
  */
+import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Db } from '../store/db.js'
 import { QUEUE_CHANNEL, clientChannel, clientUser, operatorChannel, operatorUser } from './channels.js'
+import { channelsOf } from './audience.js'
 import { ClientPresence, Clients } from './clients.js'
 import { DEFAULT_DOMAIN_CONFIG, type DomainConfig } from './config.js'
 import { DomainContext, openSessionOfChat } from './context.js'
 import { DomainError } from './errors.js'
+import { OperatorPresence } from './operator-presence.js'
 import { Operators } from './operators.js'
 import type { LiveGateway } from './ports.js'
 import { Sessions } from './sessions.js'
@@ -34,9 +37,12 @@ export interface Domain {
   authenticate(input: { application?: unknown; token?: unknown; remoteAddress?: string; userAgent?: string }): Promise<ConnectionIdentity>
   /** RPCs over the socket: `typing` — operators with `{ chatId }`, the widget with `{ text? }`. Throws DomainError. */
   rpc(meta: unknown, method: string, data: unknown): Promise<unknown>
-  /** A connection authenticated by `authenticate` is live / has closed (drives presence, routing, typing stop). */
-  connectionOpened(meta: unknown, client: string): void
-  connectionClosed(meta: unknown, client: string): void
+  /**
+   * A connection authenticated by `authenticate` is live / has closed (drives presence, routing, typing stop).
+   * The promise settles when the domain has recorded it; it never rejects (failures are logged).
+   */
+  connectionOpened(meta: unknown, client: string): Promise<void>
+  connectionClosed(meta: unknown, client: string): Promise<void>
   close(): Promise<void>
   /** The services behind the HTTP API. */
   readonly operators: Operators
@@ -46,20 +52,25 @@ export interface Domain {
   clientTyping(clientId: string, text?: string | null): Promise<{ until: string | null }>
 }
 
-export async function createDomain(deps: { db: Db; live: LiveGateway; config: DomainConfig; log: Logger }): Promise<Domain> {
-  const ctx = new DomainContext(deps.db, deps.live, { ...DEFAULT_DOMAIN_CONFIG, ...deps.config }, deps.log)
+export async function createDomain(deps: { db: Db; live: LiveGateway; config: DomainConfig; log: Logger; nodeId: string }): Promise<Domain> {
+  // Unique per process: a node restarted under the same NODE_ID never mistakes its predecessor's connections for its own.
+  const presenceId = `${deps.nodeId}/${randomBytes(4).toString('hex')}`
+  const ctx = new DomainContext(deps.db, deps.live, { ...DEFAULT_DOMAIN_CONFIG, ...deps.config }, deps.log, presenceId)
   const typing = new Typing(ctx)
   const operators = new Operators(ctx)
   const clients = new Clients(ctx)
   const sessions = new Sessions(ctx, typing)
   const presence = new ClientPresence(ctx, clients)
+  const operatorPresence = new OperatorPresence(ctx)
+  await operatorPresence.start()
   const background = new Set<Promise<unknown>>()
   let closed = false
 
   /** Fire-and-forget work tied to connection life; errors are logged, close() waits for it. */
-  const track = (what: string, p: Promise<unknown>) => {
-    const done = p.catch((err) => ctx.log.error({ err }, `${what} failed`)).finally(() => background.delete(done))
+  const track = (what: string, p: Promise<unknown>): Promise<void> => {
+    const done = p.then(() => {}, (err) => ctx.log.error({ err }, `${what} failed`)).finally(() => background.delete(done))
     background.add(done)
+    return done
   }
 
   async function clientTyping(clientId: string, text?: string | null): Promise<{ until: string | null }> {
@@ -69,9 +80,9 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
     if (!session) throw new DomainError('conflict', 'the client has no open session')
     const author = { type: 'client' as const, id: clientId, name: client.name as string }
     typing.checkRate(author, client.chat_id)
-    // Only the holder sees the client typing (events.md); in the queue or with the bot nobody does.
-    if (session.status !== 'assigned' || !session.operator_id) return { until: null }
-    const until = await typing.start([operatorChannel(session.operator_id)], {
+    const channels = channelsOf('typing', { session, by: 'client' })
+    if (channels.length === 0) return { until: null }
+    const until = await typing.start(channels, {
       chatId: client.chat_id,
       sessionId: session.id,
       clientId,
@@ -97,7 +108,8 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
     if (row.status !== 'assigned' || row.operator_id !== operatorId) throw new DomainError('forbidden', 'you may not write to this chat')
     const author = { type: 'operator' as const, id: operatorId, name: row.operator_name as string }
     typing.checkRate(author, chatId)
-    await typing.start([clientChannel(row.client_id)], { chatId, sessionId: row.session_id, clientId: row.client_id, text: null, author })
+    const channels = channelsOf('typing', { session: { status: row.status, operator_id: row.operator_id, client_id: row.client_id }, by: 'operator' })
+    await typing.start(channels, { chatId, sessionId: row.session_id, clientId: row.client_id, text: null, author })
     return {}
   }
 
@@ -141,25 +153,24 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
       throw new DomainError('forbidden', 'this connection may not call methods')
     },
 
-    connectionOpened(meta) {
+    async connectionOpened(meta, client) {
+      if (closed) return
+      const who = meta as ConnectionMeta
+      if (who?.kind === 'operator') await track('operator online', operatorPresence.opened(who.operatorId, client))
+      else if (who?.kind === 'client') presence.opened(who.clientId)
+    },
+
+    async connectionClosed(meta, client) {
       if (closed) return
       const who = meta as ConnectionMeta
       if (who?.kind === 'operator') {
-        // This operator has a live connection now even if the gateway's presence is not updated yet.
-        const online = new Set([who.operatorId])
-        track('queue drain on connect', ctx.mutator.run((tx, out) => ctx.drain(tx, out, online)))
+        await Promise.all([
+          track('typing stop', typing.stopAll('operator', who.operatorId)),
+          track('operator offline', operatorPresence.closed(client)),
+        ])
       } else if (who?.kind === 'client') {
-        presence.opened(who.clientId)
-      }
-    },
-
-    connectionClosed(meta) {
-      if (closed) return
-      const who = meta as ConnectionMeta
-      if (who?.kind === 'operator') track('typing stop', typing.stopAll('operator', who.operatorId))
-      else if (who?.kind === 'client') {
-        track('typing stop', typing.stopAll('client', who.clientId))
         presence.closed(who.clientId)
+        await track('typing stop', typing.stopAll('client', who.clientId))
       }
     },
 
@@ -168,6 +179,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
       presence.close()
       typing.close()
       await Promise.all([...background])
+      await operatorPresence.close().catch((err) => ctx.log.warn({ err }, 'leaving the presence record failed'))
     },
   }
 }

@@ -1,8 +1,11 @@
 /** Operators: creation, logins (single login), block, logout, and who a token belongs to. */
 import { jwtVerify } from 'jose'
-import { DISCONNECT, QUEUE_CHANNEL, operatorChannel, operatorUser } from './channels.js'
+import { heldSessions } from '../store/chat.js'
+import { onlineOperators } from '../store/operators.js'
+import { DISCONNECT, operatorUser } from './channels.js'
 import type { DomainContext } from './context.js'
 import { DomainError } from './errors.js'
+import { transition } from './lifecycle.js'
 import { hashToken, newId, newToken } from './tokens.js'
 import { loadOperators, type Operator, type Page } from './views.js'
 import type { Db } from '../store/db.js'
@@ -15,16 +18,16 @@ export interface OperatorAuth {
 export class Operators {
   constructor(private readonly ctx: DomainContext) {}
 
-  private async withOnline(ops: Array<Omit<Operator, 'online'>>): Promise<Operator[]> {
-    return Promise.all(
-      ops.map(async (o) => ({ ...o, online: (await this.ctx.live.connectionCount(operatorChannel(o.id))) > 0 })),
-    )
+  /** Online as routing sees it: a live connection in the domain's presence record. */
+  private async withOnline(ops: Array<Omit<Operator, 'online'>>, db: Db = this.ctx.db): Promise<Operator[]> {
+    const online = await onlineOperators(db, ops.map((o) => o.id), this.ctx.config.nodeTtlMs)
+    return ops.map((o) => ({ ...o, online: online.has(o.id) }))
   }
 
   async get(id: string, db: Db = this.ctx.db): Promise<Operator> {
     const [op] = await loadOperators(db, 'o.id = $1', [id])
     if (!op) throw new DomainError('not_found', `operator ${id} not found`)
-    return (await this.withOnline([op]))[0]
+    return (await this.withOnline([op], db))[0]
   }
 
   async list(opts: { limit: number; cursor?: string }): Promise<Page<Operator>> {
@@ -61,7 +64,7 @@ export class Operators {
       )
       if (!row) throw new DomainError('not_found', `operator ${id} not found`)
       await this.ctx.drain(tx, out)
-    })
+    }, { routes: true })
     return this.get(id)
   }
 
@@ -82,15 +85,15 @@ export class Operators {
         [hashToken(token), id, expiresAt, login.userAgent ?? null, login.ip ?? null],
       )
       await tx.query(`UPDATE operators SET tokens_valid_after = now() WHERE id = $1`, [id])
-      const connected = (await this.ctx.live.connectionCount(operatorChannel(id))) > 0
+      const connected = (await onlineOperators(tx, [id], this.ctx.config.nodeTtlMs)).has(id)
       if (revoked.length > 0 || connected) {
         // The new login has not connected yet: everyone on the personal channel now is an earlier login.
-        out.publish(operatorChannel(id), 'chatUserExists', {
+        out.publish('chatUserExists', {
           id,
           at: new Date().toISOString(),
           userAgent: login.userAgent ?? null,
           ip: login.ip ?? null,
-        })
+        }, { operatorId: id })
         out.disconnect(operatorUser(id), DISCONNECT.loggedInElsewhere.code, DISCONNECT.loggedInElsewhere.reason)
       }
     })
@@ -105,25 +108,15 @@ export class Operators {
         reason ?? null,
       ])
       if (!row) throw new DomainError('not_found', `operator ${id} not found`)
-      out.publish(operatorChannel(id), 'operatorBlocked', { id, reason: reason ?? null, at: new Date().toISOString() })
+      out.publish('operatorBlocked', { id, reason: reason ?? null, at: new Date().toISOString() }, { operatorId: id })
       out.disconnect(operatorUser(id), DISCONNECT.blocked.code, DISCONNECT.blocked.reason)
-      const requeued = await tx.query<any>(
-        `UPDATE sessions SET status = 'queued', bot_status = 'HELP', previous_operator_id = operator_id, operator_id = NULL,
-                queue_seq = COALESCE(queue_seq, nextval('session_queue_seq'))
-          WHERE operator_id = $1 AND status = 'assigned' RETURNING id, chat_id`,
-        [id],
-      )
-      for (const s of requeued) {
-        out.publish(QUEUE_CHANNEL, 'operatorNotFound', {
-          botStatus: 'HELP',
-          chatId: s.chat_id,
-          operatorType: 'operator',
-          sessionId: s.id,
-          status: 'queued',
-        })
+      // Held sessions go back to the queue, keeping their place.
+      for (const held of await heldSessions(tx, id)) {
+        const s = await transition(tx, held, 'queued')
+        out.publish('operatorNotFound', { botStatus: 'HELP', chatId: s.chat_id, operatorType: 'operator', sessionId: s.id, status: 'queued' }, {})
       }
       await this.ctx.drain(tx, out)
-    })
+    }, { routes: true })
     return this.get(id)
   }
 
@@ -138,7 +131,7 @@ export class Operators {
     await this.ctx.mutator.run(async (tx, out) => {
       await tx.query(`UPDATE operator_tokens SET revoked_at = now() WHERE operator_id = $1 AND revoked_at IS NULL`, [id])
       await tx.query(`UPDATE operators SET tokens_valid_after = now() WHERE id = $1`, [id])
-      out.publish(operatorChannel(id), 'operatorLoggedOut', { id, at: new Date().toISOString(), reason })
+      out.publish('operatorLoggedOut', { id, at: new Date().toISOString(), reason }, { operatorId: id })
       out.disconnect(operatorUser(id), DISCONNECT.loggedOut.code, DISCONNECT.loggedOut.reason)
     })
   }

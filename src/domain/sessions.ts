@@ -1,20 +1,27 @@
 /** Sessions and their messages: writing, reading, editing, closing, bot hand-off, taking from the queue, listing. */
 import type { Db } from '../store/db.js'
-import { QUEUE_CHANNEL, clientChannel, operatorChannel } from './channels.js'
-import { audience, everyone, openSessionOfChat, sessionRow, type DomainContext } from './context.js'
+import {
+  clientById,
+  insertClientMessageInOpenSession,
+  insertMessage,
+  insertSession,
+  markRead,
+  messageById,
+  openSessionOfChat,
+  sessionById,
+  updateMessageText,
+  type SessionRow,
+} from '../store/chat.js'
+import { operatorCapacity } from '../store/operators.js'
+import { lockedSession, sessionRow, type DomainContext } from './context.js'
 import { MAX_TEXT } from './config.js'
 import { DomainError } from './errors.js'
-import type { AuthorType, ChatSession, Message } from './events.js'
-import type { Outbox } from './outbox.js'
+import type { ChatSession, Message } from './events.js'
+import { transition } from './lifecycle.js'
+import { assign } from './routing.js'
 import { newId } from './tokens.js'
 import type { Typing } from './typing.js'
-import { iso, messageView, type Page, type SessionRow } from './views.js'
-
-interface Author {
-  type: AuthorType
-  id: string | null
-  name: string | null
-}
+import { iso, messageView, type Page } from './views.js'
 
 export type SessionMode = 'operator' | 'bot'
 export type SessionFilter = 'queued' | 'assigned' | 'closed'
@@ -27,32 +34,60 @@ export class Sessions {
 
   // ---- writing ----------------------------------------------------------------------------------
 
-  /** A client's message; opens a session when none is open (`mode` says who gets it). */
+  /**
+   * A client's message; opens a session when none is open (`mode` says who gets it). In an open session it
+   * is one statement (store/chat.ts); a new session routes under the queue lock.
+   */
   async clientMessage(clientId: string, input: { text: string; mode?: SessionMode }): Promise<Message> {
     checkText(input.text)
-    const message = await this.ctx.mutator.run(async (tx, out) => {
-      const [client] = await tx.query<any>(`SELECT id, name, chat_id FROM clients WHERE id = $1`, [clientId])
-      if (!client) throw new DomainError('not_found', `client ${clientId} not found`)
-      let session = await openSessionOfChat(tx, client.chat_id)
-      const starting = !session
-      if (!session) session = await this.open(tx, client, input.mode ?? 'operator')
-      const message = await insertMessage(tx, session, { type: 'client', id: client.id, name: client.name }, input.text)
-      if (starting && session.status === 'queued') await this.route(tx, out, session.id, 'chatSessionStarted')
-      out.publish(everyone(await sessionRow(tx, session.id)), 'chatMessageCreated', message)
-      return message
-    })
+    const id = newId()
+    const message =
+      (await this.ctx.mutator.once(async (db, out) => {
+        const written = await insertClientMessageInOpenSession(db, { id, clientId, text: input.text })
+        if (!written) return undefined
+        const message = messageView(written.message)
+        out.publish('chatMessageCreated', message, { session: written.session })
+        return message
+      })) ?? (await this.firstClientMessage(id, clientId, input))
     await this.typing.stop({ type: 'client', id: clientId, name: null }, message.chatId)
     return message
+  }
+
+  /** The client has no open session (or it closed meanwhile): open one and route it. */
+  private async firstClientMessage(id: string, clientId: string, input: { text: string; mode?: SessionMode }): Promise<Message> {
+    return this.ctx.mutator.run(
+      async (tx, out) => {
+        // load
+        const client = await clientById(tx, clientId)
+        if (!client) throw new DomainError('not_found', `client ${clientId} not found`)
+        let session = await openSessionOfChat(tx, client.chat_id, true)
+        // change: another request of this chat may have opened it while we waited for the queue lock
+        const starting = !session
+        session ??= await insertSession(tx, {
+          id: newId(),
+          chatId: client.chat_id,
+          clientId,
+          status: input.mode === 'bot' ? 'bot' : 'queued',
+          botStatus: input.mode === 'bot' ? 'BOT' : 'HELP',
+        })
+        const message = messageView(await insertMessage(tx, { id, session, author: { type: 'client', id: clientId, name: client.name }, text: input.text }))
+        // events
+        if (starting && session.status === 'queued') await this.ctx.route(tx, out, session, 'chatSessionStarted')
+        out.publish('chatMessageCreated', message, { session: (await sessionById(tx, session.id))! })
+        return message
+      },
+      { routes: true },
+    )
   }
 
   /** The bot's message (API key). */
   async botMessage(sessionId: string, text: string): Promise<Message> {
     checkText(text)
     return this.ctx.mutator.run(async (tx, out) => {
-      const session = await sessionRow(tx, sessionId)
+      const session = await lockedSession(tx, sessionId)
       if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
-      const message = await insertMessage(tx, session, { type: 'bot', id: null, name: 'Bot' }, text)
-      out.publish(everyone(session), 'chatMessageCreated', message)
+      const message = messageView(await insertMessage(tx, { id: newId(), session, author: { type: 'bot', id: null, name: 'Bot' }, text }))
+      out.publish('chatMessageCreated', message, { session })
       return message
     })
   }
@@ -61,12 +96,12 @@ export class Sessions {
   async operatorMessage(operatorId: string, sessionId: string, text: string): Promise<Message> {
     checkText(text)
     const message = await this.ctx.mutator.run(async (tx, out) => {
-      const session = await sessionRow(tx, sessionId)
+      const session = await lockedSession(tx, sessionId)
       if (session.operator_id !== operatorId) throw new DomainError('forbidden', 'the session is not assigned to you')
       if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
-      const [op] = await tx.query<any>(`SELECT name FROM operators WHERE id = $1`, [operatorId])
-      const message = await insertMessage(tx, session, { type: 'operator', id: operatorId, name: op.name }, text)
-      out.publish([operatorChannel(operatorId), clientChannel(session.client_id)], 'chatMessageCreated', message)
+      const name = await operatorName(tx, operatorId)
+      const message = messageView(await insertMessage(tx, { id: newId(), session, author: { type: 'operator', id: operatorId, name }, text }))
+      out.publish('chatMessageCreated', message, { session })
       return message
     })
     await this.typing.stop({ type: 'operator', id: operatorId, name: null }, message.chatId)
@@ -77,17 +112,13 @@ export class Sessions {
   async editMessage(operatorId: string, messageId: string, text: string): Promise<Message> {
     checkText(text)
     return this.ctx.mutator.run(async (tx, out) => {
-      const [m] = await tx.query<any>(`SELECT * FROM messages WHERE id = $1`, [messageId])
+      const m = await messageById(tx, messageId)
       if (!m) throw new DomainError('not_found', `message ${messageId} not found`)
       if (m.author_type !== 'operator' || m.author_id !== operatorId) throw new DomainError('forbidden', 'only your own messages can be edited')
-      const session = await sessionRow(tx, m.session_id)
+      const session = await lockedSession(tx, m.session_id)
       if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
-      const [row] = await tx.query<any>(`UPDATE messages SET text = $2, edited_at = clock_timestamp() WHERE id = $1 RETURNING *`, [
-        messageId,
-        text,
-      ])
-      const message = messageView(row)
-      out.publish(everyone(session), 'chatMessageEdited', message)
+      const message = messageView(await updateMessageText(tx, messageId, text))
+      out.publish('chatMessageEdited', message, { session })
       return message
     })
   }
@@ -97,24 +128,13 @@ export class Sessions {
   /** The client read the operators' and bot's messages up to and including `messageId`. */
   async clientRead(clientId: string, messageId: string): Promise<{ chatId: string; sessionId: string; messageIds: string[]; readAt: string }> {
     return this.ctx.mutator.run(async (tx, out) => {
-      const [target] = await tx.query<any>(
-        `SELECT m.* FROM messages m JOIN clients c ON c.chat_id = m.chat_id WHERE m.id = $1 AND c.id = $2`,
-        [messageId, clientId],
-      )
-      if (!target) throw new DomainError('not_found', `message ${messageId} not found in this client's chat`)
-      const rows = await tx.query<any>(
-        `UPDATE messages SET read_at = clock_timestamp()
-          WHERE chat_id = $1 AND seq <= $2 AND author_type <> 'client' AND read_at IS NULL RETURNING id, seq, read_at`,
-        [target.chat_id, target.seq],
-      )
-      rows.sort((a, b) => a.seq - b.seq)
+      const [client, target] = [await clientById(tx, clientId), await messageById(tx, messageId)]
+      if (!client || !target || target.chat_id !== client.chat_id) throw new DomainError('not_found', `message ${messageId} not found in this client's chat`)
+      const session = await lockedSession(tx, target.session_id)
+      const rows = await markRead(tx, { column: 'chat_id', value: target.chat_id, uptoSeq: target.seq, by: 'client' })
       const readAt = rows.length > 0 ? iso(rows[0].read_at)! : new Date().toISOString()
-      const result = { chatId: target.chat_id as string, sessionId: target.session_id as string, messageIds: rows.map((r) => r.id as string), readAt }
-      if (rows.length > 0) {
-        const session = await sessionRow(tx, target.session_id)
-        const channels = audience(session)
-        if (channels.length > 0) out.publish(channels, 'chatMessageRead', result)
-      }
+      const result = { chatId: target.chat_id, sessionId: target.session_id, messageIds: rows.map((r) => r.id), readAt }
+      if (rows.length > 0) out.publish('chatMessageRead', result, { session, by: 'client' })
       return result
     })
   }
@@ -122,103 +142,101 @@ export class Sessions {
   /** The holder read the client's messages up to `messageId` (unread counts); the widget is told. */
   async operatorRead(operatorId: string, sessionId: string, messageId: string): Promise<{ messageIds: string[]; readAt: string }> {
     return this.ctx.mutator.run(async (tx, out) => {
-      const session = await sessionRow(tx, sessionId)
+      const session = await lockedSession(tx, sessionId)
       if (session.operator_id !== operatorId) throw new DomainError('forbidden', 'the session is not assigned to you')
-      const [target] = await tx.query<any>(`SELECT seq FROM messages WHERE id = $1 AND session_id = $2`, [messageId, sessionId])
-      if (!target) throw new DomainError('not_found', `message ${messageId} not found in this session`)
-      const rows = await tx.query<any>(
-        `UPDATE messages SET read_at = clock_timestamp()
-          WHERE session_id = $1 AND seq <= $2 AND author_type = 'client' AND read_at IS NULL RETURNING id, seq, read_at`,
-        [sessionId, target.seq],
-      )
-      rows.sort((a, b) => a.seq - b.seq)
+      const target = await messageById(tx, messageId)
+      if (!target || target.session_id !== sessionId) throw new DomainError('not_found', `message ${messageId} not found in this session`)
+      const rows = await markRead(tx, { column: 'session_id', value: sessionId, uptoSeq: target.seq, by: 'operator' })
       const readAt = rows.length > 0 ? iso(rows[0].read_at)! : new Date().toISOString()
-      const messageIds = rows.map((r) => r.id as string)
-      if (messageIds.length > 0) {
-        out.publish(clientChannel(session.client_id), 'chatMessageRead', { chatId: session.chat_id, sessionId, messageIds, readAt })
-      }
+      const messageIds = rows.map((r) => r.id)
+      if (messageIds.length > 0) out.publish('chatMessageRead', { chatId: session.chat_id, sessionId, messageIds, readAt }, { session, by: 'operator' })
       return { messageIds, readAt }
     })
   }
 
   // ---- session state ------------------------------------------------------------------------------
+  // Each of these may free an operator's room or fill the queue, so they route under the queue lock.
 
   async clientClose(clientId: string): Promise<ChatSession> {
-    return this.ctx.mutator.run(async (tx, out) => {
-      const [client] = await tx.query<any>(`SELECT chat_id FROM clients WHERE id = $1`, [clientId])
-      if (!client) throw new DomainError('not_found', `client ${clientId} not found`)
-      const session = await openSessionOfChat(tx, client.chat_id)
-      if (!session) throw new DomainError('conflict', 'the client has no open session')
-      const closedAt = await close(tx, session.id, 'client')
-      out.publish(everyone(session), 'sessionClosedByClient', { id: session.id, chatId: session.chat_id, closedAt })
-      if (session.status === 'assigned') await this.ctx.drain(tx, out)
-      return this.ctx.session(tx, session.id)
-    })
+    return this.ctx.mutator.run(
+      async (tx, out) => {
+        const client = await clientById(tx, clientId)
+        if (!client) throw new DomainError('not_found', `client ${clientId} not found`)
+        const session = await openSessionOfChat(tx, client.chat_id, true)
+        if (!session) throw new DomainError('conflict', 'the client has no open session')
+        const closed = await transition(tx, session, 'closed', 'client')
+        out.publish('sessionClosedByClient', { id: session.id, chatId: session.chat_id, closedAt: iso(closed.closed_at)! }, { session })
+        if (session.status === 'assigned') await this.ctx.drain(tx, out)
+        return this.ctx.session(tx, session.id)
+      },
+      { routes: true },
+    )
   }
 
   async operatorClose(operatorId: string, sessionId: string): Promise<ChatSession> {
-    return this.ctx.mutator.run(async (tx, out) => {
-      const session = await sessionRow(tx, sessionId)
-      if (session.operator_id !== operatorId) throw new DomainError('forbidden', 'the session is not assigned to you')
-      if (session.status === 'closed') throw new DomainError('conflict', 'the session is already closed')
-      const closedAt = await close(tx, sessionId, 'operator')
-      out.publish(clientChannel(session.client_id), 'sessionClosedByOperator', { id: sessionId, chatId: session.chat_id, closedAt })
-      await this.ctx.drain(tx, out)
-      return this.ctx.session(tx, sessionId)
-    })
+    return this.ctx.mutator.run(
+      async (tx, out) => {
+        const session = await lockedSession(tx, sessionId)
+        if (session.operator_id !== operatorId) throw new DomainError('forbidden', 'the session is not assigned to you')
+        if (session.status === 'closed') throw new DomainError('conflict', 'the session is already closed')
+        const closed = await transition(tx, session, 'closed', 'operator')
+        out.publish('sessionClosedByOperator', { id: sessionId, chatId: session.chat_id, closedAt: iso(closed.closed_at)! }, { session })
+        await this.ctx.drain(tx, out)
+        return this.ctx.session(tx, sessionId)
+      },
+      { routes: true },
+    )
   }
 
   /** Bot → people: `chatSessionSwitchedFromBotToOperator`, then routing. */
   async handoff(sessionId: string): Promise<ChatSession> {
-    return this.ctx.mutator.run(async (tx, out) => {
-      const session = await sessionRow(tx, sessionId)
-      if (session.status !== 'bot') throw new DomainError('conflict', `the session is ${session.status}, not with the bot`)
-      await this.route(tx, out, sessionId, 'chatSessionSwitchedFromBotToOperator')
-      return this.ctx.session(tx, sessionId)
-    })
+    return this.ctx.mutator.run(
+      async (tx, out) => {
+        const session = await lockedSession(tx, sessionId)
+        if (session.status !== 'bot') throw new DomainError('conflict', `the session is ${session.status}, not with the bot`)
+        await this.ctx.route(tx, out, session, 'chatSessionSwitchedFromBotToOperator')
+        return this.ctx.session(tx, sessionId)
+      },
+      { routes: true },
+    )
   }
 
   /** People → bot: the session disappears from its operator (`chatSessionDeleted`). */
   async toBot(sessionId: string, reason?: string): Promise<ChatSession> {
-    return this.ctx.mutator.run(async (tx, out) => {
-      const session = await sessionRow(tx, sessionId)
-      if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
-      if (session.status === 'bot') throw new DomainError('conflict', 'the session is already with the bot')
-      await tx.query(
-        `UPDATE sessions SET status = 'bot', bot_status = 'BOT', previous_operator_id = COALESCE(operator_id, previous_operator_id),
-                operator_id = NULL, operator_assigned_at = NULL, queue_seq = NULL WHERE id = $1`,
-        [sessionId],
-      )
-      const data: { id: string; chatId: string; reason?: string } = { id: sessionId, chatId: session.chat_id }
-      if (reason) data.reason = reason
-      out.publish(audience(session), 'chatSessionDeleted', data)
-      if (session.status === 'assigned') await this.ctx.drain(tx, out)
-      return this.ctx.session(tx, sessionId)
-    })
+    return this.ctx.mutator.run(
+      async (tx, out) => {
+        const session = await lockedSession(tx, sessionId)
+        if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
+        if (session.status === 'bot') throw new DomainError('conflict', 'the session is already with the bot')
+        await transition(tx, session, 'bot')
+        const data: { id: string; chatId: string; reason?: string } = { id: sessionId, chatId: session.chat_id }
+        if (reason) data.reason = reason
+        out.publish('chatSessionDeleted', data, { session })
+        if (session.status === 'assigned') await this.ctx.drain(tx, out)
+        return this.ctx.session(tx, sessionId)
+      },
+      { routes: true },
+    )
   }
 
   /** An operator takes a queued session, within maxChats. */
   async accept(operatorId: string, sessionId: string): Promise<ChatSession> {
-    return this.ctx.mutator.run(async (tx, out) => {
-      const session = await sessionRow(tx, sessionId)
-      if (session.status !== 'queued') throw new DomainError('conflict', `the session is ${session.status}, not queued`)
-      const [op] = await tx.query<any>(
-        `SELECT max_chats, blocked, (SELECT count(*)::int FROM sessions s WHERE s.operator_id = o.id AND s.status = 'assigned') AS open
-           FROM operators o WHERE id = $1`,
-        [operatorId],
-      )
-      if (op.blocked) throw new DomainError('forbidden', 'operator is blocked')
-      if (op.open >= op.max_chats) throw new DomainError('conflict', `maxChats (${op.max_chats}) reached`)
-      await tx.query(
-        `UPDATE sessions SET status = 'assigned', bot_status = 'OPERATOR', operator_id = $2, operator_assigned_at = clock_timestamp() WHERE id = $1`,
-        [sessionId, operatorId],
-      )
-      await tx.query(`UPDATE operators SET last_assigned_at = clock_timestamp() WHERE id = $1`, [operatorId])
-      const view = await this.ctx.session(tx, sessionId)
-      out.publish(operatorChannel(operatorId), 'chatSessionAdded', view)
-      out.publish(QUEUE_CHANNEL, 'chatSessionAssigned', view)
-      return view
-    })
+    return this.ctx.mutator.run(
+      async (tx, out) => {
+        const session = await lockedSession(tx, sessionId)
+        if (session.status !== 'queued') throw new DomainError('conflict', `the session is ${session.status}, not queued`)
+        const op = await operatorCapacity(tx, operatorId)
+        if (!op) throw new DomainError('not_found', `operator ${operatorId} not found`)
+        if (op.blocked) throw new DomainError('forbidden', 'operator is blocked')
+        if (op.open >= op.max_chats) throw new DomainError('conflict', `maxChats (${op.max_chats}) reached`)
+        await assign(tx, session, operatorId)
+        const view = await this.ctx.session(tx, sessionId)
+        out.publish('chatSessionAdded', view, { operatorId })
+        out.publish('chatSessionAssigned', view, {})
+        return view
+      },
+      { routes: true },
+    )
   }
 
   // ---- listing ------------------------------------------------------------------------------------
@@ -268,46 +286,11 @@ export class Sessions {
     const page = await messagePage(this.ctx.db, 'chat_id', client.chat_id, opts)
     return { ...page, session: last ? { id: last.id, status: last.status } : null }
   }
+}
 
-  // ---- internals ----------------------------------------------------------------------------------
-
-  private async open(tx: Db, client: { id: string; chat_id: string }, mode: SessionMode): Promise<SessionRow> {
-    const [row] = await tx.query<SessionRow>(
-      `INSERT INTO sessions (id, chat_id, client_id, status, bot_status) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-      [newId(), client.chat_id, client.id, mode === 'bot' ? 'bot' : 'queued', mode === 'bot' ? 'BOT' : 'HELP'],
-    )
-    return row
-  }
-
-  /**
-   * Puts a session in the queue and drains it. Events: `first` (the session as routing left it) to the queue
-   * audience, `chatSessionAdded` to each assignee, and `operatorNotFound` when this session stays queued.
-   */
-  private async route(tx: Db, out: Outbox, sessionId: string, first: 'chatSessionStarted' | 'chatSessionSwitchedFromBotToOperator'): Promise<void> {
-    await tx.query(
-      `UPDATE sessions SET status = 'queued', bot_status = 'HELP', operator_id = NULL, queue_seq = nextval('session_queue_seq') WHERE id = $1`,
-      [sessionId],
-    )
-    const assignments = await this.ctx.router.drain(tx)
-    const ids = [sessionId, ...assignments.map((a) => a.sessionId).filter((id) => id !== sessionId)]
-    const views = new Map((await this.ctx.sessions(tx, ids)).map((v) => [v.id, v]))
-    const session = views.get(sessionId)!
-    out.publish(QUEUE_CHANNEL, first, session)
-    for (const a of assignments) {
-      out.publish(operatorChannel(a.operatorId), 'chatSessionAdded', views.get(a.sessionId)!)
-      // The session just started was shown assigned already; the others leave the queue now.
-      if (a.sessionId !== sessionId) out.publish(QUEUE_CHANNEL, 'chatSessionAssigned', views.get(a.sessionId)!)
-    }
-    if (session.status === 'queued') {
-      out.publish(QUEUE_CHANNEL, 'operatorNotFound', {
-        botStatus: 'HELP',
-        chatId: session.chatId,
-        operatorType: 'operator',
-        sessionId,
-        status: 'queued',
-      })
-    }
-  }
+async function operatorName(tx: Db, id: string): Promise<string | null> {
+  const [row] = await tx.query<{ name: string }>(`SELECT name FROM operators WHERE id = $1`, [id])
+  return row?.name ?? null
 }
 
 function checkText(text: unknown): asserts text is string {
@@ -319,23 +302,6 @@ function checkText(text: unknown): asserts text is string {
 function mayRead(operatorId: string, s: SessionRow): void {
   if (s.status === 'queued' || s.operator_id === operatorId || s.previous_operator_id === operatorId) return
   throw new DomainError('forbidden', 'the session is not yours')
-}
-
-async function insertMessage(tx: Db, session: SessionRow, author: Author, text: string): Promise<Message> {
-  const [row] = await tx.query<any>(
-    `INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp()) RETURNING *`,
-    [newId(), session.id, session.chat_id, author.type, author.id, author.name, text],
-  )
-  return messageView(row)
-}
-
-async function close(tx: Db, sessionId: string, by: 'client' | 'operator'): Promise<string> {
-  const [row] = await tx.query<any>(
-    `UPDATE sessions SET status = 'closed', closed_at = clock_timestamp(), closed_by = $2, queue_seq = NULL WHERE id = $1 RETURNING closed_at`,
-    [sessionId, by],
-  )
-  return iso(row.closed_at)!
 }
 
 async function messagePage(db: Db, column: 'session_id' | 'chat_id', value: string, opts: { before?: string; limit: number }): Promise<Page<Message>> {

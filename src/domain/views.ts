@@ -42,17 +42,7 @@ export interface Client {
   createdAt: string
 }
 
-export interface SessionRow {
-  id: string
-  chat_id: string
-  client_id: string
-  status: SessionStatus
-  bot_status: string | null
-  operator_id: string | null
-  previous_operator_id: string | null
-  started_at: Date
-  closed_at: Date | null
-}
+export type { SessionRow } from '../store/chat.js'
 
 export function messageView(r: any): Message {
   return {

@@ -14,7 +14,7 @@ import type { Db } from '../../src/store/db.js'
 export class RecorderGateway implements LiveGateway {
   readonly published: Array<{ channel: string; data: any }> = []
   readonly disconnected: Array<{ user: string; code: number; reason: string }> = []
-  /** Live connections per channel, as the test pretends them to be. */
+  /** Live connections per channel as the gateway would count them (client presence); operators go online through `domain.connectionOpened`. */
   readonly connections = new Map<string, number>()
 
   async publish(channel: string, data: unknown) {
@@ -50,7 +50,7 @@ export async function startHarness(config: Partial<DomainConfig> = {}, http: Par
   const db = await openPglite()
   await migrate(db)
   const live = new RecorderGateway()
-  const domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...config }, log: pino({ level: 'silent' }) })
+  const domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...config }, log: pino({ level: 'silent' }), nodeId: 'harness' })
   const apiKey = 'harness-key'
   const app = Fastify({ logger: false })
   await app.register(apiV1({ domain, apiKey, ...http }), { prefix: '/api/v1' })

@@ -9,7 +9,7 @@ beforeAll(async () => {
 afterAll(() => h.close())
 beforeEach(async () => {
   // Each test starts from an empty platform.
-  for (const t of ['messages', 'sessions', 'operator_tokens', 'clients', 'operators']) await h.db.query(`DELETE FROM ${t}`)
+  for (const t of ['operator_connections', 'messages', 'sessions', 'operator_tokens', 'clients', 'operators']) await h.db.query(`DELETE FROM ${t}`)
   h.live.connections.clear()
   h.live.clear()
 })
@@ -17,7 +17,7 @@ beforeEach(async () => {
 async function operator(name: string, maxChats = 5, online = true) {
   const op = (await h.api('POST', '/operators', { name, maxChats })).body
   const { token } = (await h.api('POST', `/operators/${op.id}/tokens`, {})).body
-  if (online) h.live.connections.set(`operator:${op.id}`, 1)
+  if (online) await h.domain.connectionOpened({ kind: 'operator', operatorId: op.id }, `conn-${op.id}`)
   return { ...op, token }
 }
 async function client(name = 'Ann') {
@@ -103,9 +103,8 @@ describe('routing', () => {
     const c2 = await client()
     await write(c2.id)
     expect((await sessionOf(c2.chatId)).status).toBe('queued')
-    h.live.connections.set(`operator:${b.id}`, 1)
-    h.domain.connectionOpened({ kind: 'operator', operatorId: b.id }, 'conn-1')
-    await expect.poll(async () => (await sessionOf(c2.chatId)).operator_id).toBe(b.id)
+    await h.domain.connectionOpened({ kind: 'operator', operatorId: b.id }, 'conn-1')
+    expect((await sessionOf(c2.chatId)).operator_id).toBe(b.id)
   })
 
   it('sends the new-session events in order to the right audiences', async () => {

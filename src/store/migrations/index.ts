@@ -1,5 +1,6 @@
 /** Every migration in order; an applied migration is never edited, a change is a new file. */
 import { sql as chat } from './001_chat.js'
+import { sql as operatorPresence } from './002_operator_presence.js'
 
 export interface Migration {
   id: number
@@ -7,4 +8,7 @@ export interface Migration {
   sql: string
 }
 
-export const MIGRATIONS: Migration[] = [{ id: 1, name: 'chat', sql: chat }]
+export const MIGRATIONS: Migration[] = [
+  { id: 1, name: 'chat', sql: chat },
+  { id: 2, name: 'operator_presence', sql: operatorPresence },
+]

@@ -1,0 +1,53 @@
+/**
+ * The domain's own record of which operators are online, shared by every node through the store: each
+ * node adds its operators' connections as they open and removes them as they close, and heartbeats so that
+ * the connections of a node that died stop counting after `nodeTtlMs`. Routing reads this record inside its
+ * transaction; it never asks the gateway.
+ */
+import { addOperatorConnection, heartbeat, removeNode, removeOperatorConnection } from '../store/operators.js'
+import type { DomainContext } from './context.js'
+
+export class OperatorPresence {
+  private timer?: NodeJS.Timeout
+  /** A connection's registration in flight: its removal waits for it. */
+  private readonly opening = new Map<string, Promise<unknown>>()
+
+  constructor(private readonly ctx: DomainContext) {}
+
+  async start(): Promise<void> {
+    const { db, nodeId, config } = this.ctx
+    await heartbeat(db, nodeId, config.nodeTtlMs)
+    this.timer = setInterval(() => {
+      heartbeat(db, nodeId, config.nodeTtlMs).catch((err) => this.ctx.log.warn({ err }, 'presence heartbeat failed'))
+    }, Math.max(100, Math.floor(config.nodeTtlMs / 3)))
+    this.timer.unref()
+  }
+
+  /** The operator is online from the commit on, and the queue drains to it in the same transaction. */
+  opened(operatorId: string, connectionId: string): Promise<void> {
+    const done = this.ctx.mutator.run(
+      async (tx, out) => {
+        await addOperatorConnection(tx, { connectionId, operatorId, nodeId: this.ctx.nodeId })
+        await this.ctx.drain(tx, out)
+      },
+      { routes: true },
+    )
+    const settled = done.catch(() => {}).finally(() => {
+      if (this.opening.get(connectionId) === settled) this.opening.delete(connectionId)
+    })
+    this.opening.set(connectionId, settled)
+    return done
+  }
+
+  async closed(connectionId: string): Promise<void> {
+    await this.opening.get(connectionId)
+    await removeOperatorConnection(this.ctx.db, connectionId)
+  }
+
+  /** This node leaves: its connections stop counting at once. */
+  async close(): Promise<void> {
+    clearInterval(this.timer)
+    await Promise.all(this.opening.values())
+    await removeNode(this.ctx.db, this.ctx.nodeId)
+  }
+}

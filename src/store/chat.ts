@@ -1,0 +1,200 @@
+/**
+ * The SQL of chats: clients, sessions and messages, behind typed functions. Row types are the tables'
+ * columns; the domain turns them into the shapes of events.md (src/domain/views.ts).
+ *
+ * Locking contract (src/domain/outbox.ts): a use case that changes a chat locks its session row
+ * (`FOR UPDATE`) and nothing wider; a use case that routes takes the queue lock before any row lock.
+ */
+import type { Db } from './db.js'
+
+export type SessionStatus = 'bot' | 'queued' | 'assigned' | 'closed'
+export type AuthorType = 'client' | 'operator' | 'bot' | 'system'
+
+export interface ClientRow {
+  id: string
+  chat_id: string
+  name: string
+  external_id: string | null
+  channel: string
+  messenger_type: string | null
+  whatsapp_phone: string | null
+  ip: string | null
+  referer: string | null
+  coordinates: unknown
+  banned: boolean
+  online: boolean
+  online_at: Date | null
+  offline_at: Date | null
+  created_at: Date
+}
+
+export interface SessionRow {
+  id: string
+  seq: number
+  chat_id: string
+  client_id: string
+  status: SessionStatus
+  bot_status: string | null
+  operator_id: string | null
+  previous_operator_id: string | null
+  queue_seq: number | null
+  started_at: Date
+  operator_assigned_at: Date | null
+  closed_at: Date | null
+  closed_by: string | null
+}
+
+export interface MessageRow {
+  id: string
+  seq: number
+  session_id: string
+  chat_id: string
+  author_type: AuthorType
+  author_id: string | null
+  author_name: string | null
+  text: string
+  attachments: unknown[]
+  created_at: Date
+  edited_at: Date | null
+  read_at: Date | null
+}
+
+export interface Author {
+  type: AuthorType
+  id: string | null
+  name: string | null
+}
+
+// ---- clients ---------------------------------------------------------------------------------------
+
+export async function clientById(db: Db, id: string): Promise<ClientRow | undefined> {
+  const [row] = await db.query<ClientRow>(`SELECT * FROM clients WHERE id = $1`, [id])
+  return row
+}
+
+// ---- sessions --------------------------------------------------------------------------------------
+
+/** The session, locked for the rest of the transaction when `lock`. */
+export async function sessionById(db: Db, id: string, lock = false): Promise<SessionRow | undefined> {
+  const [row] = await db.query<SessionRow>(`SELECT * FROM sessions WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id])
+  return row
+}
+
+export async function openSessionOfChat(db: Db, chatId: string, lock = false): Promise<SessionRow | undefined> {
+  const [row] = await db.query<SessionRow>(`SELECT * FROM sessions WHERE chat_id = $1 AND status <> 'closed'${lock ? ' FOR UPDATE' : ''}`, [chatId])
+  return row
+}
+
+export async function insertSession(db: Db, s: { id: string; chatId: string; clientId: string; status: 'bot' | 'queued'; botStatus: string }): Promise<SessionRow> {
+  const [row] = await db.query<SessionRow>(
+    `INSERT INTO sessions (id, chat_id, client_id, status, bot_status) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+    [s.id, s.chatId, s.clientId, s.status, s.botStatus],
+  )
+  return row
+}
+
+/** How each status is entered: the columns a move into it sets (the allowed moves are in src/domain/lifecycle.ts). */
+const ENTER: Record<SessionStatus, string> = {
+  // A requeued session keeps its place; a new or handed-off one gets the next.
+  queued: `bot_status = 'HELP', previous_operator_id = COALESCE(operator_id, previous_operator_id), operator_id = NULL,
+           queue_seq = COALESCE(queue_seq, nextval('session_queue_seq'))`,
+  assigned: `bot_status = 'OPERATOR', operator_id = $3, operator_assigned_at = clock_timestamp()`,
+  bot: `bot_status = 'BOT', previous_operator_id = COALESCE(operator_id, previous_operator_id), operator_id = NULL,
+        operator_assigned_at = NULL, queue_seq = NULL`,
+  closed: `closed_at = clock_timestamp(), closed_by = $3, queue_seq = NULL`,
+}
+
+/**
+ * Moves a session from `from` to `to`; undefined when it is no longer in `from` (a concurrent change won).
+ * `arg` is the operator for 'assigned' and who closed for 'closed'.
+ */
+export async function setSessionStatus(db: Db, id: string, from: SessionStatus, to: SessionStatus, arg: string | null = null): Promise<SessionRow | undefined> {
+  const uses = to === 'assigned' || to === 'closed'
+  const [row] = await db.query<SessionRow>(
+    `UPDATE sessions SET status = '${to}', ${ENTER[to]} WHERE id = $1 AND status = $2 RETURNING *`,
+    uses ? [id, from, arg] : [id, from],
+  )
+  return row
+}
+
+/** The queue in arrival order, locked: a session being changed by its chat is waited for, never skipped. */
+export async function queuedSessions(db: Db): Promise<SessionRow[]> {
+  return db.query<SessionRow>(`SELECT * FROM sessions WHERE status = 'queued' ORDER BY queue_seq, seq FOR UPDATE`)
+}
+
+/** The sessions an operator holds, locked. */
+export async function heldSessions(db: Db, operatorId: string): Promise<SessionRow[]> {
+  return db.query<SessionRow>(`SELECT * FROM sessions WHERE operator_id = $1 AND status = 'assigned' ORDER BY seq FOR UPDATE`, [operatorId])
+}
+
+// ---- messages --------------------------------------------------------------------------------------
+
+/**
+ * A client's message in its open session, in one statement: the session row is locked (the chat's
+ * writes keep their order), the message inserted. Undefined when the client has no open session.
+ */
+export async function insertClientMessageInOpenSession(
+  db: Db,
+  m: { id: string; clientId: string; text: string },
+): Promise<{ message: MessageRow; session: SessionRow } | undefined> {
+  const [row] = await db.query<MessageRow & { s: SessionRow }>(
+    `WITH s AS (
+       SELECT s.*, c.name AS client_name FROM clients c JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
+        WHERE c.id = $2 FOR UPDATE OF s),
+     m AS (
+       INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at)
+       SELECT $1, s.id, s.chat_id, 'client', $2, s.client_name, $3, clock_timestamp() FROM s RETURNING *)
+     SELECT m.*, to_jsonb(s) AS s FROM m, s`,
+    [m.id, m.clientId, m.text],
+  )
+  if (!row) return undefined
+  const { s, ...message } = row
+  return { message: message as MessageRow, session: sessionFromJson(s) }
+}
+
+/** A message in a session the caller has locked. */
+export async function insertMessage(db: Db, m: { id: string; session: SessionRow; author: Author; text: string }): Promise<MessageRow> {
+  const [row] = await db.query<MessageRow>(
+    `INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp()) RETURNING *`,
+    [m.id, m.session.id, m.session.chat_id, m.author.type, m.author.id, m.author.name, m.text],
+  )
+  return row
+}
+
+export async function messageById(db: Db, id: string): Promise<MessageRow | undefined> {
+  const [row] = await db.query<MessageRow>(`SELECT * FROM messages WHERE id = $1`, [id])
+  return row
+}
+
+export async function updateMessageText(db: Db, id: string, text: string): Promise<MessageRow> {
+  const [row] = await db.query<MessageRow>(`UPDATE messages SET text = $2, edited_at = clock_timestamp() WHERE id = $1 RETURNING *`, [id, text])
+  return row
+}
+
+/** Marks unread messages up to `seq` read, oldest first: the client's (`by` operator) or everyone else's (`by` client). */
+export async function markRead(
+  db: Db,
+  where: { column: 'chat_id' | 'session_id'; value: string; uptoSeq: number; by: 'client' | 'operator' },
+): Promise<Array<{ id: string; seq: number; read_at: Date }>> {
+  const authors = where.by === 'client' ? `author_type <> 'client'` : `author_type = 'client'`
+  const rows = await db.query<{ id: string; seq: number; read_at: Date }>(
+    `UPDATE messages SET read_at = clock_timestamp()
+      WHERE ${where.column} = $1 AND seq <= $2 AND ${authors} AND read_at IS NULL RETURNING id, seq, read_at`,
+    [where.value, where.uptoSeq],
+  )
+  return rows.sort((a, b) => a.seq - b.seq)
+}
+
+/** `to_jsonb` turns timestamps into strings and bigints into numbers; the row types keep Dates. */
+function sessionFromJson(s: any): SessionRow {
+  const date = (v: unknown) => (v == null ? null : new Date(String(v)))
+  return {
+    ...s,
+    seq: Number(s.seq),
+    queue_seq: s.queue_seq == null ? null : Number(s.queue_seq),
+    started_at: date(s.started_at)!,
+    operator_assigned_at: date(s.operator_assigned_at),
+    closed_at: date(s.closed_at),
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The SQL of operators' availability: their live connections as the domain records them (shared by all
+ * nodes, so routing never asks the gateway inside a transaction) and the candidates routing picks from.
+ */
+import type { Db } from './db.js'
+
+export interface RoutingCandidateRow {
+  id: string
+  max_chats: number
+  last_assigned_at: Date | null
+  open: number
+}
+
+/**
+ * Operators who can take a session now: not blocked, with a live connection on a node that is alive,
+ * under maxChats; oldest operator first (the router breaks ties with this order).
+ */
+export async function routingCandidates(db: Db, nodeTtlMs: number): Promise<RoutingCandidateRow[]> {
+  return db.query<RoutingCandidateRow>(
+    `SELECT o.id, o.max_chats, o.last_assigned_at, open.n AS open
+       FROM operators o
+       CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM sessions s WHERE s.operator_id = o.id AND s.status = 'assigned') open
+      WHERE NOT o.blocked AND open.n < o.max_chats
+        AND EXISTS (SELECT 1 FROM operator_connections oc JOIN domain_nodes dn ON dn.node_id = oc.node_id
+                     WHERE oc.operator_id = o.id AND dn.seen_at > now() - make_interval(secs => $1::float8 / 1000))
+      ORDER BY o.created_at, o.id`,
+    [nodeTtlMs],
+  )
+}
+
+/** One operator's capacity, for taking a session by hand. */
+export async function operatorCapacity(db: Db, id: string): Promise<{ max_chats: number; blocked: boolean; open: number } | undefined> {
+  const [row] = await db.query<{ max_chats: number; blocked: boolean; open: number }>(
+    `SELECT max_chats, blocked, (SELECT count(*)::int FROM sessions s WHERE s.operator_id = o.id AND s.status = 'assigned') AS open
+       FROM operators o WHERE id = $1`,
+    [id],
+  )
+  return row
+}
+
+export async function markAssigned(db: Db, operatorId: string): Promise<void> {
+  await db.query(`UPDATE operators SET last_assigned_at = clock_timestamp() WHERE id = $1`, [operatorId])
+}
+
+// ---- presence ----------------------------------------------------------------------------------------
+
+/** Registers this node (or renews it) and forgets connections of nodes silent for longer than `nodeTtlMs`. */
+export async function heartbeat(db: Db, nodeId: string, nodeTtlMs: number): Promise<void> {
+  await db.query(
+    `INSERT INTO domain_nodes (node_id) VALUES ($1) ON CONFLICT (node_id) DO UPDATE SET seen_at = now()`,
+    [nodeId],
+  )
+  await db.query(
+    `WITH dead AS (DELETE FROM domain_nodes WHERE seen_at < now() - make_interval(secs => $1::float8 / 1000) RETURNING node_id)
+     DELETE FROM operator_connections WHERE node_id IN (SELECT node_id FROM dead)`,
+    [nodeTtlMs],
+  )
+}
+
+export async function addOperatorConnection(db: Db, c: { connectionId: string; operatorId: string; nodeId: string }): Promise<void> {
+  await db.query(
+    `INSERT INTO operator_connections (connection_id, operator_id, node_id) VALUES ($1, $2, $3) ON CONFLICT (connection_id) DO NOTHING`,
+    [c.connectionId, c.operatorId, c.nodeId],
+  )
+}
+
+export async function removeOperatorConnection(db: Db, connectionId: string): Promise<void> {
+  await db.query(`DELETE FROM operator_connections WHERE connection_id = $1`, [connectionId])
+}
+
+export async function removeNode(db: Db, nodeId: string): Promise<void> {
+  await db.query(`DELETE FROM operator_connections WHERE node_id = $1`, [nodeId])
+  await db.query(`DELETE FROM domain_nodes WHERE node_id = $1`, [nodeId])
+}
+
+/** Which of `ids` have a live connection on a live node. */
+export async function onlineOperators(db: Db, ids: string[], nodeTtlMs: number): Promise<Set<string>> {
+  if (ids.length === 0) return new Set()
+  const rows = await db.query<{ operator_id: string }>(
+    `SELECT DISTINCT oc.operator_id FROM operator_connections oc JOIN domain_nodes dn ON dn.node_id = oc.node_id
+      WHERE oc.operator_id = ANY($1) AND dn.seen_at > now() - make_interval(secs => $2::float8 / 1000)`,
+    [ids, nodeTtlMs],
+  )
+  return new Set(rows.map((r) => r.operator_id))
+}
