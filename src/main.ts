@@ -25,6 +25,8 @@ export interface LivedeskOptions {
   apiKey?: string
   dataDir?: string
   databaseUrl?: string
+  /** Connections to the PostgreSQL server: the most transactions this node runs at once. @default 20 */
+  databasePoolSize?: number
   redisUrl?: string
   /** Key and channel prefix in Redis, so that several deployments can share one server. @default 'livedesk' */
   redisPrefix?: string
@@ -72,6 +74,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, argv: strin
     apiKey: env.API_KEY || undefined,
     dataDir: env.DATA_DIR || './data',
     databaseUrl: env.DATABASE_URL || undefined,
+    databasePoolSize: envNumber(env, 'DATABASE_POOL_SIZE'),
     redisUrl: env.REDIS_URL || undefined,
     redisPrefix: env.REDIS_PREFIX || undefined,
     logLevel: env.LOG_LEVEL || 'info',
@@ -175,7 +178,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
     nodeId: `livedesk-${randomBytes(3).toString('hex')}`,
     ...options.realtime,
   }
-  const db = options.hooks ? undefined : await openDb({ databaseUrl: options.databaseUrl, dataDir })
+  const db = options.hooks ? undefined : await openDb({ databaseUrl: options.databaseUrl, poolSize: options.databasePoolSize, dataDir })
   const { broker, presence } = await createBrokers(options, realtime, log)
   // The node needs the hooks and the domain needs the node: the hooks reach the domain once it exists.
   let domain: Domain | undefined

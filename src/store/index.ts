@@ -10,12 +10,14 @@ export type { Db } from './db.js'
 export interface OpenDbOptions {
   /** A PostgreSQL server (postgres://...); without it, PGlite in `<dataDir>/pglite`. */
   databaseUrl?: string
+  /** PostgreSQL pool size. @default 20 */
+  poolSize?: number
   dataDir: string
 }
 
 export async function openDb(options: OpenDbOptions): Promise<Db> {
   const db = options.databaseUrl
-    ? await openPostgres(options.databaseUrl)
+    ? await openPostgres(options.databaseUrl, options.poolSize)
     : await openPglite(join(options.dataDir, 'pglite'))
   try {
     await migrate(db)
