@@ -71,7 +71,7 @@ function presentedKey(req: FastifyRequest): string | undefined {
 export function serverApiMethods(node: Node): Record<string, Method> {
   const publish: Method = async (p) => {
     const channel = str(p, 'channel')!
-    return node.publishJson(channel, dataJsonOf(p), { skipHistory: p.skip_history === true, tags: tagsOf(p) })
+    return node.publishJson(channel, dataJsonOf(p), { skipHistory: p.skip_history === true, tags: tagsOf(p), idempotencyKey: str(p, 'idempotency_key', false) })
   }
   const methods: Record<string, Method> = {
     publish,
@@ -80,9 +80,10 @@ export function serverApiMethods(node: Node): Record<string, Method> {
       if (!p.channels.every((c) => typeof c === 'string' && c !== '')) throw badRequest('channels must hold channel names')
       const dataJson = dataJsonOf(p)
       const tags = tagsOf(p)
+      const idempotencyKey = str(p, 'idempotency_key', false)
       const responses = await Promise.all(
         (p.channels as string[]).map((channel) =>
-          node.publishJson(channel, dataJson, { skipHistory: p.skip_history === true, tags }).then(
+          node.publishJson(channel, dataJson, { skipHistory: p.skip_history === true, tags, idempotencyKey }).then(
             (result) => ({ result }),
             (err) => ({ error: toApiError(err) }),
           ),

@@ -1,8 +1,9 @@
 /** The single-process broker: history in memory, traffic handed straight to this node's handler. */
 import { randomBytes } from 'node:crypto'
 import type { ClientInfo, StreamPosition } from '../protocol/types.js'
-import type {
-  Broker, BrokerEventHandler, BrokerPublication, ControlMessage, HistoryOptions, HistoryResult, PublishOptions,
+import {
+  DEFAULT_IDEMPOTENT_RESULT_TTL_MS,
+  type Broker, type BrokerEventHandler, type BrokerPublication, type ControlMessage, type HistoryOptions, type HistoryResult, type PublishOptions,
 } from './broker.js'
 
 interface Stream {
@@ -19,6 +20,8 @@ const newEpoch = () => randomBytes(6).toString('base64url')
 export class MemoryBroker implements Broker {
   private handler?: BrokerEventHandler
   private readonly streams = new Map<string, Stream>()
+  /** `channel \0 idempotency key` → the first publish's result, until it expires. */
+  private readonly results = new Map<string, { position: StreamPosition | null; expiresAt: number }>()
   private sweepTimer?: NodeJS.Timeout
 
   async run(handler: BrokerEventHandler): Promise<void> {
@@ -32,6 +35,17 @@ export class MemoryBroker implements Broker {
   async unsubscribe(): Promise<void> {}
 
   async publish(channel: string, pub: BrokerPublication, opts: PublishOptions): Promise<StreamPosition | null> {
+    if (opts.idempotencyKey === undefined) return this.publishNow(channel, pub, opts)
+    const key = `${channel}\0${opts.idempotencyKey}`
+    const now = Date.now()
+    const seen = this.results.get(key)
+    if (seen && seen.expiresAt > now) return seen.position
+    const position = this.publishNow(channel, pub, opts)
+    this.results.set(key, { position, expiresAt: now + (opts.idempotentResultTtlMs ?? DEFAULT_IDEMPOTENT_RESULT_TTL_MS) })
+    return position
+  }
+
+  private publishNow(channel: string, pub: BrokerPublication, opts: PublishOptions): StreamPosition | null {
     if (opts.historySize <= 0) {
       this.handler?.handlePublication(channel, pub, null)
       return null
@@ -101,5 +115,6 @@ export class MemoryBroker implements Broker {
       if (stream.metaExpiresAt <= now) this.streams.delete(channel)
       else stream.items = stream.items.filter((i) => i.expiresAt > now)
     }
+    for (const [key, result] of this.results) if (result.expiresAt <= now) this.results.delete(key)
   }
 }

@@ -12,8 +12,9 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { ClientInfo, StreamPosition } from '../protocol/types.js'
-import type {
-  Broker, BrokerEventHandler, BrokerPublication, ControlMessage, HistoryOptions, HistoryResult, PublishOptions,
+import {
+  DEFAULT_IDEMPOTENT_RESULT_TTL_MS,
+  type Broker, type BrokerEventHandler, type BrokerPublication, type ControlMessage, type HistoryOptions, type HistoryResult, type PublishOptions,
 } from './broker.js'
 
 export interface RedisBrokerOptions {
@@ -24,8 +25,16 @@ export interface RedisBrokerOptions {
   onError?: (err: Error) => void
 }
 
-// KEYS: stream, meta. ARGV: payload, historySize, historyTtlMs, pub/sub channel, metaTtlMs ('0' = none), new epoch.
+// KEYS: stream, meta, idempotent result ('' = none). ARGV: payload, historySize, historyTtlMs, pub/sub channel,
+// metaTtlMs ('0' = none), new epoch, result TTL ms. A result key already set answers with the first position.
 const PUBLISH_SCRIPT = `
+if KEYS[3] ~= '' then
+  local seen = redis.call('get', KEYS[3])
+  if seen then
+    local sep = string.find(seen, ':', 1, true)
+    return {tonumber(string.sub(seen, 1, sep - 1)), string.sub(seen, sep + 1)}
+  end
+end
 local epoch = redis.call('hget', KEYS[2], 'e')
 if not epoch then
   epoch = ARGV[6]
@@ -38,7 +47,14 @@ if ARGV[5] ~= '0' then redis.call('pexpire', KEYS[2], ARGV[5]) end
 redis.call('xadd', KEYS[1], 'MAXLEN', ARGV[2], offset, 'd', ARGV[1])
 redis.call('pexpire', KEYS[1], ARGV[3])
 redis.call('publish', ARGV[4], 'p' .. offset .. ':' .. epoch .. ':' .. ARGV[1])
+if KEYS[3] ~= '' then redis.call('set', KEYS[3], offset .. ':' .. epoch, 'PX', ARGV[7]) end
 return {offset, epoch}
+`
+
+// KEYS: idempotent result. ARGV: pub/sub channel, message, result TTL ms. Publishes once per key and TTL.
+const PUBLISH_ONCE_SCRIPT = `
+if redis.call('set', KEYS[1], '', 'NX', 'PX', ARGV[3]) then redis.call('publish', ARGV[1], ARGV[2]) end
+return 1
 `
 
 // KEYS: stream, meta. ARGV: with publications '1'/'0', start id ('' = from the end), limit (0 = all),
@@ -79,7 +95,8 @@ return {top, epoch, entries}
 type StreamEntry = [id: string, fields: string[]]
 
 interface ScriptCommands {
-  livedeskPublish(stream: string, meta: string, ...argv: string[]): Promise<[number, string]>
+  livedeskPublish(stream: string, meta: string, result: string, ...argv: string[]): Promise<[number, string]>
+  livedeskPublishOnce(result: string, ...argv: string[]): Promise<number>
   livedeskHistory(stream: string, meta: string, ...argv: string[]): Promise<[string | number, string, StreamEntry[]]>
 }
 
@@ -119,7 +136,8 @@ export class RedisBroker implements Broker {
     this.sub = new Redis(opts.url, { lazyConnect: true, autoResubscribe: true, connectionName: `${this.prefix}:sub` })
     this.cmd.on('error', onError)
     this.sub.on('error', onError)
-    this.cmd.defineCommand('livedeskPublish', { numberOfKeys: 2, lua: PUBLISH_SCRIPT })
+    this.cmd.defineCommand('livedeskPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT })
+    this.cmd.defineCommand('livedeskPublishOnce', { numberOfKeys: 1, lua: PUBLISH_ONCE_SCRIPT })
     this.cmd.defineCommand('livedeskHistory', { numberOfKeys: 2, lua: HISTORY_SCRIPT })
     this.sub.on('message', (redisChannel: string, message: string) => {
       if (this.held) this.held.push([redisChannel, message])
@@ -159,14 +177,17 @@ export class RedisBroker implements Broker {
 
   async publish(channel: string, pub: BrokerPublication, opts: PublishOptions): Promise<StreamPosition | null> {
     const payload = encodePayload(pub)
+    const resultKey = opts.idempotencyKey === undefined ? '' : `${this.prefix}.result.${channel}.${opts.idempotencyKey}`
+    const resultTtl = String(Math.max(1, Math.ceil(opts.idempotentResultTtlMs ?? DEFAULT_IDEMPOTENT_RESULT_TTL_MS)))
     if (opts.historySize <= 0) {
-      await this.cmd.publish(this.clientPrefix + channel, `p::${payload}`)
+      if (resultKey) await this.cmd.livedeskPublishOnce(resultKey, this.clientPrefix + channel, `p::${payload}`, resultTtl)
+      else await this.cmd.publish(this.clientPrefix + channel, `p::${payload}`)
       return null
     }
     const [offset, epoch] = await this.cmd.livedeskPublish(
-      this.streamKey(channel), this.metaKey(channel),
+      this.streamKey(channel), this.metaKey(channel), resultKey,
       payload, String(opts.historySize), String(Math.max(1, Math.ceil(opts.historyTtlMs))),
-      this.clientPrefix + channel, String(Math.max(0, Math.ceil(opts.historyMetaTtlMs))), newEpoch(),
+      this.clientPrefix + channel, String(Math.max(0, Math.ceil(opts.historyMetaTtlMs))), newEpoch(), resultTtl,
     )
     return { offset: Number(offset), epoch }
   }

@@ -16,7 +16,16 @@ export interface PublishOptions {
   historyTtlMs: number
   /** How long the stream's epoch and top offset live without publications, in ms. */
   historyMetaTtlMs: number
+  /**
+   * Centrifugo's `idempotency_key`: a second publish with the same key to the same channel within
+   * `idempotentResultTtlMs` publishes nothing and returns the first one's position.
+   */
+  idempotencyKey?: string
+  /** @default 300_000 (Centrifugo's five minutes) */
+  idempotentResultTtlMs?: number
 }
+
+export const DEFAULT_IDEMPOTENT_RESULT_TTL_MS = 300_000
 
 export interface HistoryOptions {
   since?: StreamPosition

@@ -25,6 +25,8 @@ export interface NodeOptions {
 
 export interface PublishOptions {
   skipHistory?: boolean
+  /** A repeat with the same key within the broker's window publishes nothing (Centrifugo's `idempotency_key`). */
+  idempotencyKey?: string
   tags?: Record<string, string>
   info?: ClientInfo
 }
@@ -109,6 +111,7 @@ export class Node implements BrokerEventHandler {
       historySize: opts.skipHistory ? 0 : ns.historySize,
       historyTtlMs: ns.historyTtlMs,
       historyMetaTtlMs: this.config.historyMetaTtlMs,
+      idempotencyKey: opts.idempotencyKey,
     })
     this.stats.publications++
     return position ?? {}

@@ -70,6 +70,19 @@ describe('Centrifugo server API', () => {
     expect(history.publications.map((p: any) => p.data)).toEqual([data])
   })
 
+  it('publish with idempotency_key: a retry answers the first result and the SDK receives the publication once', async () => {
+    const sdk = await client('idem-user', ['idem:1'])
+    const pubs = collect(sdk, 'publication')
+    const first = await ok('publish', { channel: 'idem:1', data: { n: 1 }, idempotency_key: 'retry-me' })
+    const retry = await ok('publish', { channel: 'idem:1', data: { n: 1 }, idempotency_key: 'retry-me' })
+    expect(retry).toEqual(first)
+    await ok('publish', { channel: 'idem:1', data: { n: 2 } })
+    await until(() => pubs.some((p) => p.data.n === 2), 5_000, 'the publication after the retry')
+    expect(pubs.map((p) => p.data.n)).toEqual([1, 2])
+    const bad = await api('publish', { channel: 'idem:1', data: {}, idempotency_key: 42 })
+    expect(bad.body.error).toMatchObject({ code: 107 })
+  })
+
   it('broadcast: one call reaches every channel and answers per channel', async () => {
     const sdk = await client('bc-user', ['bc:1', 'bc:2'])
     const pubs = collect(sdk, 'publication')

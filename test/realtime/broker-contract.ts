@@ -195,6 +195,39 @@ export function brokerContract(target: BrokerContractTarget): void {
       expect(position.offset).toBe(0)
     })
 
+    it('publishes once per idempotency key and channel: a repeat returns the first position and delivers nothing', async () => {
+      const { broker, events } = await startNode()
+      const ch = channelName()
+      const other = channelName()
+      await broker.subscribe(ch)
+      await broker.subscribe(other)
+      const once = { ...HISTORY, idempotencyKey: 'event-1' }
+      const first = await broker.publish(ch, pubOf(1), once)
+      const repeat = await broker.publish(ch, pubOf(1), once)
+      expect(repeat).toEqual(first)
+      // The key is per channel; another key in the same channel publishes.
+      expect(await broker.publish(other, pubOf(1), once)).toMatchObject({ offset: 1 })
+      expect(await broker.publish(ch, pubOf(2), { ...HISTORY, idempotencyKey: 'event-2' })).toMatchObject({ offset: 2 })
+      // Without history too.
+      await broker.publish(ch, pubOf(3), { ...NO_HISTORY, idempotencyKey: 'event-3' })
+      await broker.publish(ch, pubOf(3), { ...NO_HISTORY, idempotencyKey: 'event-3' })
+      // A marker after the repeats: everything before it has arrived when it does.
+      await broker.publish(ch, pubOf(99), HISTORY)
+      await events.waitFor((e) => isPub(ch)(e) && e.kind === 'publication' && e.pub.data === '{"n":99}')
+      expect(numbers(events.publications(ch).map((p) => p.pub))).toEqual([1, 2, 3, 99])
+      const { publications } = await broker.history(ch, { limit: -1, historyMetaTtlMs: META_TTL })
+      expect(numbers(publications)).toEqual([1, 2, 99])
+    })
+
+    it('forgets an idempotency key after its window', async () => {
+      const { broker } = await startNode()
+      const ch = channelName()
+      const once = { ...HISTORY, idempotencyKey: 'k', idempotentResultTtlMs: 100 }
+      expect(await broker.publish(ch, pubOf(1), once)).toMatchObject({ offset: 1 })
+      await pastTtl(150)
+      expect(await broker.publish(ch, pubOf(2), once)).toMatchObject({ offset: 2 })
+    })
+
     it('hands a publication to the handler with the position publish returned', async () => {
       const { broker, events } = await startNode()
       const ch = channelName()
