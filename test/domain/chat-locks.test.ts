@@ -1,0 +1,154 @@
+/**
+ * Concurrency by chat, not by cluster (issue 10): while another connection holds one chat's session row
+ * locked (`SELECT … FOR UPDATE` in an open transaction), messages in other chats commit and reach the
+ * operator's console; the locked chat's message waits for the lock and completes once it is released.
+ * PostgreSQL only: PGlite has one connection, so nothing else can hold a row lock.
+ */
+import pg from 'pg'
+import { describe, expect, it } from 'vitest'
+import { startTestLivedesk } from '../helpers/livedesk.js'
+import { until } from '../helpers/sdk.js'
+import { api, connect, newClient, newOperator, ok, type Console } from '../http/e2e.js'
+import { postgresAvailable, tempPostgres } from '../store/databases.js'
+
+const pgUp = await postgresAvailable()
+
+const OTHER_CHATS = 4
+/** How long the other chats' messages get to commit and reach the console while one chat is locked. */
+const OTHERS_WITHIN_MS = 5_000
+
+/** Settles with `what` after `ms`, so a race can tell "not yet" from "done". */
+const after = <T>(ms: number, what: T) =>
+  new Promise<T>((resolve) => {
+    const t = setTimeout(() => resolve(what), ms)
+    t.unref()
+  })
+
+/** Fails with `what` unless `p` settles within `ms`. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  const timedOut = Symbol('timeout')
+  const r = await Promise.race([p, after(ms, timedOut)])
+  if (r === timedOut) throw new Error(`${what}: not done within ${ms} ms`)
+  return r as T
+}
+
+describe.skipIf(!pgUp)('per-chat locking (PostgreSQL)', () => {
+  it('a chat whose session row is locked waits; messages in other chats commit and reach the console meanwhile', async () => {
+    const db = await tempPostgres()
+    const l = await startTestLivedesk({ databaseUrl: db.databaseUrl })
+    const locker = new pg.Client({ connectionString: db.databaseUrl })
+    const monitor = new pg.Client({ connectionString: db.databaseUrl })
+    let console_: Console | undefined
+    let lockHeld = false
+    /** Requests that may still be in flight when the test gives up: the server closes only after them. */
+    const inFlight: Promise<unknown>[] = []
+    try {
+      await Promise.all([locker.connect(), monitor.connect()])
+      /** Backends of this database waiting for a lock, with what blocks them: the evidence in a failure message. */
+      const lockWaits = async () =>
+        (
+          await monitor.query(
+            `SELECT pid, wait_event_type, wait_event, pg_blocking_pids(pid) AS blockers, left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS query
+               FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          )
+        ).rows as Array<{ pid: number; wait_event_type: string; wait_event: string; blockers: number[]; query: string }>
+
+      // One operator with room for every chat, its console connected and known to be online.
+      const op = await newOperator(l, 'Locks', 10)
+      console_ = await connect(l, 'notifications', op.token)
+      const cons = console_
+      await until(async () => (await ok(l, 'GET', `/operators/${op.id}`)).online === true, 5_000, 'the operator online')
+
+      // Every chat has a session assigned to the operator, opened by a first message.
+      const chats: Array<{ client: { id: string }; sessionId: string }> = []
+      for (let i = 0; i <= OTHER_CHATS; i++) {
+        const client = await newClient(l, `client${i}`)
+        const first = await ok(l, 'POST', `/clients/${client.id}/messages`, { text: `hello from ${i}` })
+        // Routing is not what this test is about: should the session have been queued, the operator takes it.
+        if ((await ok(l, 'GET', `/sessions/${first.sessionId}`, undefined, op.token)).status === 'queued') {
+          expect([200, 409]).toContain((await api(l, 'POST', `/sessions/${first.sessionId}/accept`, undefined, op.token)).status)
+        }
+        const added = await cons.next('chatSessionAdded', (e) => e.data.id === first.sessionId)
+        expect(added.data).toMatchObject({ operatorId: op.id, status: 'assigned', clientId: client.id })
+        await cons.next('chatMessageCreated', (e) => e.data.id === first.id)
+        chats.push({ client, sessionId: first.sessionId })
+      }
+      const [locked, ...others] = chats
+
+      // A separate connection holds the locked chat's session row.
+      await locker.query('BEGIN')
+      lockHeld = true
+      const held = await locker.query('SELECT * FROM sessions WHERE id = $1 FOR UPDATE', [locked!.sessionId])
+      expect(held.rowCount).toBe(1)
+      const lockerPid = (await locker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number
+
+      // The locked chat's message goes in and must wait for that row: it is seen blocked by the locker.
+      let lockedSettled = false
+      const lockedWrite = api(l, 'POST', `/clients/${locked!.client.id}/messages`, { text: 'in the locked chat' })
+      inFlight.push(lockedWrite)
+      lockedWrite.then(
+        () => (lockedSettled = true),
+        () => (lockedSettled = true),
+      )
+      await until(
+        async () => (await lockWaits()).some((w) => w.blockers.includes(lockerPid)),
+        5_000,
+        "the locked chat's write to wait for the session row lock",
+      )
+
+      // Meanwhile every other chat writes, commits and reaches the console.
+      const othersDone = Promise.all(
+        others.map(async (c, i) => {
+          const write = api(l, 'POST', `/clients/${c.client.id}/messages`, { text: `meanwhile in chat ${i + 1}` })
+          inFlight.push(write)
+          const res = await write
+          expect(res.status).toBe(201)
+          expect(res.body.sessionId).toBe(c.sessionId)
+          await cons.next('chatMessageCreated', (e) => e.data.id === res.body.id, OTHERS_WITHIN_MS)
+          return res.body.id as string
+        }),
+      )
+      othersDone.catch(() => {}) // awaited below; a late failure after the test gave up must not be unhandled
+      const winner = await Promise.race([
+        lockedWrite.then(() => 'the locked chat' as const),
+        othersDone.then(() => 'the other chats' as const),
+        after(OTHERS_WITHIN_MS, 'nobody' as const),
+      ])
+      if (winner === 'nobody') {
+        const waits = await lockWaits()
+        const described = waits.map((w) => `pid ${w.pid} ${w.wait_event_type}/${w.wait_event} blocked by ${w.blockers.join(',') || '-'}${w.blockers.includes(lockerPid) ? ' (the locker)' : ''}: ${w.query}`)
+        throw new Error(
+          `messages in ${OTHER_CHATS} other chats did not commit and reach the console within ${OTHERS_WITHIN_MS} ms while one chat's session row ` +
+            `was held FOR UPDATE by pid ${lockerPid}; backends waiting for locks:\n  ${described.join('\n  ') || '(none)'}`,
+        )
+      }
+      expect(winner, "the locked chat's write finished while its session row was locked").toBe('the other chats')
+      const otherIds = await othersDone
+      expect(lockedSettled).toBe(false)
+      expect(cons.events.some((e) => e.event === 'chatMessageCreated' && e.data.text === 'in the locked chat')).toBe(false)
+      // Still waiting for the locker, not merely slow.
+      expect((await lockWaits()).some((w) => w.blockers.includes(lockerPid))).toBe(true)
+
+      // Released: the locked chat's message completes and arrives, after the others.
+      await locker.query('COMMIT')
+      lockHeld = false
+      const done = await within(lockedWrite, 5_000, "the locked chat's write after COMMIT")
+      expect(done.status).toBe(201)
+      expect(done.body.sessionId).toBe(locked!.sessionId)
+      const arrived = await cons.next('chatMessageCreated', (e) => e.data.id === done.body.id)
+      expect(arrived.data).toMatchObject({ text: 'in the locked chat', author: { type: 'client', id: locked!.client.id } })
+      const order = cons.events.filter((e) => e.event === 'chatMessageCreated').map((e) => e.data.id)
+      for (const id of otherIds) expect(order.indexOf(id)).toBeLessThan(order.indexOf(done.body.id))
+      const stored = await ok(l, 'GET', `/sessions/${locked!.sessionId}/messages`, undefined, op.token)
+      expect(stored.items.map((m: any) => m.text)).toEqual(['hello from 0', 'in the locked chat'])
+    } finally {
+      // Never leave the lock behind: the pending requests must finish before the server closes.
+      if (lockHeld) await locker.query('ROLLBACK').catch(() => {})
+      await Promise.race([Promise.allSettled(inFlight), after(10_000, undefined)])
+      console_?.close()
+      await Promise.all([locker.end().catch(() => {}), monitor.end().catch(() => {})])
+      await l.close().catch(() => {})
+      await db.drop()
+    }
+  }, 30_000)
+})
