@@ -186,7 +186,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   const node = new Node({ config: realtime, broker, presence, hooks, log: log.child({ part: 'realtime' }), version: VERSION })
   await node.run()
   const live: LiveGateway = {
-    publish: async (channel, data) => void (await node.publish(channel, data)),
+    publish: async (channel, data, opts) => void (await node.publish(channel, data, { idempotencyKey: opts?.idempotencyKey })),
     disconnectUser: (user, code, reason) => node.disconnectUser(user, code, reason),
     connectionCount: async (channel) => (await node.presenceStats(channel)).numClients,
   }

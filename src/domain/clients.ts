@@ -62,6 +62,7 @@ export class Clients {
 
   /** Sets presence; a change produces clientOnline/clientOffline for the operators of the client's open session. */
   async setPresence(id: string, online: boolean): Promise<Client> {
+    const chat = await this.ctx.chatKeys.client(id)
     return this.ctx.mutator.run(async (tx, out) => {
       const [row] = await tx.query<any>(
         `UPDATE clients SET online = $2,
@@ -83,7 +84,7 @@ export class Clients {
         out.publish(online ? 'clientOnline' : 'clientOffline', data, { session })
       }
       return client
-    })
+    }, { chat })
   }
 }
 

@@ -2,18 +2,22 @@
 import type { Logger } from 'pino'
 import type { Db } from '../store/db.js'
 import { openSessionOfChat, sessionById, type SessionRow } from '../store/chat.js'
+import { ChatKeys } from './chat-keys.js'
 import type { DomainConfig } from './config.js'
 import { DomainError } from './errors.js'
 import type { ChatSession } from './events.js'
 import { transition } from './lifecycle.js'
 import { Mutator, type Outbox } from './outbox.js'
 import type { LiveGateway } from './ports.js'
+import { EventPublisher } from './publisher.js'
 import { Router } from './routing.js'
 import { sessionViews } from './views.js'
 
 export class DomainContext {
   readonly mutator: Mutator
   readonly router: Router
+  readonly publisher: EventPublisher
+  readonly chatKeys: ChatKeys
 
   constructor(
     readonly db: Db,
@@ -23,7 +27,9 @@ export class DomainContext {
     /** This node's name in the shared presence record. */
     readonly nodeId: string,
   ) {
-    this.mutator = new Mutator(db, live, log)
+    this.publisher = new EventPublisher(db, live, config, log)
+    this.chatKeys = new ChatKeys(db)
+    this.mutator = new Mutator(db, this.publisher)
     this.router = new Router(config.nodeTtlMs)
   }
 

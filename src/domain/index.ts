@@ -63,6 +63,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
   const presence = new ClientPresence(ctx, clients)
   const operatorPresence = new OperatorPresence(ctx)
   await operatorPresence.start()
+  ctx.publisher.start()
   const background = new Set<Promise<unknown>>()
   let closed = false
 
@@ -180,6 +181,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
       typing.close()
       await Promise.all([...background])
       await operatorPresence.close().catch((err) => ctx.log.warn({ err }, 'leaving the presence record failed'))
+      await ctx.publisher.close()
     },
   }
 }

@@ -1,6 +1,7 @@
 /**
- * How state changes run. A change runs in one transaction (or one statement); its events and disconnects are
- * collected meanwhile and sent only after the commit, in the order they were added.
+ * How state changes run. A change runs in one transaction (or one statement) that also writes its events to
+ * the outbox table (store/outbox.ts); after the commit the node publishes them at once (publisher.ts), and a
+ * relay on every node publishes whatever a crash or a broker outage left unpublished.
  *
  * Locks, in the order they are taken: the queue lock (only a change that routes or takes from the queue),
  * then session rows (`FOR UPDATE`: one chat's changes), then operator rows. Writes in different chats never
@@ -8,68 +9,129 @@
  * operator goes over maxChats and the queue drains in arrival order.
  */
 import { randomUUID } from 'node:crypto'
-import type { Logger } from 'pino'
 import type { Db } from '../store/db.js'
+import { insertEvents } from '../store/outbox.js'
 import { channelsOf, type Subject } from './audience.js'
 import { ACTION_EVENTS, type EventName, type EventPayloads } from './events.js'
-import type { LiveGateway } from './ports.js'
+import { QUEUE_KEY, type EventPublisher } from './publisher.js'
 
 /** The advisory lock key of routing: taking from the queue and filling operators' capacity. */
 const QUEUE_LOCK = 7_362_002
 
+/** An envelope with a fresh id and time, for events that are not kept (typing). */
 export function envelope<E extends EventName>(event: E, data: EventPayloads[E]): Record<string, unknown> {
-  const env: Record<string, unknown> = { event, data, id: randomUUID(), at: new Date().toISOString() }
-  if (ACTION_EVENTS.includes(event)) env.action = event
+  return envelopeOf(event, data, randomUUID(), new Date().toISOString())
+}
+
+export function envelopeOf(event: string, data: unknown, id: string, at: string): Record<string, unknown> {
+  const env: Record<string, unknown> = { event, data, id, at }
+  if ((ACTION_EVENTS as readonly string[]).includes(event)) env.action = event
   return env
 }
 
-export class Outbox {
-  private readonly steps: Array<(live: LiveGateway) => Promise<void>> = []
+/** An event as written to the outbox: what happened, and who it concerns (its audience is decided at publish). */
+export interface OutboxEvent {
+  eventId: string
+  event: EventName
+  chatId: string | null
+  data: unknown
+  subject: Subject
+}
 
-  /** One event (one id) to its audience (audience.ts). */
+/** An event in the outbox table: `id` orders it, `at` is its envelope's time. */
+export interface StoredEvent extends OutboxEvent {
+  id: number
+  at: string
+}
+
+export class Outbox {
+  /** Collected during the transaction; written to the outbox table before the commit. */
+  readonly pending: OutboxEvent[] = []
+  /** Written by the change's own statement (the one-statement path). */
+  readonly stored: StoredEvent[] = []
+  /** Disconnects run after the commit and are not kept: repeating one later could cut a newer login. */
+  readonly disconnects: Array<{ user: string; code: number; reason: string }> = []
+
+  /** One event (one id) to its audience (audience.ts); nothing when it has none. */
   publish<E extends EventName>(event: E, data: EventPayloads[E], subject: Subject): void {
-    const channels = channelsOf(event, subject)
-    if (channels.length === 0) return
-    const env = envelope(event, data)
-    for (const channel of channels) this.steps.push((live) => live.publish(channel, env))
+    if (channelsOf(event, subject).length === 0) return
+    this.pending.push({ eventId: randomUUID(), event, chatId: chatOf(data), data, subject: snapshot(subject) })
+  }
+
+  /** An event the change wrote to the outbox itself, in the same statement. */
+  written(event: StoredEvent): void {
+    this.stored.push(event)
   }
 
   disconnect(user: string, code: number, reason: string): void {
-    this.steps.push((live) => live.disconnectUser(user, code, reason))
-  }
-
-  /** Starts every step at once, in order (brokers keep one caller's order), and waits for all. */
-  async flush(live: LiveGateway, log: Logger): Promise<void> {
-    const sent = this.steps.map((step) => step(live).catch((err) => log.error({ err }, 'live delivery after commit failed')))
-    await Promise.all(sent)
+    this.disconnects.push({ user, code, reason })
   }
 }
 
 export type Mutation<T> = (tx: Db, out: Outbox) => Promise<T>
 
+export interface ChangeOptions {
+  routes?: boolean
+  chat?: string
+}
+
 export class Mutator {
   constructor(
     private readonly db: Db,
-    private readonly live: LiveGateway,
-    private readonly log: Logger,
+    private readonly publisher: EventPublisher,
   ) {}
 
-  /** `fn` in one transaction; `routes`: it may route or take from the queue, so it holds the queue lock first. */
-  async run<T>(fn: Mutation<T>, opts: { routes?: boolean } = {}): Promise<T> {
-    const out = new Outbox()
-    const result = await this.db.transaction(async (tx) => {
-      if (opts.routes) await tx.query('SELECT pg_advisory_xact_lock($1)', [QUEUE_LOCK])
-      return fn(tx, out)
-    })
-    await out.flush(this.live, this.log)
-    return result
+  /**
+   * `fn` in one transaction. `routes`: it may route or take from the queue, so it holds the queue lock first.
+   * `chat`: the chat it changes, so that its events keep the chat's commit order.
+   */
+  async run<T>(fn: Mutation<T>, opts: ChangeOptions = {}): Promise<T> {
+    return this.track(opts, async (out) =>
+      this.db.transaction(async (tx) => {
+        if (opts.routes) await tx.query('SELECT pg_advisory_xact_lock($1)', [QUEUE_LOCK])
+        const result = await fn(tx, out)
+        const rows = await insertEvents(tx, out.pending)
+        rows.forEach((row, i) => out.written({ ...out.pending[i], id: Number(row.id), at: new Date(row.created_at).toISOString() }))
+        return result
+      }),
+    )
   }
 
-  /** `fn` makes exactly one statement, atomic on its own: no BEGIN and COMMIT around it. */
-  async once<T>(fn: Mutation<T>): Promise<T> {
+  /** `fn` makes exactly one statement, atomic on its own, that writes its events itself (`out.written`). */
+  async once<T>(fn: Mutation<T>, opts: { chat?: string } = {}): Promise<T> {
+    return this.track(opts, (out) => fn(this.db, out))
+  }
+
+  /** Runs a change and then its events, in this node's commit order (publisher.ts). */
+  private async track<T>(opts: ChangeOptions, change: (out: Outbox) => Promise<T>): Promise<T> {
+    const keys: string[] = []
+    if (opts.chat) keys.push(opts.chat)
+    if (opts.routes) keys.push(QUEUE_KEY)
+    const token = this.publisher.begin(keys)
     const out = new Outbox()
-    const result = await fn(this.db, out)
-    await out.flush(this.live, this.log)
+    let result: T
+    try {
+      result = await change(out)
+    } catch (err) {
+      void this.publisher.end(token)
+      throw err
+    }
+    await this.publisher.end(token, out)
     return result
   }
+}
+
+/** Events of a chat carry its id: the chat's events publish in order. */
+function chatOf(data: unknown): string | null {
+  const chatId = (data as { chatId?: unknown } | null)?.chatId
+  return typeof chatId === 'string' ? chatId : null
+}
+
+/** What audience.ts needs of a subject, and nothing more (it is stored with the event). */
+function snapshot(subject: Subject): Subject {
+  const out: Subject = {}
+  if (subject.session) out.session = { status: subject.session.status, operator_id: subject.session.operator_id, client_id: subject.session.client_id }
+  if (subject.operatorId) out.operatorId = subject.operatorId
+  if (subject.by) out.by = subject.by
+  return out
 }

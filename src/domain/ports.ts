@@ -5,8 +5,11 @@
 
 /** The real-time side as the domain sees it. Users are the strings the domain returned from `authenticate`. */
 export interface LiveGateway {
-  /** Publishes to a channel; resolves once the publication has its place in the channel's history. */
-  publish(channel: string, data: unknown): Promise<void>
+  /**
+   * Publishes to a channel; resolves once the publication has its place in the channel's history. A repeat of
+   * an `idempotencyKey` in the same channel within the broker's window publishes nothing.
+   */
+  publish(channel: string, data: unknown, opts?: { idempotencyKey?: string }): Promise<void>
   /** Closes every connection of `user` on every node with this code and reason (terminal codes: 3500–3999, 4500–4999). */
   disconnectUser(user: string, code: number, reason: string): Promise<void>
   /** Live connections of `user` across all nodes that are subscribed to `channel`. */

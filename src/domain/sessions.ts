@@ -1,4 +1,5 @@
 /** Sessions and their messages: writing, reading, editing, closing, bot hand-off, taking from the queue, listing. */
+import { randomUUID } from 'node:crypto'
 import type { Db } from '../store/db.js'
 import {
   clientById,
@@ -41,20 +42,31 @@ export class Sessions {
   async clientMessage(clientId: string, input: { text: string; mode?: SessionMode }): Promise<Message> {
     checkText(input.text)
     const id = newId()
+    const chat = await this.ctx.chatKeys.client(clientId)
     const message =
       (await this.ctx.mutator.once(async (db, out) => {
-        const written = await insertClientMessageInOpenSession(db, { id, clientId, text: input.text })
+        const eventId = randomUUID()
+        const written = await insertClientMessageInOpenSession(db, { id, clientId, text: input.text, eventId })
         if (!written) return undefined
         const message = messageView(written.message)
-        out.publish('chatMessageCreated', message, { session: written.session })
+        const { status, operator_id, client_id } = written.session
+        out.written({
+          id: written.event.id,
+          eventId,
+          event: 'chatMessageCreated',
+          chatId: message.chatId,
+          data: message,
+          subject: { session: { status, operator_id, client_id } },
+          at: iso(written.event.created_at)!,
+        })
         return message
-      })) ?? (await this.firstClientMessage(id, clientId, input))
+      }, { chat })) ?? (await this.firstClientMessage(id, clientId, input, chat))
     await this.typing.stop({ type: 'client', id: clientId, name: null }, message.chatId)
     return message
   }
 
   /** The client has no open session (or it closed meanwhile): open one and route it. */
-  private async firstClientMessage(id: string, clientId: string, input: { text: string; mode?: SessionMode }): Promise<Message> {
+  private async firstClientMessage(id: string, clientId: string, input: { text: string; mode?: SessionMode }, chat?: string): Promise<Message> {
     return this.ctx.mutator.run(
       async (tx, out) => {
         // load
@@ -76,25 +88,27 @@ export class Sessions {
         out.publish('chatMessageCreated', message, { session: (await sessionById(tx, session.id))! })
         return message
       },
-      { routes: true },
+      { routes: true, chat },
     )
   }
 
   /** The bot's message (API key). */
   async botMessage(sessionId: string, text: string): Promise<Message> {
     checkText(text)
+    const chat = await this.ctx.chatKeys.session(sessionId)
     return this.ctx.mutator.run(async (tx, out) => {
       const session = await lockedSession(tx, sessionId)
       if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
       const message = messageView(await insertMessage(tx, { id: newId(), session, author: { type: 'bot', id: null, name: 'Bot' }, text }))
       out.publish('chatMessageCreated', message, { session })
       return message
-    })
+    }, { chat })
   }
 
   /** An operator's message in a session the operator holds. */
   async operatorMessage(operatorId: string, sessionId: string, text: string): Promise<Message> {
     checkText(text)
+    const chat = await this.ctx.chatKeys.session(sessionId)
     const message = await this.ctx.mutator.run(async (tx, out) => {
       const session = await lockedSession(tx, sessionId)
       if (session.operator_id !== operatorId) throw new DomainError('forbidden', 'the session is not assigned to you')
@@ -103,7 +117,7 @@ export class Sessions {
       const message = messageView(await insertMessage(tx, { id: newId(), session, author: { type: 'operator', id: operatorId, name }, text }))
       out.publish('chatMessageCreated', message, { session })
       return message
-    })
+    }, { chat })
     await this.typing.stop({ type: 'operator', id: operatorId, name: null }, message.chatId)
     return message
   }
@@ -111,6 +125,7 @@ export class Sessions {
   /** Operators edit their own messages in open sessions. */
   async editMessage(operatorId: string, messageId: string, text: string): Promise<Message> {
     checkText(text)
+    const chat = await this.ctx.chatKeys.message(messageId)
     return this.ctx.mutator.run(async (tx, out) => {
       const m = await messageById(tx, messageId)
       if (!m) throw new DomainError('not_found', `message ${messageId} not found`)
@@ -120,13 +135,14 @@ export class Sessions {
       const message = messageView(await updateMessageText(tx, messageId, text))
       out.publish('chatMessageEdited', message, { session })
       return message
-    })
+    }, { chat })
   }
 
   // ---- reading -----------------------------------------------------------------------------------
 
   /** The client read the operators' and bot's messages up to and including `messageId`. */
   async clientRead(clientId: string, messageId: string): Promise<{ chatId: string; sessionId: string; messageIds: string[]; readAt: string }> {
+    const chat = await this.ctx.chatKeys.client(clientId)
     return this.ctx.mutator.run(async (tx, out) => {
       const [client, target] = [await clientById(tx, clientId), await messageById(tx, messageId)]
       if (!client || !target || target.chat_id !== client.chat_id) throw new DomainError('not_found', `message ${messageId} not found in this client's chat`)
@@ -136,11 +152,12 @@ export class Sessions {
       const result = { chatId: target.chat_id, sessionId: target.session_id, messageIds: rows.map((r) => r.id), readAt }
       if (rows.length > 0) out.publish('chatMessageRead', result, { session, by: 'client' })
       return result
-    })
+    }, { chat })
   }
 
   /** The holder read the client's messages up to `messageId` (unread counts); the widget is told. */
   async operatorRead(operatorId: string, sessionId: string, messageId: string): Promise<{ messageIds: string[]; readAt: string }> {
+    const chat = await this.ctx.chatKeys.session(sessionId)
     return this.ctx.mutator.run(async (tx, out) => {
       const session = await lockedSession(tx, sessionId)
       if (session.operator_id !== operatorId) throw new DomainError('forbidden', 'the session is not assigned to you')
@@ -151,13 +168,14 @@ export class Sessions {
       const messageIds = rows.map((r) => r.id)
       if (messageIds.length > 0) out.publish('chatMessageRead', { chatId: session.chat_id, sessionId, messageIds, readAt }, { session, by: 'operator' })
       return { messageIds, readAt }
-    })
+    }, { chat })
   }
 
   // ---- session state ------------------------------------------------------------------------------
   // Each of these may free an operator's room or fill the queue, so they route under the queue lock.
 
   async clientClose(clientId: string): Promise<ChatSession> {
+    const chat = await this.ctx.chatKeys.client(clientId)
     return this.ctx.mutator.run(
       async (tx, out) => {
         const client = await clientById(tx, clientId)
@@ -169,11 +187,12 @@ export class Sessions {
         if (session.status === 'assigned') await this.ctx.drain(tx, out)
         return this.ctx.session(tx, session.id)
       },
-      { routes: true },
+      { routes: true, chat },
     )
   }
 
   async operatorClose(operatorId: string, sessionId: string): Promise<ChatSession> {
+    const chat = await this.ctx.chatKeys.session(sessionId)
     return this.ctx.mutator.run(
       async (tx, out) => {
         const session = await lockedSession(tx, sessionId)
@@ -184,12 +203,13 @@ export class Sessions {
         await this.ctx.drain(tx, out)
         return this.ctx.session(tx, sessionId)
       },
-      { routes: true },
+      { routes: true, chat },
     )
   }
 
   /** Bot → people: `chatSessionSwitchedFromBotToOperator`, then routing. */
   async handoff(sessionId: string): Promise<ChatSession> {
+    const chat = await this.ctx.chatKeys.session(sessionId)
     return this.ctx.mutator.run(
       async (tx, out) => {
         const session = await lockedSession(tx, sessionId)
@@ -197,12 +217,13 @@ export class Sessions {
         await this.ctx.route(tx, out, session, 'chatSessionSwitchedFromBotToOperator')
         return this.ctx.session(tx, sessionId)
       },
-      { routes: true },
+      { routes: true, chat },
     )
   }
 
   /** People → bot: the session disappears from its operator (`chatSessionDeleted`). */
   async toBot(sessionId: string, reason?: string): Promise<ChatSession> {
+    const chat = await this.ctx.chatKeys.session(sessionId)
     return this.ctx.mutator.run(
       async (tx, out) => {
         const session = await lockedSession(tx, sessionId)
@@ -215,12 +236,13 @@ export class Sessions {
         if (session.status === 'assigned') await this.ctx.drain(tx, out)
         return this.ctx.session(tx, sessionId)
       },
-      { routes: true },
+      { routes: true, chat },
     )
   }
 
   /** An operator takes a queued session, within maxChats. */
   async accept(operatorId: string, sessionId: string): Promise<ChatSession> {
+    const chat = await this.ctx.chatKeys.session(sessionId)
     return this.ctx.mutator.run(
       async (tx, out) => {
         const session = await lockedSession(tx, sessionId)
@@ -235,7 +257,7 @@ export class Sessions {
         out.publish('chatSessionAssigned', view, {})
         return view
       },
-      { routes: true },
+      { routes: true, chat },
     )
   }
 

@@ -130,26 +130,32 @@ export async function heldSessions(db: Db, operatorId: string): Promise<SessionR
 // ---- messages --------------------------------------------------------------------------------------
 
 /**
- * A client's message in its open session, in one statement: the session row is locked (the chat's
- * writes keep their order), the message inserted. Undefined when the client has no open session.
+ * A client's message in its open session, in one statement: the session row is locked (the chat's writes keep
+ * their order), the message inserted, and its `chatMessageCreated` written to the outbox with the message row
+ * and the session as its audience sees it. Undefined when the client has no open session.
  */
 export async function insertClientMessageInOpenSession(
   db: Db,
-  m: { id: string; clientId: string; text: string },
-): Promise<{ message: MessageRow; session: SessionRow } | undefined> {
-  const [row] = await db.query<MessageRow & { s: SessionRow }>(
+  m: { id: string; clientId: string; text: string; eventId: string },
+): Promise<{ message: MessageRow; session: SessionRow; event: { id: number; created_at: Date } } | undefined> {
+  const [row] = await db.query<MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date }>(
     `WITH s AS (
        SELECT s.*, c.name AS client_name FROM clients c JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
         WHERE c.id = $2 FOR UPDATE OF s),
      m AS (
        INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at)
-       SELECT $1, s.id, s.chat_id, 'client', $2, s.client_name, $3, clock_timestamp() FROM s RETURNING *)
-     SELECT m.*, to_jsonb(s) AS s FROM m, s`,
-    [m.id, m.clientId, m.text],
+       SELECT $1, s.id, s.chat_id, 'client', $2, s.client_name, $3, clock_timestamp() FROM s RETURNING *),
+     o AS (
+       INSERT INTO outbox (event_id, event, chat_id, form, data, subject)
+       SELECT $4, 'chatMessageCreated', m.chat_id, 'message_row', to_jsonb(m),
+              jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id))
+         FROM m, s RETURNING id, created_at)
+     SELECT m.*, to_jsonb(s) AS s, o.id AS outbox_id, o.created_at AS outbox_at FROM m, s, o`,
+    [m.id, m.clientId, m.text, m.eventId],
   )
   if (!row) return undefined
-  const { s, ...message } = row
-  return { message: message as MessageRow, session: sessionFromJson(s) }
+  const { s, outbox_id, outbox_at, ...message } = row
+  return { message: message as MessageRow, session: sessionFromJson(s), event: { id: Number(outbox_id), created_at: outbox_at } }
 }
 
 /** A message in a session the caller has locked. */

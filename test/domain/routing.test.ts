@@ -9,7 +9,7 @@ beforeAll(async () => {
 afterAll(() => h.close())
 beforeEach(async () => {
   // Each test starts from an empty platform.
-  for (const t of ['operator_connections', 'messages', 'sessions', 'operator_tokens', 'clients', 'operators']) await h.db.query(`DELETE FROM ${t}`)
+  for (const t of ['outbox', 'operator_connections', 'messages', 'sessions', 'operator_tokens', 'clients', 'operators']) await h.db.query(`DELETE FROM ${t}`)
   h.live.connections.clear()
   h.live.clear()
 })

@@ -1,6 +1,7 @@
 /** Every migration in order; an applied migration is never edited, a change is a new file. */
 import { sql as chat } from './001_chat.js'
 import { sql as operatorPresence } from './002_operator_presence.js'
+import { sql as outbox } from './003_outbox.js'
 
 export interface Migration {
   id: number
@@ -11,4 +12,5 @@ export interface Migration {
 export const MIGRATIONS: Migration[] = [
   { id: 1, name: 'chat', sql: chat },
   { id: 2, name: 'operator_presence', sql: operatorPresence },
+  { id: 3, name: 'outbox', sql: outbox },
 ]

@@ -1,0 +1,39 @@
+/**
+ * The transactional outbox: every event is written in the transaction of the change that causes it, then
+ * published (at once by the node that committed it, or later by any node's relay), so no committed event is
+ * lost to a crash or a broker outage. Published rows are pruned after a retention.
+ */
+export const sql = `
+CREATE TABLE outbox (
+  id           bigserial PRIMARY KEY,
+  -- the envelope's id, and the broker's idempotency key: a republished event is dropped as a repeat
+  event_id     text NOT NULL,
+  event        text NOT NULL,
+  -- per-chat order: a chat's events publish in id order
+  chat_id      text,
+  -- 'payload': data is the event's data; 'message_row': data is the messages row (the one-statement write path)
+  form         text NOT NULL DEFAULT 'payload',
+  data         jsonb NOT NULL,
+  -- who receives it, decided at publish time by src/domain/audience.ts from this snapshot
+  subject      jsonb NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+  -- a relay that took the row publishes it until then; another relay may take it after
+  lease_until  timestamptz,
+  published_at timestamptz
+);
+CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+CREATE INDEX outbox_unpublished_chat ON outbox (chat_id, id) WHERE published_at IS NULL;
+CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
+
+-- Idempotent requests: a retry with the same key within the window gets the first answer and changes nothing.
+CREATE TABLE idempotency_keys (
+  scope      text NOT NULL,
+  key        text NOT NULL,
+  status     integer NOT NULL,
+  response   jsonb NOT NULL,
+  chat_id    text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (scope, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+`
