@@ -8,6 +8,7 @@ import {
   insertSession,
   markRead,
   messageById,
+  messageByIdempotencyKey,
   openSessionOfChat,
   sessionById,
   updateMessageText,
@@ -37,43 +38,55 @@ export class Sessions {
 
   /**
    * A client's message; opens a session when none is open (`mode` says who gets it). In an open session it
-   * is one statement (store/chat.ts); a new session routes under the queue lock.
+   * is one statement (store/chat.ts); a new session routes under the queue lock. With an `idempotencyKey`, a
+   * retry returns the message the first try wrote (on any node), once its events are out.
    */
-  async clientMessage(clientId: string, input: { text: string; mode?: SessionMode }): Promise<Message> {
+  async clientMessage(clientId: string, input: { text: string; mode?: SessionMode; idempotencyKey?: string }): Promise<Message> {
     checkText(input.text)
-    const id = newId()
     const chat = await this.ctx.chatKeys.client(clientId)
+    const key = input.idempotencyKey === undefined ? undefined : `client:${clientId}:${input.idempotencyKey}`
     const message =
-      (await this.ctx.mutator.once(async (db, out) => {
-        const eventId = randomUUID()
-        const written = await insertClientMessageInOpenSession(db, { id, clientId, text: input.text, eventId })
-        if (!written) return undefined
-        const message = messageView(written.message)
-        const { status, operator_id, client_id } = written.session
-        out.written({
-          id: written.event.id,
-          eventId,
-          event: 'chatMessageCreated',
-          chatId: message.chatId,
-          data: message,
-          subject: { session: { status, operator_id, client_id } },
-          at: iso(written.event.created_at)!,
-        })
-        return message
-      }, { chat })) ?? (await this.firstClientMessage(id, clientId, input, chat))
+      (key && chat ? await this.replay(chat, key) : undefined) ??
+      (await this.clientMessageInOpenSession(clientId, input.text, key, chat)) ??
+      (key && chat ? await this.replay(chat, key) : undefined) ??
+      (await this.firstClientMessage(clientId, input, key, chat))
     await this.typing.stop({ type: 'client', id: clientId, name: null }, message.chatId)
     return message
   }
 
+  /** The one-statement path; undefined when the client has no open session (or the key was just used). */
+  private async clientMessageInOpenSession(clientId: string, text: string, key: string | undefined, chat: string | undefined): Promise<Message | undefined> {
+    return this.ctx.mutator.once(async (db, out) => {
+      const eventId = randomUUID()
+      const written = await insertClientMessageInOpenSession(db, { id: newId(), clientId, text, eventId, idempotencyKey: key })
+      if (!written) return undefined
+      const message = messageView(written.message)
+      const { status, operator_id, client_id } = written.session
+      out.written({
+        id: written.event.id,
+        eventId,
+        event: 'chatMessageCreated',
+        chatId: message.chatId,
+        data: message,
+        subject: { session: { status, operator_id, client_id } },
+        at: iso(written.event.created_at)!,
+      })
+      return message
+    }, { chat })
+  }
+
   /** The client has no open session (or it closed meanwhile): open one and route it. */
-  private async firstClientMessage(id: string, clientId: string, input: { text: string; mode?: SessionMode }, chat?: string): Promise<Message> {
-    return this.ctx.mutator.run(
+  private async firstClientMessage(clientId: string, input: { text: string; mode?: SessionMode }, key: string | undefined, chat?: string): Promise<Message> {
+    const result = await this.ctx.mutator.run(
       async (tx, out) => {
         // load
         const client = await clientById(tx, clientId)
         if (!client) throw new DomainError('not_found', `client ${clientId} not found`)
         let session = await openSessionOfChat(tx, client.chat_id, true)
-        // change: another request of this chat may have opened it while we waited for the queue lock
+        // check: a retry that raced its first try finds the message now (both ran under the queue lock)
+        const existing = key ? await messageByIdempotencyKey(tx, client.chat_id, key) : undefined
+        if (existing) return { message: messageView(existing), replayed: true }
+        // change: another request of this chat may have opened the session while we waited for the queue lock
         const starting = !session
         session ??= await insertSession(tx, {
           id: newId(),
@@ -82,44 +95,60 @@ export class Sessions {
           status: input.mode === 'bot' ? 'bot' : 'queued',
           botStatus: input.mode === 'bot' ? 'BOT' : 'HELP',
         })
-        const message = messageView(await insertMessage(tx, { id, session, author: { type: 'client', id: clientId, name: client.name }, text: input.text }))
+        const author = { type: 'client' as const, id: clientId, name: client.name }
+        const message = messageView(await insertMessage(tx, { id: newId(), session, author, text: input.text, idempotencyKey: key }))
         // events
         if (starting && session.status === 'queued') await this.ctx.route(tx, out, session, 'chatSessionStarted')
         out.publish('chatMessageCreated', message, { session: (await sessionById(tx, session.id))! })
-        return message
+        return { message, replayed: false }
       },
       { routes: true, chat },
     )
+    if (result.replayed) await this.ctx.publisher.publishChat(result.message.chatId)
+    return result.message
   }
 
   /** The bot's message (API key). */
-  async botMessage(sessionId: string, text: string): Promise<Message> {
-    checkText(text)
-    const chat = await this.ctx.chatKeys.session(sessionId)
-    return this.ctx.mutator.run(async (tx, out) => {
-      const session = await lockedSession(tx, sessionId)
-      if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
-      const message = messageView(await insertMessage(tx, { id: newId(), session, author: { type: 'bot', id: null, name: 'Bot' }, text }))
-      out.publish('chatMessageCreated', message, { session })
-      return message
-    }, { chat })
+  async botMessage(sessionId: string, text: string, idempotencyKey?: string): Promise<Message> {
+    return this.messageInSession(sessionId, text, { type: 'bot', id: null }, idempotencyKey)
   }
 
   /** An operator's message in a session the operator holds. */
-  async operatorMessage(operatorId: string, sessionId: string, text: string): Promise<Message> {
-    checkText(text)
-    const chat = await this.ctx.chatKeys.session(sessionId)
-    const message = await this.ctx.mutator.run(async (tx, out) => {
-      const session = await lockedSession(tx, sessionId)
-      if (session.operator_id !== operatorId) throw new DomainError('forbidden', 'the session is not assigned to you')
-      if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
-      const name = await operatorName(tx, operatorId)
-      const message = messageView(await insertMessage(tx, { id: newId(), session, author: { type: 'operator', id: operatorId, name }, text }))
-      out.publish('chatMessageCreated', message, { session })
-      return message
-    }, { chat })
+  async operatorMessage(operatorId: string, sessionId: string, text: string, idempotencyKey?: string): Promise<Message> {
+    const message = await this.messageInSession(sessionId, text, { type: 'operator', id: operatorId }, idempotencyKey)
     await this.typing.stop({ type: 'operator', id: operatorId, name: null }, message.chatId)
     return message
+  }
+
+  private async messageInSession(sessionId: string, text: string, author: { type: 'bot' | 'operator'; id: string | null }, idempotencyKey?: string): Promise<Message> {
+    checkText(text)
+    const chat = await this.ctx.chatKeys.session(sessionId)
+    const key = idempotencyKey === undefined ? undefined : `${author.type}:${author.id ?? ''}:${idempotencyKey}`
+    const result = await this.ctx.mutator.run(async (tx, out) => {
+      // load
+      const session = await lockedSession(tx, sessionId)
+      const existing = key ? await messageByIdempotencyKey(tx, session.chat_id, key) : undefined
+      if (existing) return { message: messageView(existing), replayed: true }
+      // check
+      if (author.type === 'operator' && session.operator_id !== author.id) throw new DomainError('forbidden', 'the session is not assigned to you')
+      if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
+      // change
+      const name = author.type === 'bot' ? 'Bot' : await operatorName(tx, author.id!)
+      const message = messageView(await insertMessage(tx, { id: newId(), session, author: { ...author, name }, text, idempotencyKey: key }))
+      // events
+      out.publish('chatMessageCreated', message, { session })
+      return { message, replayed: false }
+    }, { chat })
+    if (result.replayed) await this.ctx.publisher.publishChat(result.message.chatId)
+    return result.message
+  }
+
+  /** A retry of a message already written: the chat's unpublished events go out first, then the same answer. */
+  private async replay(chatId: string, key: string): Promise<Message | undefined> {
+    const row = await messageByIdempotencyKey(this.ctx.db, chatId, key)
+    if (!row) return undefined
+    await this.ctx.publisher.publishChat(chatId)
+    return messageView(row)
   }
 
   /** Operators edit their own messages in open sessions. */

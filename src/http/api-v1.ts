@@ -1,8 +1,8 @@
 /** /api/v1: operators, clients, sessions and messages (shared/spec/http-api.md), with schemas for validation and OpenAPI. */
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import type { Domain } from '../domain/index.js'
+import { DomainError, type Domain } from '../domain/index.js'
 import { Auth, RateLimiter } from './api-v1-auth.js'
 import * as S from './api-v1-schemas.js'
 import { errorHandler, sendError } from './errors.js'
@@ -14,6 +14,20 @@ export interface ApiV1Options {
   widgetSignupsPerMinute?: number
   /** Largest request body in bytes; larger is 413. @default 65_536 */
   bodyLimit?: number
+}
+
+/**
+ * The `Idempotency-Key` header of a request that creates something: a retry with the same key gets the first
+ * answer and creates nothing new. Up to 255 visible ASCII characters.
+ */
+function idempotencyKey(req: FastifyRequest): string | undefined {
+  const raw = req.headers['idempotency-key']
+  if (raw === undefined) return undefined
+  const key = Array.isArray(raw) ? raw[0] : raw
+  if (!key || key.length > 255 || !/^[\x21-\x7e]+$/.test(key)) {
+    throw new DomainError('bad_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters', 'Idempotency-Key')
+  }
+  return key
 }
 
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, S.ErrorBody]))
@@ -126,10 +140,11 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
         summary: "A client's message; starts a session when none is open (chatSessionStarted, then chatSessionAdded or operatorNotFound); chatMessageCreated",
         security: API_KEY,
         params: S.IdParams,
+        headers: S.IdempotentHeaders,
         body: S.ClientMessage,
         response: { 201: S.Message, ...errors(400, 401, 404, 413) },
       },
-    }, async (req, reply) => reply.code(201).send(await domain.sessions.clientMessage(req.params.id, req.body)))
+    }, async (req, reply) => reply.code(201).send(await domain.sessions.clientMessage(req.params.id, { ...req.body, idempotencyKey: idempotencyKey(req) })))
 
     app.post('/clients/:id/typing', {
       preValidation: auth.apiKey,
@@ -209,6 +224,7 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
         summary: "A message in a session: the bot's with the API key, the holder's with an operator token (chatMessageCreated; delivered to the client)",
         security: [...API_KEY, ...OPERATOR],
         params: S.IdParams,
+        headers: S.IdempotentHeaders,
         body: S.TextBody,
         response: { 201: S.Message, ...errors(400, 401, 403, 404, 409, 413) },
       },
@@ -216,8 +232,8 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
       const p = auth.of(req)
       const message =
         p.kind === 'operator'
-          ? await domain.sessions.operatorMessage(p.operator.operatorId, req.params.id, req.body.text)
-          : await domain.sessions.botMessage(req.params.id, req.body.text)
+          ? await domain.sessions.operatorMessage(p.operator.operatorId, req.params.id, req.body.text, idempotencyKey(req))
+          : await domain.sessions.botMessage(req.params.id, req.body.text, idempotencyKey(req))
       return reply.code(201).send(message)
     })
 
@@ -350,8 +366,8 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
 
     app.post('/widget/messages', {
       preValidation: auth.client,
-      schema: { tags: ['widget'], summary: 'Write to support', security: CLIENT, body: S.TextBody, response: { 201: S.Message, ...errors(400, 401, 413) } },
-    }, async (req, reply) => reply.code(201).send(await domain.sessions.clientMessage(auth.clientOf(req).id, { text: req.body.text })))
+      schema: { tags: ['widget'], summary: 'Write to support', security: CLIENT, headers: S.IdempotentHeaders, body: S.TextBody, response: { 201: S.Message, ...errors(400, 401, 413) } },
+    }, async (req, reply) => reply.code(201).send(await domain.sessions.clientMessage(auth.clientOf(req).id, { text: req.body.text, idempotencyKey: idempotencyKey(req) })))
 
     app.post('/widget/typing', {
       preValidation: auth.client,

@@ -136,22 +136,23 @@ export async function heldSessions(db: Db, operatorId: string): Promise<SessionR
  */
 export async function insertClientMessageInOpenSession(
   db: Db,
-  m: { id: string; clientId: string; text: string; eventId: string },
+  m: { id: string; clientId: string; text: string; eventId: string; idempotencyKey?: string },
 ): Promise<{ message: MessageRow; session: SessionRow; event: { id: number; created_at: Date } } | undefined> {
   const [row] = await db.query<MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date }>(
     `WITH s AS (
        SELECT s.*, c.name AS client_name FROM clients c JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
         WHERE c.id = $2 FOR UPDATE OF s),
      m AS (
-       INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at)
-       SELECT $1, s.id, s.chat_id, 'client', $2, s.client_name, $3, clock_timestamp() FROM s RETURNING *),
+       INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at, idempotency_key)
+       SELECT $1, s.id, s.chat_id, 'client', $2, s.client_name, $3, clock_timestamp(), $5 FROM s
+       ON CONFLICT (chat_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *),
      o AS (
        INSERT INTO outbox (event_id, event, chat_id, form, data, subject)
        SELECT $4, 'chatMessageCreated', m.chat_id, 'message_row', to_jsonb(m),
               jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id))
          FROM m, s RETURNING id, created_at)
      SELECT m.*, to_jsonb(s) AS s, o.id AS outbox_id, o.created_at AS outbox_at FROM m, s, o`,
-    [m.id, m.clientId, m.text, m.eventId],
+    [m.id, m.clientId, m.text, m.eventId, m.idempotencyKey ?? null],
   )
   if (!row) return undefined
   const { s, outbox_id, outbox_at, ...message } = row
@@ -159,12 +160,21 @@ export async function insertClientMessageInOpenSession(
 }
 
 /** A message in a session the caller has locked. */
-export async function insertMessage(db: Db, m: { id: string; session: SessionRow; author: Author; text: string }): Promise<MessageRow> {
+export async function insertMessage(
+  db: Db,
+  m: { id: string; session: SessionRow; author: Author; text: string; idempotencyKey?: string },
+): Promise<MessageRow> {
   const [row] = await db.query<MessageRow>(
-    `INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp()) RETURNING *`,
-    [m.id, m.session.id, m.session.chat_id, m.author.type, m.author.id, m.author.name, m.text],
+    `INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at, idempotency_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp(), $8) RETURNING *`,
+    [m.id, m.session.id, m.session.chat_id, m.author.type, m.author.id, m.author.name, m.text, m.idempotencyKey ?? null],
   )
+  return row
+}
+
+/** The message a chat already has under this idempotency key. */
+export async function messageByIdempotencyKey(db: Db, chatId: string, key: string): Promise<MessageRow | undefined> {
+  const [row] = await db.query<MessageRow>(`SELECT * FROM messages WHERE chat_id = $1 AND idempotency_key = $2`, [chatId, key])
   return row
 }
 

@@ -25,7 +25,11 @@ CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
 CREATE INDEX outbox_unpublished_chat ON outbox (chat_id, id) WHERE published_at IS NULL;
 CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
 
--- Idempotent requests: a retry with the same key within the window gets the first answer and changes nothing.
+-- A message sent with an Idempotency-Key keeps it (prefixed by its author): a retry finds it instead of writing it again.
+ALTER TABLE messages ADD COLUMN idempotency_key text;
+CREATE UNIQUE INDEX messages_idempotency ON messages (chat_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+
+-- Idempotent requests that create something other than a message: a retry with the same key within the window gets the first answer and changes nothing.
 CREATE TABLE idempotency_keys (
   scope      text NOT NULL,
   key        text NOT NULL,
