@@ -32,6 +32,8 @@ export interface LivedeskOptions {
   redisPrefix?: string
   realtime?: Partial<RealtimeConfig>
   domain?: Partial<DomainConfig>
+  /** Widget sign-ups (POST /api/v1/widget/clients) per IP per minute, across all nodes. @default 20 */
+  widgetSignupsPerMinute?: number
   logLevel?: string
   demo?: boolean
   /** Gateway-only mode (gateway tests, benchmarks): these hooks replace the domain, and no database is opened. */
@@ -78,6 +80,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, argv: strin
     redisUrl: env.REDIS_URL || undefined,
     redisPrefix: env.REDIS_PREFIX || undefined,
     logLevel: env.LOG_LEVEL || 'info',
+    widgetSignupsPerMinute: envNumber(env, 'WIDGET_SIGNUPS_PER_MINUTE'),
     demo: argv.includes('--demo') || env.DEMO === '1' || env.DEMO === 'true',
     domain: defined({
       clientPresenceGraceMs: seconds(envNumber(env, 'CLIENT_PRESENCE_GRACE')),
@@ -127,6 +130,14 @@ async function createBrokers(options: LivedeskOptions, realtime: RealtimeConfig,
   const onError = (err: Error) => log.warn({ err: err.message }, 'redis')
   const common = { url: options.redisUrl, prefix: options.redisPrefix, onError }
   return { broker: new RedisBroker(common), presence: new RedisPresenceManager({ ...common, ttlMs: realtime.presenceTtlMs }) }
+}
+
+/** A Redis client for this node's own use (rate limits); ioredis reconnects by itself. */
+async function connectRedis(url: string, name: string, log: Logger) {
+  const { Redis } = await import('ioredis')
+  const redis = new Redis(url, { connectionName: `livedesk:${name}`, maxRetriesPerRequest: 1 })
+  redis.on('error', (err) => log.warn({ err: err.message }, `redis (${name})`))
+  return redis
 }
 
 /** Maps a domain refusal to the protocol: unknown errors stay internal (100). */
@@ -192,7 +203,11 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   }
   if (db) domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...options.domain }, log: log.child({ part: 'domain' }), nodeId: realtime.nodeId })
 
-  const plugins = domain ? [{ plugin: apiV1({ domain, apiKey }), prefix: '/api/v1' }] : []
+  // Rate-limit counters in Redis when there are several nodes, so a limit holds whichever node a request reaches.
+  const rateLimitRedis = domain && options.redisUrl ? await connectRedis(options.redisUrl, 'ratelimit', log) : undefined
+  const plugins = domain
+    ? [{ plugin: apiV1({ domain, apiKey, rateLimitRedis, rateLimitPrefix: options.redisPrefix, widgetSignupsPerMinute: options.widgetSignupsPerMinute }), prefix: '/api/v1' }]
+    : []
   const app = await buildApp({ node, apiKey, log, webDir: join(ROOT, 'web', 'dist'), plugins, dbStats: db?.stats })
   const detach = attachWebSocket(app.server, node, { paths: ['/connection/websocket', '/centrifugo/connection/websocket'] })
   await app.listen({ port: options.port ?? 8000, host: options.host ?? '0.0.0.0' })
@@ -208,6 +223,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
       await app.close()
       await domain?.close()
       await db?.close()
+      rateLimitRedis?.disconnect()
     })())
   return { url, wsUrl: `ws://127.0.0.1:${port}/centrifugo/connection/websocket`, port, apiKey, node, domain, close }
 }

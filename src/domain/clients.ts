@@ -1,5 +1,5 @@
 /** Clients (end users): creation with their widget token, lookup, and presence. */
-import { clientChannel } from './channels.js'
+import { scheduleOffline } from '../store/timers.js'
 import { openSessionOfChat, type DomainContext } from './context.js'
 import { DomainError } from './errors.js'
 import type { Coordinates } from './events.js'
@@ -65,17 +65,17 @@ export class Clients {
     const chat = await this.ctx.chatKeys.client(id)
     return this.ctx.mutator.run(async (tx, out) => {
       const [row] = await tx.query<any>(
-        `UPDATE clients SET online = $2,
-                online_at = CASE WHEN $2 THEN clock_timestamp() ELSE online_at END,
-                offline_at = CASE WHEN $2 THEN offline_at ELSE clock_timestamp() END
-          WHERE id = $1 AND online <> $2 RETURNING *`,
+        `WITH before AS (SELECT online FROM clients WHERE id = $1 FOR UPDATE)
+         UPDATE clients c SET online = $2,
+                online_at = CASE WHEN $2 AND NOT before.online THEN clock_timestamp() ELSE c.online_at END,
+                offline_at = CASE WHEN NOT $2 AND before.online THEN clock_timestamp() ELSE c.offline_at END,
+                -- a connection is back: no offline is due any more
+                offline_due_at = CASE WHEN $2 THEN NULL ELSE c.offline_due_at END
+           FROM before WHERE c.id = $1 RETURNING c.*, before.online AS was_online`,
         [id, online],
       )
-      if (!row) {
-        const [current] = await tx.query<any>(`SELECT * FROM clients WHERE id = $1`, [id])
-        if (!current) throw new DomainError('not_found', `client ${id} not found`)
-        return clientView(current)
-      }
+      if (!row) throw new DomainError('not_found', `client ${id} not found`)
+      if (row.was_online === online) return clientView(row)
       const client = clientView(row)
       // Locked: the event goes to the session's audience as it is when this commits.
       const session = await openSessionOfChat(tx, client.chatId, true)
@@ -88,39 +88,21 @@ export class Clients {
   }
 }
 
-/** Widget connections drive presence: online at the first, offline when none is left after the grace period. */
+/**
+ * Widget connections drive presence: online at the first; when one closes, offline is due after the grace
+ * period (store/timers.ts), and any node's sweeper (timers.ts) sends it unless a connection came back meanwhile.
+ */
 export class ClientPresence {
-  private readonly pending = new Map<string, NodeJS.Timeout>()
-
   constructor(
     private readonly ctx: DomainContext,
     private readonly clients: Clients,
   ) {}
 
-  opened(clientId: string): void {
-    clearTimeout(this.pending.get(clientId))
-    this.pending.delete(clientId)
-    this.clients.setPresence(clientId, true).catch((err) => this.ctx.log.error({ err, clientId }, 'client online failed'))
+  async opened(clientId: string): Promise<void> {
+    await this.clients.setPresence(clientId, true)
   }
 
-  closed(clientId: string): void {
-    clearTimeout(this.pending.get(clientId))
-    const timer = setTimeout(() => {
-      this.pending.delete(clientId)
-      this.goOfflineIfGone(clientId).catch((err) => this.ctx.log.error({ err, clientId }, 'client offline failed'))
-    }, this.ctx.config.clientPresenceGraceMs)
-    timer.unref()
-    this.pending.set(clientId, timer)
-  }
-
-  private async goOfflineIfGone(clientId: string): Promise<void> {
-    // Counted across nodes: a reload may have reconnected to another node.
-    if ((await this.ctx.live.connectionCount(clientChannel(clientId))) > 0) return
-    await this.clients.setPresence(clientId, false)
-  }
-
-  close(): void {
-    for (const timer of this.pending.values()) clearTimeout(timer)
-    this.pending.clear()
+  async closed(clientId: string): Promise<void> {
+    await scheduleOffline(this.ctx.db, clientId, this.ctx.config.clientPresenceGraceMs)
   }
 }

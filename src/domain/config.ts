@@ -16,6 +16,8 @@ export interface DomainConfig {
    * every third of it); a node that dies takes its operators offline after at most this.
    */
   nodeTtlMs: number
+  /** How often each node looks for due shared timers (typing expiry, client offline grace). */
+  timerSweepMs: number
   /** How often each node's outbox relay looks for events left unpublished. */
   outboxRelayIntervalMs: number
   /** An event unpublished this long after its commit is the relay's (its node died, or the broker was down). */
@@ -35,6 +37,7 @@ export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
   tokenTtlMs: 30 * 24 * 3600 * 1000,
   defaultMaxChats: 5,
   nodeTtlMs: 15_000,
+  timerSweepMs: 250,
   outboxRelayIntervalMs: 1_000,
   outboxRelayAfterMs: 2_000,
   outboxRetentionMs: 3_600_000,

@@ -15,6 +15,7 @@ import { OperatorPresence } from './operator-presence.js'
 import { Operators } from './operators.js'
 import type { LiveGateway } from './ports.js'
 import { Sessions } from './sessions.js'
+import { TimerSweeper } from './timers.js'
 import { Typing } from './typing.js'
 
 export { DEFAULT_DOMAIN_CONFIG, type DomainConfig } from './config.js'
@@ -61,6 +62,8 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
   const clients = new Clients(ctx)
   const sessions = new Sessions(ctx, typing)
   const presence = new ClientPresence(ctx, clients)
+  const timers = new TimerSweeper(ctx, typing, clients)
+  timers.start()
   const operatorPresence = new OperatorPresence(ctx)
   await operatorPresence.start()
   ctx.publisher.start()
@@ -80,9 +83,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
     const session = await openSessionOfChat(ctx.db, client.chat_id)
     if (!session) throw new DomainError('conflict', 'the client has no open session')
     const author = { type: 'client' as const, id: clientId, name: client.name as string }
-    typing.checkRate(author, client.chat_id)
     const channels = channelsOf('typing', { session, by: 'client' })
-    if (channels.length === 0) return { until: null }
     const until = await typing.start(channels, {
       chatId: client.chat_id,
       sessionId: session.id,
@@ -108,7 +109,6 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
     if (!row) throw new DomainError('not_found', `chat ${chatId} not found`)
     if (row.status !== 'assigned' || row.operator_id !== operatorId) throw new DomainError('forbidden', 'you may not write to this chat')
     const author = { type: 'operator' as const, id: operatorId, name: row.operator_name as string }
-    typing.checkRate(author, chatId)
     const channels = channelsOf('typing', { session: { status: row.status, operator_id: row.operator_id, client_id: row.client_id }, by: 'operator' })
     await typing.start(channels, { chatId, sessionId: row.session_id, clientId: row.client_id, text: null, author })
     return {}
@@ -158,7 +158,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
       if (closed) return
       const who = meta as ConnectionMeta
       if (who?.kind === 'operator') await track('operator online', operatorPresence.opened(who.operatorId, client))
-      else if (who?.kind === 'client') presence.opened(who.clientId)
+      else if (who?.kind === 'client') await track('client online', presence.opened(who.clientId))
     },
 
     async connectionClosed(meta, client) {
@@ -166,19 +166,20 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
       const who = meta as ConnectionMeta
       if (who?.kind === 'operator') {
         await Promise.all([
-          track('typing stop', typing.stopAll('operator', who.operatorId)),
+          track('typing stop', typing.stop({ type: 'operator', id: who.operatorId })),
           track('operator offline', operatorPresence.closed(client)),
         ])
       } else if (who?.kind === 'client') {
-        presence.closed(who.clientId)
-        await track('typing stop', typing.stopAll('client', who.clientId))
+        await Promise.all([
+          track('client offline grace', presence.closed(who.clientId)),
+          track('typing stop', typing.stop({ type: 'client', id: who.clientId })),
+        ])
       }
     },
 
     async close() {
       closed = true
-      presence.close()
-      typing.close()
+      await timers.close()
       await Promise.all([...background])
       await operatorPresence.close().catch((err) => ctx.log.warn({ err }, 'leaving the presence record failed'))
       await ctx.publisher.close()

@@ -15,6 +15,7 @@ import {
   type SessionRow,
 } from '../store/chat.js'
 import { operatorCapacity } from '../store/operators.js'
+import type { TypingRow } from '../store/timers.js'
 import { lockedSession, sessionRow, type DomainContext } from './context.js'
 import { MAX_TEXT } from './config.js'
 import { DomainError } from './errors.js'
@@ -45,17 +46,26 @@ export class Sessions {
     checkText(input.text)
     const chat = await this.ctx.chatKeys.client(clientId)
     const key = input.idempotencyKey === undefined ? undefined : `client:${clientId}:${input.idempotencyKey}`
-    const message =
-      (key && chat ? await this.replay(chat, key) : undefined) ??
-      (await this.clientMessageInOpenSession(clientId, input.text, key, chat)) ??
-      (key && chat ? await this.replay(chat, key) : undefined) ??
-      (await this.firstClientMessage(clientId, input, key, chat))
-    await this.typing.stop({ type: 'client', id: clientId, name: null }, message.chatId)
+    const replayed = key && chat ? await this.replay(chat, key) : undefined
+    if (replayed) return replayed
+    const fast = await this.clientMessageInOpenSession(clientId, input.text, key, chat)
+    if (fast) {
+      // The statement that wrote the message also ended the client's typing indicator.
+      await this.typing.stopped(fast.typingStopped)
+      return fast.message
+    }
+    const message = (key && chat ? await this.replay(chat, key) : undefined) ?? (await this.firstClientMessage(clientId, input, key, chat))
+    await this.typing.stop({ type: 'client', id: clientId }, message.chatId)
     return message
   }
 
   /** The one-statement path; undefined when the client has no open session (or the key was just used). */
-  private async clientMessageInOpenSession(clientId: string, text: string, key: string | undefined, chat: string | undefined): Promise<Message | undefined> {
+  private async clientMessageInOpenSession(
+    clientId: string,
+    text: string,
+    key: string | undefined,
+    chat: string | undefined,
+  ): Promise<{ message: Message; typingStopped: TypingRow[] } | undefined> {
     return this.ctx.mutator.once(async (db, out) => {
       const eventId = randomUUID()
       const written = await insertClientMessageInOpenSession(db, { id: newId(), clientId, text, eventId, idempotencyKey: key })
@@ -71,7 +81,7 @@ export class Sessions {
         subject: { session: { status, operator_id, client_id } },
         at: iso(written.event.created_at)!,
       })
-      return message
+      return { message, typingStopped: written.typingStopped }
     }, { chat })
   }
 
@@ -116,7 +126,7 @@ export class Sessions {
   /** An operator's message in a session the operator holds. */
   async operatorMessage(operatorId: string, sessionId: string, text: string, idempotencyKey?: string): Promise<Message> {
     const message = await this.messageInSession(sessionId, text, { type: 'operator', id: operatorId }, idempotencyKey)
-    await this.typing.stop({ type: 'operator', id: operatorId, name: null }, message.chatId)
+    await this.typing.stop({ type: 'operator', id: operatorId }, message.chatId)
     return message
   }
 

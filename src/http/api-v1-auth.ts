@@ -74,25 +74,3 @@ export class Auth {
     return p.client
   }
 }
-
-/** A fixed-window counter per key, for the public widget sign-up. In memory: a per-node cap against abuse. */
-export class RateLimiter {
-  private readonly windows = new Map<string, { count: number; resetAt: number }>()
-
-  constructor(
-    private readonly max: number,
-    private readonly windowMs: number,
-  ) {}
-
-  hit(key: string): void {
-    const now = Date.now()
-    if (this.windows.size > 10_000) for (const [k, w] of this.windows) if (w.resetAt <= now) this.windows.delete(k)
-    let w = this.windows.get(key)
-    if (!w || w.resetAt <= now) {
-      w = { count: 0, resetAt: now + this.windowMs }
-      this.windows.set(key, w)
-    }
-    w.count += 1
-    if (w.count > this.max) throw new DomainError('rate_limited', `at most ${this.max} per ${this.windowMs / 1000} s`)
-  }
-}

@@ -3,7 +3,8 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { DomainError, type Domain } from '../domain/index.js'
-import { Auth, RateLimiter } from './api-v1-auth.js'
+import rateLimit from '@fastify/rate-limit'
+import { Auth } from './api-v1-auth.js'
 import * as S from './api-v1-schemas.js'
 import { errorHandler, sendError } from './errors.js'
 
@@ -14,6 +15,13 @@ export interface ApiV1Options {
   widgetSignupsPerMinute?: number
   /** Largest request body in bytes; larger is 413. @default 65_536 */
   bodyLimit?: number
+  /**
+   * Where rate-limit counters live: a Redis client (ioredis) shared by every node, so a limit holds whichever
+   * node a request reaches; without it, this process's memory (one node).
+   */
+  rateLimitRedis?: unknown
+  /** Key prefix of the counters in Redis. @default 'livedesk' */
+  rateLimitPrefix?: string
 }
 
 /**
@@ -40,7 +48,14 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>()
     const { domain } = opts
     const auth = new Auth(domain, opts.apiKey)
-    const signups = new RateLimiter(opts.widgetSignupsPerMinute ?? 20, 60_000)
+    await app.register(rateLimit, {
+      global: false,
+      redis: opts.rateLimitRedis,
+      nameSpace: `${opts.rateLimitPrefix ?? 'livedesk'}.ratelimit.`,
+      // A Redis outage must not take sign-ups down with it.
+      skipOnError: true,
+      errorResponseBuilder: (_req, ctx) => new DomainError('rate_limited', `at most ${ctx.max} per ${ctx.after}`),
+    })
     const bodyLimit = opts.bodyLimit ?? 65_536
 
     // Bodies are checked as sent (no type coercion: `"text": 5` is a 400); query strings and params are converted.
@@ -336,6 +351,8 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
 
     // ---- the client widget (public sign-up, then the client token) ----------------------------------
     app.post('/widget/clients', {
+      // Counted after validation: a malformed request is a 400, not a spent sign-up.
+      config: { rateLimit: { max: opts.widgetSignupsPerMinute ?? 20, timeWindow: 60_000, keyGenerator: ip, hook: 'preHandler' } },
       schema: {
         tags: ['widget'],
         summary: 'A new anonymous widget client and its token (rate-limited per IP)',
@@ -343,7 +360,6 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
         response: { 201: S.WidgetLogin, ...errors(400, 413, 429) },
       },
     }, async (req, reply) => {
-      signups.hit(ip(req))
       const { token, ...client } = await domain.clients.create({ name: req.body.name, channel: 'widget', ip: ip(req), referer: req.headers.referer })
       return reply.code(201).send({ client, token })
     })

@@ -6,6 +6,7 @@
  * (`FOR UPDATE`) and nothing wider; a use case that routes takes the queue lock before any row lock.
  */
 import type { Db } from './db.js'
+import type { TypingRow } from './timers.js'
 
 export type SessionStatus = 'bot' | 'queued' | 'assigned' | 'closed'
 export type AuthorType = 'client' | 'operator' | 'bot' | 'system'
@@ -137,8 +138,8 @@ export async function heldSessions(db: Db, operatorId: string): Promise<SessionR
 export async function insertClientMessageInOpenSession(
   db: Db,
   m: { id: string; clientId: string; text: string; eventId: string; idempotencyKey?: string },
-): Promise<{ message: MessageRow; session: SessionRow; event: { id: number; created_at: Date } } | undefined> {
-  const [row] = await db.query<MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date }>(
+): Promise<{ message: MessageRow; session: SessionRow; event: { id: number; created_at: Date }; typingStopped: TypingRow[] } | undefined> {
+  const [row] = await db.query<MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date; typing_stopped: TypingRow[] | null }>(
     `WITH s AS (
        SELECT s.*, c.name AS client_name FROM clients c JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
         WHERE c.id = $2 FOR UPDATE OF s),
@@ -150,13 +151,24 @@ export async function insertClientMessageInOpenSession(
        INSERT INTO outbox (event_id, event, chat_id, form, data, subject)
        SELECT $4, 'chatMessageCreated', m.chat_id, 'message_row', to_jsonb(m),
               jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id))
-         FROM m, s RETURNING id, created_at)
-     SELECT m.*, to_jsonb(s) AS s, o.id AS outbox_id, o.created_at AS outbox_at FROM m, s, o`,
+         FROM m, s RETURNING id, created_at),
+     -- the client stopped typing: its indicator ends with the message (timers.ts)
+     t AS (
+       UPDATE typing SET until = NULL WHERE chat_id = (SELECT chat_id FROM m) AND typist = 'client:' || $2 AND until IS NOT NULL
+       RETURNING channels, data)
+     SELECT m.*, to_jsonb(s) AS s, o.id AS outbox_id, o.created_at AS outbox_at,
+            (SELECT jsonb_agg(jsonb_build_object('channels', t.channels, 'data', t.data)) FROM t) AS typing_stopped
+       FROM m, s, o`,
     [m.id, m.clientId, m.text, m.eventId, m.idempotencyKey ?? null],
   )
   if (!row) return undefined
-  const { s, outbox_id, outbox_at, ...message } = row
-  return { message: message as MessageRow, session: sessionFromJson(s), event: { id: Number(outbox_id), created_at: outbox_at } }
+  const { s, outbox_id, outbox_at, typing_stopped, ...message } = row
+  return {
+    message: message as MessageRow,
+    session: sessionFromJson(s),
+    event: { id: Number(outbox_id), created_at: outbox_at },
+    typingStopped: typing_stopped ?? [],
+  }
 }
 
 /** A message in a session the caller has locked. */

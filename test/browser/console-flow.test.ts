@@ -154,7 +154,7 @@ if (haveChromium('console and widget in a browser')) {
       await widget.screenshot({ path: join(SCREENSHOTS, 'widget.png') })
 
       // The visitor leaves: after the grace period the console shows the client offline.
-      expect(widgetWatch.errors).toEqual([])
+      expect(widgetWatch.errors.join(' | ')).toBe('')
       await clientContext.close()
       await poll(() => op.locator('#chat-presence').textContent()).toBe('offline')
 
@@ -195,7 +195,7 @@ if (haveChromium('console and widget in a browser')) {
       expect(await op2.locator('#ended').textContent()).toMatch(/blocked.*end of the test/)
       expect(await op2.locator('#conn').getAttribute('data-state')).toBe('disconnected')
 
-      expect([...opWatch.errors, ...op2Watch.errors, ...tabWatch.errors]).toEqual([])
+      expect([...opWatch.errors, ...op2Watch.errors, ...tabWatch.errors].join(' | ')).toBe('')
       await opContext.close()
     }, 90_000)
   })

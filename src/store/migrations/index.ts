@@ -2,6 +2,7 @@
 import { sql as chat } from './001_chat.js'
 import { sql as operatorPresence } from './002_operator_presence.js'
 import { sql as outbox } from './003_outbox.js'
+import { sql as sharedTimers } from './004_shared_timers.js'
 
 export interface Migration {
   id: number
@@ -13,4 +14,5 @@ export const MIGRATIONS: Migration[] = [
   { id: 1, name: 'chat', sql: chat },
   { id: 2, name: 'operator_presence', sql: operatorPresence },
   { id: 3, name: 'outbox', sql: outbox },
+  { id: 4, name: 'shared_timers', sql: sharedTimers },
 ]

@@ -1,0 +1,51 @@
+/**
+ * The shared timers' sweeper: every node looks for due timers now and then, and the store hands each due one to
+ * exactly one node. Typing indicators that ran out get their stop; clients whose offline grace ended go offline
+ * unless a widget connection came back on any node meanwhile.
+ */
+import { clientChannel } from './channels.js'
+import type { Clients } from './clients.js'
+import type { DomainContext } from './context.js'
+import type { Typing } from './typing.js'
+import { expireTyping, pruneTyping, takeDueOffline } from '../store/timers.js'
+
+export class TimerSweeper {
+  private timer?: NodeJS.Timeout
+  private running?: Promise<void>
+  private sweeps = 0
+  private closed = false
+
+  constructor(
+    private readonly ctx: DomainContext,
+    private readonly typing: Typing,
+    private readonly clients: Clients,
+  ) {}
+
+  start(): void {
+    const tick = () => {
+      this.running = this.sweep()
+        .catch((err) => this.ctx.log.warn({ err }, 'timer sweep failed'))
+        .finally(() => {
+          if (!this.closed) this.timer = setTimeout(tick, this.ctx.config.timerSweepMs).unref()
+        })
+    }
+    this.timer = setTimeout(tick, this.ctx.config.timerSweepMs).unref()
+  }
+
+  async sweep(): Promise<void> {
+    const { db, live } = this.ctx
+    await this.typing.stopped(await expireTyping(db))
+    for (const clientId of await takeDueOffline(db)) {
+      // Counted across nodes: a reload may have reconnected to another node.
+      if ((await live.connectionCount(clientChannel(clientId))) > 0) continue
+      await this.clients.setPresence(clientId, false)
+    }
+    if (++this.sweeps % 600 === 0) await pruneTyping(db, 3_600_000)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    clearTimeout(this.timer)
+    await this.running
+  }
+}
