@@ -91,6 +91,11 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, argv: strin
       tokenTtlMs: seconds(envNumber(env, 'OPERATOR_TOKEN_TTL')),
       defaultMaxChats: envNumber(env, 'DEFAULT_MAX_CHATS'),
       operatorJwtSecret: env.OPERATOR_JWT_SECRET || undefined,
+      nodeTtlMs: seconds(envNumber(env, 'NODE_TTL')),
+      timerSweepMs: envNumber(env, 'TIMER_SWEEP_INTERVAL'),
+      outboxRelayIntervalMs: envNumber(env, 'OUTBOX_RELAY_INTERVAL'),
+      outboxRelayAfterMs: envNumber(env, 'OUTBOX_RELAY_AFTER'),
+      outboxRetentionMs: seconds(envNumber(env, 'OUTBOX_RETENTION')),
     }),
     realtime: defined({
       nodeId: env.NODE_ID || undefined,
