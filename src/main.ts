@@ -132,15 +132,23 @@ async function createBrokers(options: LivedeskOptions, realtime: RealtimeConfig,
   if (!options.redisUrl) return { broker: new MemoryBroker(), presence: new MemoryPresenceManager() }
   const { RedisBroker } = await import('./realtime/broker-redis.js')
   const { RedisPresenceManager } = await import('./realtime/presence-redis.js')
+  const { splitRedisUrl } = await import('./realtime/redis-topology.js')
   const onError = (err: Error) => log.warn({ err: err.message }, 'redis')
-  const common = { url: options.redisUrl, prefix: options.redisPrefix, onError }
-  return { broker: new RedisBroker(common), presence: new RedisPresenceManager({ ...common, ttlMs: realtime.presenceTtlMs }) }
+  const shards = splitRedisUrl(options.redisUrl).map((url) => ({ url, prefix: options.redisPrefix, onError }))
+  const brokers = shards.map((common) => new RedisBroker(common))
+  const presences = shards.map((common) => new RedisPresenceManager({ ...common, ttlMs: realtime.presenceTtlMs }))
+  if (shards.length === 1) return { broker: brokers[0]!, presence: presences[0]! }
+  const { ShardedBroker, ShardedPresenceManager } = await import('./realtime/sharded.js')
+  return { broker: new ShardedBroker(brokers), presence: new ShardedPresenceManager(presences) }
 }
 
 /** A Redis client for this node's own use (rate limits); ioredis reconnects by itself. */
 async function connectRedis(url: string, name: string, log: Logger) {
   const { Redis } = await import('ioredis')
-  const redis = new Redis(url, { connectionName: `livedesk:${name}`, maxRetriesPerRequest: 1 })
+  const { parseRedisUrl } = await import('./realtime/redis-topology.js')
+  // Node-wide counters live on the first shard.
+  const [first] = parseRedisUrl(url)
+  const redis = new Redis({ ...first!.options, connectionName: `livedesk:${name}`, maxRetriesPerRequest: 1 })
   redis.on('error', (err) => log.warn({ err: err.message }, `redis (${name})`))
   return redis
 }

@@ -16,6 +16,7 @@ import {
   DEFAULT_IDEMPOTENT_RESULT_TTL_MS,
   type Broker, type BrokerEventHandler, type BrokerPublication, type ControlMessage, type HistoryOptions, type HistoryResult, type PublishOptions,
 } from './broker.js'
+import { parseRedisUrl } from './redis-topology.js'
 
 export interface RedisBrokerOptions {
   url: string
@@ -125,15 +126,17 @@ export class RedisBroker implements Broker {
     this.prefix = opts.prefix ?? 'livedesk'
     this.controlChannel = `${this.prefix}.control`
     this.clientPrefix = `${this.prefix}.client.`
-    this.where = redactUrl(opts.url)
+    const [target, ...more] = parseRedisUrl(opts.url)
+    if (more.length > 0) throw new Error('RedisBroker takes one Redis (a server or a Sentinel group); ShardedBroker spreads channels over several')
+    this.where = target!.where
     const report = opts.onError ?? (() => {})
     const onError = (this.onError = (err: Error) => {
       this.lastError = err
       report(err)
     })
-    this.cmd = new Redis(opts.url, { lazyConnect: true, connectionName: `${this.prefix}:cmd` }) as Redis & ScriptCommands
+    this.cmd = new Redis({ ...target!.options, lazyConnect: true, connectionName: `${this.prefix}:cmd` }) as Redis & ScriptCommands
     // autoResubscribe (the ioredis default) subscribes every channel again after a reconnect.
-    this.sub = new Redis(opts.url, { lazyConnect: true, autoResubscribe: true, connectionName: `${this.prefix}:sub` })
+    this.sub = new Redis({ ...target!.options, lazyConnect: true, autoResubscribe: true, connectionName: `${this.prefix}:sub` })
     this.cmd.on('error', onError)
     this.sub.on('error', onError)
     this.cmd.defineCommand('livedeskPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT })
@@ -353,17 +356,6 @@ function entryToPublication([id, fields]: StreamEntry): BrokerPublication {
   const pub = decodePayload(fields[d + 1] ?? '\n')
   pub.offset = parseInt(id, 10)
   return pub
-}
-
-/** The URL without its password, for messages. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return 'the configured Redis URL'
-  }
 }
 
 async function quit(conn: Redis): Promise<void> {

@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis'
 import type { ClientInfo } from '../protocol/types.js'
 import type { PresenceManager, PresenceStats } from './presence.js'
+import { parseRedisUrl } from './redis-topology.js'
 
 export interface RedisPresenceOptions {
   url: string
@@ -68,7 +69,9 @@ export class RedisPresenceManager implements PresenceManager {
   constructor(opts: RedisPresenceOptions) {
     this.prefix = opts.prefix ?? 'livedesk'
     this.ttlMs = opts.ttlMs ?? 60_000
-    this.redis = new Redis(opts.url, { connectionName: `${this.prefix}:presence` }) as Redis & ScriptCommands
+    const [target, ...more] = parseRedisUrl(opts.url)
+    if (more.length > 0) throw new Error('RedisPresenceManager takes one Redis; ShardedPresenceManager spreads channels over several')
+    this.redis = new Redis({ ...target!.options, connectionName: `${this.prefix}:presence` }) as Redis & ScriptCommands
     this.redis.on('error', opts.onError ?? (() => {}))
     this.redis.defineCommand('livedeskPresenceAdd', { numberOfKeys: 2, lua: ADD_SCRIPT })
     this.redis.defineCommand('livedeskPresenceGet', { numberOfKeys: 2, lua: GET_SCRIPT })
