@@ -1,0 +1,121 @@
+/** The Markdown page of a `bench:domain` run, from its JSON report. */
+
+const f = (v, digits = 1) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '–')
+const pct = (v) => (typeof v === 'number' && Number.isFinite(v) ? `${Math.round(v * 100)}%` : '–')
+
+/** The figure net of the idle background, and the raw one in parentheses. */
+const both = (step, key) => (step ? `${f(step[`${key}Net`], 2)} (${f(step[key], 2)})` : '–')
+
+/** CPU ms per message of the nodes or the scenario's PostgreSQL backends in a step, with the share of a core. */
+function cpuPerMessage(st, key) {
+  if (!st || !(st.serverCpuFraction > 0) || typeof st[key] !== 'number') return '–'
+  return `${f((st.serverCpuMsPerMessage * st[key]) / st.serverCpuFraction, 2)} (${pct(st[key])})`
+}
+
+/** The ceiling's CPU ms per transaction, its process and PostgreSQL's backends. */
+function cpuPerTx(c, key) {
+  if (typeof c?.[key] !== 'number' || !(c.txPerSec > 0)) return '–'
+  return f((c[key] * 1000) / c.txPerSec, 2)
+}
+
+const GOALS = {
+  pglite_over_ceiling: ['PGlite: livedesk 1 node / PGlite ceiling', '≥ 0.6'],
+  pg_over_ceiling: ['PostgreSQL: livedesk 1 node / PostgreSQL ceiling', '≥ 0.6'],
+  pg3_over_ceiling: ['PostgreSQL + Redis: livedesk 3 nodes / PostgreSQL ceiling', '–'],
+  pg3_over_pg: ['3 nodes / 1 node (PostgreSQL)', '≥ 1'],
+}
+
+export function renderMarkdown(r) {
+  const e = r.environment
+  const lines = []
+  lines.push(`# bench:domain, ${r.date}${r.quick ? ' (quick)' : ''}`, '')
+  lines.push(
+    `Machine: ${e.machine}. Node ${e.node}; centrifuge ${e.versions?.centrifuge}, PGlite ${e.pglite}` +
+      (e.postgres ? `, ${e.postgres.version.split(' on ')[0]} (fsync ${e.postgres.fsync}, synchronous_commit ${e.postgres.synchronousCommit})` : '') +
+      (e.redis ? `, Redis ${e.redis}` : '') +
+      `. livedesk from ${r.dist.path}, built ${r.dist.builtAt}, checkout at ${r.dist.commit ?? '?'}${r.dist.srcDirty ? ' with uncommitted changes in src/ (the build may include them)' : ''}. ` +
+      `Load average at start: ${e.loadAverageAtStart.map((v) => v.toFixed(2)).join(' ')}. ` +
+      (e.pinned ? `Nodes pinned to core ${e.pinned.servers}, load generator and ceiling to core ${e.pinned.loadAndCeiling}; PostgreSQL and Redis not pinned.` : 'Not pinned (no taskset).'),
+    '',
+  )
+  const s = r.settings
+  lines.push(
+    `${s.operators} operators × maxChats ${s.maxChats}, ${s.clients} clients with an assigned session; consoles on the \`centrifuge\` SDK. ` +
+      `Open loop, ${s.windowMs} ms window after ${s.warmupMs} ms warm-up, loss deadline ${s.lossDeadlineMs} ms after the last send. ` +
+      `A rate passes with no HTTP error, nothing lost, delivery p99 < ${s.p99LimitMs} ms, and ≥ 95% of the offered rate both sent and delivered during the window. ` +
+      `Ramp from ${s.startRate}/s by ×${s.factor}, then ${s.refine} bisection(s). Ceiling: ${s.ceilingWorkers} workers, closed loop, same window. ` +
+      'Ratios are reported, not asserted.',
+    '',
+  )
+  for (const k of r.skipped) lines.push(`Skipped ${k.scenario}: ${k.reason}.`, '')
+  const measured = [...Object.values(r.ceilings), ...Object.values(r.scenarios).flatMap((sc) => sc.steps.filter((st) => st.counted))]
+  const all = Object.values(r.scenarios).flatMap((sc) => sc.steps.filter((st) => st.kind !== 'prime')).length +
+    Object.values(r.ceilings).reduce((a, c) => a + (c.attempts ?? 1), 0)
+  const disturbed = measured.filter((m) => m.disturbed).length
+  lines.push(
+    `Shared box: ${disturbed} of the ${measured.length} windows the figures come from had more than ${Math.round(r.settings.disturbedCores * 100)}% of a core of foreign CPU ` +
+      '(busy time of both cores less the nodes, the load generator or ceiling, the scenario\'s PostgreSQL backends and Redis; **bold** below); read those numbers as noisy. ' +
+      `${all - measured.length} windows were taken again because foreign CPU disturbed them (up to ${r.settings.retries} per scenario; "superseded" below).`,
+    '',
+  )
+
+  lines.push('## Ratios', '', '| ratio | value | issue 10 goal |', '|---|---|---|')
+  for (const [k, [label, goal]] of Object.entries(GOALS)) lines.push(`| ${label} | ${f(r.ratios[k], 2)} | ${goal} |`)
+  lines.push('')
+
+  lines.push(
+    '## Scenarios',
+    '',
+    '| scenario | max messages/s | ceiling tx/s | max / ceiling | at half max: rate, delivery p50 / p99 ms | statements/msg incl. BEGIN/COMMIT | excl. | transactions/msg | idle statements/s | CPU ms/msg at max: nodes, PostgreSQL |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  )
+  for (const sc of Object.values(r.scenarios)) {
+    const ceiling = r.ceilings[sc.db]?.txPerSec
+    const h = sc.half
+    const m = h ?? sc.atMax
+    lines.push(
+      `| ${sc.label} | ${sc.lowerBound ? '≥ ' : ''}${sc.max ?? '–'} | ${f(ceiling, 0)} | ${sc.max !== null && ceiling ? f(sc.max / ceiling, 2) : '–'} | ` +
+        `${h ? `${h.offered}/s: ${f(h.deliveryMs.p50Ms)} / ${f(h.deliveryMs.p99Ms)}` : '–'} | ${both(m, 'statementsPerMessage')} | ${both(m, 'statementsPerMessageExclBeginCommit')} | ` +
+        `${both(m, 'transactionsPerMessage')} | ${f(sc.idle?.statementsPerSec)} | ${cpuPerMessage(sc.atMax, 'serverCpuFraction')}, ${sc.db === 'pg' ? cpuPerMessage(sc.atMax, 'postgresCpuFraction') : '–'} |`,
+    )
+  }
+  lines.push(
+    '',
+    'Statements and transactions per message: Δ`livedesk_db_statements_total` and Δ`livedesk_db_transactions_total` of every node over the half-max step, ' +
+      'per message answered 201, less what the nodes ran idle for as long (heartbeats, relays: "idle statements/s", measured before the ramp); ' +
+      'in parentheses without that subtraction. "excl." subtracts BEGIN and COMMIT (2 per transaction).',
+    '',
+  )
+
+  lines.push('## Ceilings', '', '| database | workers | tx/s | tx p50 / p99 ms | statements/tx incl. BEGIN/COMMIT | CPU: its process, PostgreSQL; foreign | CPU ms/tx: its process, PostgreSQL |', '|---|---|---|---|---|---|---|')
+  for (const [kind, c] of Object.entries(r.ceilings)) {
+    lines.push(
+      `| ${kind === 'pg' ? 'PostgreSQL' : 'PGlite'} | ${c.workers} | ${f(c.txPerSec, 0)} | ${f(c.txMs.p50Ms, 2)} / ${f(c.txMs.p99Ms, 2)} | ${f(c.statementsPerTx, 2)} | ` +
+        `${pct(c.ceilingCpuFraction)}, ${pct(c.postgresCpuFraction)}; ${c.disturbed ? '**' : ''}${pct(c.foreignCpuFraction)}${c.disturbed ? '**' : ''} | ` +
+        `${cpuPerTx(c, 'ceilingCpuFraction')}, ${kind === 'pg' ? cpuPerTx(c, 'postgresCpuFraction') : '–'} |`,
+    )
+  }
+  lines.push('')
+
+  for (const sc of Object.values(r.scenarios)) {
+    lines.push(
+      `## ${sc.label}`,
+      '',
+      `Setup: ${f(sc.setup.ms / 1000)} s (first messages of ${s.clients} clients ${f(sc.setup.firstMessagesMs / 1000)} s); sessions per operator ${Math.min(...sc.setup.assignedPerOperator)}–${Math.max(...sc.setup.assignedPerOperator)}.`,
+      '',
+      '| step | offered/s | sent/s, delivered/s | errors | lost | delivery p50 / p90 / p99 / max ms | latency drift ms | HTTP p50 / p99 ms | schedule lag p99 ms | statements/msg net (raw) | CPU: nodes, load gen, PostgreSQL, Redis; foreign | verdict |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    )
+    for (const st of sc.steps) {
+      const d = st.deliveryMs
+      lines.push(
+        `| ${st.kind}${st.again ? ' (again)' : ''}${st.counted || st.kind === 'prime' ? '' : ' (superseded)'} | ${st.offered} | ${f(st.achievedRate)}, ${f(st.deliveredRateInWindow)} | ${st.errors} | ${st.lost} | ${f(d.p50Ms)} / ${f(d.p90Ms)} / ${f(d.p99Ms)} / ${f(d.maxMs)} | ${f(st.latencyDriftMs)} | ` +
+          `${f(st.responseMs.p50Ms)} / ${f(st.responseMs.p99Ms)} | ${f(st.scheduleLagMs.p99Ms)} | ${both(st, 'statementsPerMessage')} | ` +
+          `${pct(st.serverCpuFraction)}, ${pct(st.loadgenCpuFraction)}, ${pct(st.postgresCpuFraction)}, ${pct(st.redisCpuFraction)}; ${st.disturbed ? '**' : ''}${pct(st.foreignCpuFraction)}${st.disturbed ? '**' : ''} | ` +
+          `${st.kind === 'prime' ? 'not counted' : st.pass ? 'pass' : `fail: ${st.reasons.join('; ')}`} |`,
+      )
+    }
+    lines.push('')
+  }
+  return lines.join('\n')
+}

@@ -1,0 +1,37 @@
+/**
+ * One livedesk node of `npm run bench:domain`, started from a built dist/ (`startLivedesk`), driven over IPC by
+ * bench/domain.mjs. argv[2] is JSON: { dist, port, apiKey, dataDir, databaseUrl?, redisUrl?, redisPrefix?, nodeId }.
+ * Replies `ready { port }`; on `close` shuts down and exits.
+ */
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+const options = JSON.parse(process.argv[2])
+const send = (msg) => process.send?.(msg)
+let livedesk
+
+process.on('message', async (msg) => {
+  if (msg.type !== 'close') return
+  await Promise.race([livedesk?.close(), new Promise((resolve) => setTimeout(resolve, 3_000))]).catch(() => {})
+  process.exit(0)
+})
+process.on('disconnect', () => process.exit(0))
+
+try {
+  const { startLivedesk } = await import(pathToFileURL(join(options.dist, 'main.js')).href)
+  livedesk = await startLivedesk({
+    port: options.port ?? 0,
+    host: '127.0.0.1',
+    apiKey: options.apiKey,
+    dataDir: options.dataDir,
+    databaseUrl: options.databaseUrl,
+    redisUrl: options.redisUrl,
+    redisPrefix: options.redisPrefix,
+    logLevel: 'silent',
+    realtime: { nodeId: options.nodeId },
+  })
+  send({ type: 'ready', port: livedesk.port })
+} catch (err) {
+  send({ type: 'error', message: `starting livedesk node ${options.nodeId}: ${err?.stack ?? err}` })
+  process.exit(1)
+}
