@@ -2,10 +2,12 @@
  * `npm run bench:domain [-- --quick]`: the domain end to end (issue 10, item 5). A client message in over HTTP
  * (`POST /api/v1/clients/:id/messages`) → `chatMessageCreated` at an operator console on the `centrifuge` SDK,
  * open-loop ramp to the highest rate with no error, no loss, delivery p99 < 500 ms, the schedule kept and kept up with;
- * on PGlite (one node), PostgreSQL (one node) and PostgreSQL + Redis (three nodes), side by side with the
- * ceiling contender (bench/domain/ceiling.mjs: the same transaction shape straight against the same kind of
- * database). livedesk nodes run under `taskset -c 0`, the load generator and the ceiling under `taskset -c 1`;
- * this process only orchestrates over IPC and reads /metrics and /proc. Options: bench/README.md or `--help`.
+ * on PGlite (one node), PostgreSQL (one node), PostgreSQL + Redis (one node) and PostgreSQL + Redis (three
+ * nodes), side by side with the ceiling contender (bench/domain/ceiling.mjs: the same transaction shape straight
+ * against the same kind of database). livedesk nodes run under `taskset -c 0` (all nodes of a scenario on that
+ * one core; `--spread-nodes` leaves a multi-node scenario's nodes unpinned), the load generator and the ceiling
+ * under `taskset -c 1`; this process only orchestrates over IPC and reads /metrics and /proc. Options:
+ * bench/README.md or `--help`.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { spawn, spawnSync } from 'node:child_process'
@@ -33,6 +35,7 @@ const MODES = {
 const SCENARIOS = {
   pglite: { name: 'pglite', label: 'PGlite, 1 node', db: 'pglite', nodes: 1, redis: false },
   pg: { name: 'pg', label: 'PostgreSQL, 1 node', db: 'pg', nodes: 1, redis: false },
+  pg1r: { name: 'pg1r', label: 'PostgreSQL + Redis, 1 node', db: 'pg', nodes: 1, redis: true },
   pg3: { name: 'pg3', label: 'PostgreSQL + Redis, 3 nodes', db: 'pg', nodes: 3, redis: true },
 }
 
@@ -80,8 +83,9 @@ function parseArgs(argv) {
   o.nodes3 = num('nodes') ?? 3
   o.maxSockets = num('max-sockets') ?? 64
   o.maxInFlight = num('max-in-flight') ?? 5_000
-  o.scenarios = String(args.scenarios ?? 'pglite,pg,pg3').split(',').filter(Boolean)
-  for (const s of o.scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario "${s}" (pglite, pg, pg3)`)
+  o.scenarios = String(args.scenarios ?? 'pglite,pg,pg1r,pg3').split(',').filter(Boolean)
+  for (const s of o.scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario "${s}" (${Object.keys(SCENARIOS).join(', ')})`)
+  o.spreadNodes = Boolean(args['spread-nodes'])
   o.ceiling = !args['no-ceiling']
   o.databaseUrl = args['database-url'] ?? process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? undefined
   o.redisUrl = args['redis-url'] ?? process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? undefined
@@ -102,6 +106,11 @@ try {
 const hasTaskset = spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0
 const CORE_SERVERS = hasTaskset ? 0 : undefined
 const CORE_LOAD = hasTaskset ? 1 : undefined
+/**
+ * The core a scenario's nodes run on: all of them on CORE_SERVERS (the same CPU budget for one node and for
+ * three), or, with `--spread-nodes`, a multi-node scenario's nodes unpinned (undefined).
+ */
+const nodesCore = (sc) => (o.spreadNodes && sc.nodes > 1 ? undefined : CORE_SERVERS)
 /** A step with more foreign CPU than this (in cores) is marked disturbed. */
 const DISTURBED = 0.25
 
@@ -155,7 +164,7 @@ async function startNodes(sc, databaseUrl, redisPrefix) {
       dist: o.dist, port: 0, apiKey, dataDir, databaseUrl,
       redisUrl: sc.redis ? o.redisUrl : undefined, redisPrefix: sc.redis ? redisPrefix : undefined, nodeId: `bench-${sc.name}-${i + 1}`,
     }
-    const proc = spawnPinned(join(here, 'domain', 'server.mjs'), { cpu: CORE_SERVERS, args: [JSON.stringify(options)] })
+    const proc = spawnPinned(join(here, 'domain', 'server.mjs'), { cpu: nodesCore(sc), args: [JSON.stringify(options)] })
     const ready = await proc.expect('ready', 120_000)
     nodes[i] = { proc, port: ready.port, pid: proc.pid, dataDir }
   }
@@ -306,7 +315,8 @@ async function ramp(ctx) {
 // ---- scenarios -----------------------------------------------------------------------------------
 
 async function runScenario(sc, runId) {
-  log(`${sc.label}: starting ${sc.nodes} node(s)`)
+  const core = nodesCore(sc)
+  log(`${sc.label}: starting ${sc.nodes} node(s), ${core === undefined ? 'not pinned' : `pinned to core ${core}`}`)
   let db
   let databaseUrl
   if (sc.db === 'pg') {
@@ -335,7 +345,7 @@ async function runScenario(sc, runId) {
     if (found.max !== null) half = await measured(ctx, Math.max(1, Math.round(found.max / 2)), 'half')
     const atMax = ctx.steps.filter((s) => s.counted && (s.kind === 'ramp' || s.kind === 'refine') && s.pass && s.offered === found.max).at(-1) ?? null
     log(`${sc.label}: max ${found.lowerBound ? '≥ ' : ''}${found.max ?? '–'} messages/s${half ? `; at half (${half.offered}/s) p50 ${half.deliveryMs.p50Ms} p99 ${half.deliveryMs.p99Ms} ms` : ''}`)
-    return { ...sc, nodes: sc.nodes, setup, idle: ctx.idle, ...found, atMax, half, steps: ctx.steps }
+    return { ...sc, nodes: sc.nodes, pinnedToCore: core ?? null, setup, idle: ctx.idle, ...found, atMax, half, steps: ctx.steps }
   } finally {
     await ctx.loadgen?.stop().catch(() => {})
     await Promise.all(ctx.nodes.map((n) => n.proc.stop().catch(() => {})))
@@ -473,7 +483,8 @@ async function main() {
     pglite_over_ceiling: ratio(sc.pglite?.max, results.ceilings.pglite?.txPerSec),
     pg_over_ceiling: ratio(sc.pg?.max, results.ceilings.pg?.txPerSec),
     pg3_over_ceiling: ratio(sc.pg3?.max, results.ceilings.pg?.txPerSec),
-    pg3_over_pg: ratio(sc.pg3?.max, sc.pg?.max),
+    pg3_over_pg1r: ratio(sc.pg3?.max, sc.pg1r?.max), // the same broker (Redis) on both sides
+    pg3_over_pg: ratio(sc.pg3?.max, sc.pg?.max), // Redis against the memory broker: scale-out and broker together
   }
   const report = {
     date,
@@ -483,7 +494,7 @@ async function main() {
       pglite: JSON.parse(readFileSync(join(root, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')).version,
       postgres: services.postgres ?? null,
       redis: services.redis ?? null,
-      pinned: hasTaskset ? { servers: CORE_SERVERS, loadAndCeiling: CORE_LOAD } : null,
+      pinned: hasTaskset ? { servers: CORE_SERVERS, loadAndCeiling: CORE_LOAD, spreadNodes: o.spreadNodes } : null,
     },
     dist,
     settings: {

@@ -18,11 +18,25 @@ function cpuPerTx(c, key) {
   return f((c[key] * 1000) / c.txPerSec, 2)
 }
 
-const GOALS = {
+/** The ratios' labels (n: the nodes of the multi-node scenario) and issue 10's goals. */
+const GOALS = (n) => ({
   pglite_over_ceiling: ['PGlite: livedesk 1 node / PGlite ceiling', '≥ 0.6'],
-  pg_over_ceiling: ['PostgreSQL: livedesk 1 node / PostgreSQL ceiling', '≥ 0.6'],
-  pg3_over_ceiling: ['PostgreSQL + Redis: livedesk 3 nodes / PostgreSQL ceiling', '–'],
-  pg3_over_pg: ['3 nodes / 1 node (PostgreSQL)', '≥ 1'],
+  pg_over_ceiling: ['PostgreSQL: livedesk 1 node (memory broker) / PostgreSQL ceiling', '≥ 0.6'],
+  pg3_over_ceiling: [`PostgreSQL + Redis: livedesk ${n} nodes / PostgreSQL ceiling`, '–'],
+  pg3_over_pg1r: [`${n} nodes / 1 node, both on Redis`, '≥ 1'],
+  pg3_over_pg: [`${n} nodes (Redis) / 1 node (memory broker)`, '–'],
+})
+
+/** Where the nodes ran, from the report's `environment.pinned` (no `spreadNodes` in reports before it existed). */
+function pinning(e, nodes) {
+  if (!e.pinned) return 'Not pinned (no taskset).'
+  const load = `load generator and ceiling to core ${e.pinned.loadAndCeiling}; PostgreSQL and Redis not pinned.`
+  if (e.pinned.spreadNodes) {
+    return `Nodes of one-node scenarios pinned to core ${e.pinned.servers}; the ${nodes} nodes of the multi-node scenario not pinned (\`--spread-nodes\`: ` +
+      `they may use both cores, sharing core ${e.pinned.loadAndCeiling} with the load generator, so ${nodes} nodes / 1 node is not a same-CPU-budget comparison); ${load}`
+  }
+  return `Nodes pinned to core ${e.pinned.servers}, every node of a scenario on that one core (the same CPU budget for 1 node and for ${nodes}; ` +
+    `\`--spread-nodes\` would leave the multi-node scenario's nodes unpinned); ${load}`
 }
 
 export function renderMarkdown(r) {
@@ -35,7 +49,7 @@ export function renderMarkdown(r) {
       (e.redis ? `, Redis ${e.redis}` : '') +
       `. livedesk from ${r.dist.path}, built ${r.dist.builtAt}, checkout at ${r.dist.commit ?? '?'}${r.dist.srcDirty ? ' with uncommitted changes in src/ (the build may include them)' : ''}. ` +
       `Load average at start: ${e.loadAverageAtStart.map((v) => v.toFixed(2)).join(' ')}. ` +
-      (e.pinned ? `Nodes pinned to core ${e.pinned.servers}, load generator and ceiling to core ${e.pinned.loadAndCeiling}; PostgreSQL and Redis not pinned.` : 'Not pinned (no taskset).'),
+      pinning(e, r.settings.nodesInPg3 ?? 3),
     '',
   )
   const s = r.settings
@@ -60,7 +74,9 @@ export function renderMarkdown(r) {
   )
 
   lines.push('## Ratios', '', '| ratio | value | issue 10 goal |', '|---|---|---|')
-  for (const [k, [label, goal]] of Object.entries(GOALS)) lines.push(`| ${label} | ${f(r.ratios[k], 2)} | ${goal} |`)
+  for (const [k, [label, goal]] of Object.entries(GOALS(r.settings.nodesInPg3 ?? 3))) {
+    if (k in r.ratios) lines.push(`| ${label} | ${f(r.ratios[k], 2)} | ${goal} |`) // reports before pg1r have no pg3_over_pg1r
+  }
   lines.push('')
 
   lines.push(
@@ -101,7 +117,8 @@ export function renderMarkdown(r) {
     lines.push(
       `## ${sc.label}`,
       '',
-      `Setup: ${f(sc.setup.ms / 1000)} s (first messages of ${s.clients} clients ${f(sc.setup.firstMessagesMs / 1000)} s); sessions per operator ${Math.min(...sc.setup.assignedPerOperator)}–${Math.max(...sc.setup.assignedPerOperator)}.`,
+      `Setup: ${f(sc.setup.ms / 1000)} s (first messages of ${s.clients} clients ${f(sc.setup.firstMessagesMs / 1000)} s); sessions per operator ${Math.min(...sc.setup.assignedPerOperator)}–${Math.max(...sc.setup.assignedPerOperator)}.` +
+        ('pinnedToCore' in sc ? ` ${sc.nodes} node(s), ${sc.redis ? 'Redis broker' : 'memory broker'}, ${sc.pinnedToCore === null ? 'not pinned' : `pinned to core ${sc.pinnedToCore}`}.` : ''),
       '',
       '| step | offered/s | sent/s, delivered/s | errors | lost | delivery p50 / p90 / p99 / max ms | latency drift ms | HTTP p50 / p99 ms | schedule lag p99 ms | statements/msg net (raw) | CPU: nodes, load gen, PostgreSQL, Redis; foreign | verdict |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|',
