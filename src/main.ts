@@ -94,6 +94,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, argv: strin
       nodeTtlMs: seconds(envNumber(env, 'NODE_TTL')),
       timerSweepMs: envNumber(env, 'TIMER_SWEEP_INTERVAL'),
       outboxRelayIntervalMs: envNumber(env, 'OUTBOX_RELAY_INTERVAL'),
+      publishWaitMs: envNumber(env, 'PUBLISH_WAIT'),
       outboxRelayAfterMs: envNumber(env, 'OUTBOX_RELAY_AFTER'),
       outboxRetentionMs: seconds(envNumber(env, 'OUTBOX_RETENTION')),
     }),

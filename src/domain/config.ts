@@ -18,6 +18,8 @@ export interface DomainConfig {
   nodeTtlMs: number
   /** How often each node looks for due shared timers (typing expiry, client offline grace). */
   timerSweepMs: number
+  /** How long an answer waits for its events to reach the broker; past it they stay queued and go out later. */
+  publishWaitMs: number
   /** How often each node's outbox relay looks for events left unpublished. */
   outboxRelayIntervalMs: number
   /** An event unpublished this long after its commit is the relay's (its node died, or the broker was down). */
@@ -38,6 +40,7 @@ export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
   defaultMaxChats: 5,
   nodeTtlMs: 15_000,
   timerSweepMs: 250,
+  publishWaitMs: 1_000,
   outboxRelayIntervalMs: 1_000,
   outboxRelayAfterMs: 2_000,
   outboxRetentionMs: 3_600_000,

@@ -27,9 +27,9 @@ export class DomainContext {
     /** This node's name in the shared presence record. */
     readonly nodeId: string,
   ) {
-    this.publisher = new EventPublisher(db, live, config, log)
+    this.publisher = new EventPublisher(db, live, config, log, nodeId)
     this.chatKeys = new ChatKeys(db)
-    this.mutator = new Mutator(db, this.publisher)
+    this.mutator = new Mutator(db, this.publisher, config.publishWaitMs, nodeId)
     this.router = new Router(config.nodeTtlMs)
   }
 

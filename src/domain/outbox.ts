@@ -79,6 +79,10 @@ export class Mutator {
   constructor(
     private readonly db: Db,
     private readonly publisher: EventPublisher,
+    /** How long an answer waits for its events to reach the broker. */
+    private readonly publishWaitMs: number,
+    /** Written on each event: this node publishes it, or a relay once this node is gone. */
+    private readonly nodeId: string,
   ) {}
 
   /**
@@ -90,7 +94,7 @@ export class Mutator {
       this.db.transaction(async (tx) => {
         if (opts.routes) await tx.query('SELECT pg_advisory_xact_lock($1)', [QUEUE_LOCK])
         const result = await fn(tx, out)
-        const rows = await insertEvents(tx, out.pending)
+        const rows = await insertEvents(tx, out.pending, this.nodeId)
         rows.forEach((row, i) => out.written({ ...out.pending[i], id: Number(row.id), at: new Date(row.created_at).toISOString() }))
         return result
       }),
@@ -116,9 +120,17 @@ export class Mutator {
       void this.publisher.end(token)
       throw err
     }
-    await this.publisher.end(token, out)
+    // The answer waits for the events to be out, but not for a broker that is away: they stay queued (publisher.ts).
+    await atMost(this.publisher.end(token, out), this.publishWaitMs)
     return result
   }
+}
+
+/** Waits for `p`, or `ms` at most. */
+export function atMost(p: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise((resolve) => (timer = setTimeout(resolve, ms)))
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
 }
 
 /** Events of a chat carry its id: the chat's events publish in order. */

@@ -21,6 +21,7 @@ import { MAX_TEXT } from './config.js'
 import { DomainError } from './errors.js'
 import type { ChatSession, Message } from './events.js'
 import { transition } from './lifecycle.js'
+import { atMost } from './outbox.js'
 import { assign } from './routing.js'
 import { newId } from './tokens.js'
 import type { Typing } from './typing.js'
@@ -68,7 +69,7 @@ export class Sessions {
   ): Promise<{ message: Message; typingStopped: TypingRow[] } | undefined> {
     return this.ctx.mutator.once(async (db, out) => {
       const eventId = randomUUID()
-      const written = await insertClientMessageInOpenSession(db, { id: newId(), clientId, text, eventId, idempotencyKey: key })
+      const written = await insertClientMessageInOpenSession(db, { id: newId(), clientId, text, eventId, idempotencyKey: key, nodeId: this.ctx.nodeId })
       if (!written) return undefined
       const message = messageView(written.message)
       const { status, operator_id, client_id } = written.session
@@ -114,7 +115,7 @@ export class Sessions {
       },
       { routes: true, chat },
     )
-    if (result.replayed) await this.ctx.publisher.publishChat(result.message.chatId)
+    if (result.replayed) await atMost(this.ctx.publisher.publishChat(result.message.chatId), this.ctx.config.publishWaitMs)
     return result.message
   }
 
@@ -149,7 +150,7 @@ export class Sessions {
       out.publish('chatMessageCreated', message, { session })
       return { message, replayed: false }
     }, { chat })
-    if (result.replayed) await this.ctx.publisher.publishChat(result.message.chatId)
+    if (result.replayed) await atMost(this.ctx.publisher.publishChat(result.message.chatId), this.ctx.config.publishWaitMs)
     return result.message
   }
 
@@ -157,7 +158,7 @@ export class Sessions {
   private async replay(chatId: string, key: string): Promise<Message | undefined> {
     const row = await messageByIdempotencyKey(this.ctx.db, chatId, key)
     if (!row) return undefined
-    await this.ctx.publisher.publishChat(chatId)
+    await atMost(this.ctx.publisher.publishChat(chatId), this.ctx.config.publishWaitMs)
     return messageView(row)
   }
 

@@ -132,12 +132,12 @@ export async function heldSessions(db: Db, operatorId: string): Promise<SessionR
 
 /**
  * A client's message in its open session, in one statement: the session row is locked (the chat's writes keep
- * their order), the message inserted, and its `chatMessageCreated` written to the outbox with the message row
- * and the session as its audience sees it. Undefined when the client has no open session.
+ * their order), the message inserted, and its `chatMessageCreated` written to the outbox (a reference to the
+ * message, and the session as its audience sees it). Undefined when the client has no open session.
  */
 export async function insertClientMessageInOpenSession(
   db: Db,
-  m: { id: string; clientId: string; text: string; eventId: string; idempotencyKey?: string },
+  m: { id: string; clientId: string; text: string; eventId: string; idempotencyKey?: string; nodeId: string },
 ): Promise<{ message: MessageRow; session: SessionRow; event: { id: number; created_at: Date }; typingStopped: TypingRow[] } | undefined> {
   const [row] = await db.query<MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date; typing_stopped: TypingRow[] | null }>(
     `WITH s AS (
@@ -148,9 +148,9 @@ export async function insertClientMessageInOpenSession(
        SELECT $1, s.id, s.chat_id, 'client', $2, s.client_name, $3, clock_timestamp(), $5 FROM s
        ON CONFLICT (chat_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *),
      o AS (
-       INSERT INTO outbox (event_id, event, chat_id, form, data, subject)
-       SELECT $4, 'chatMessageCreated', m.chat_id, 'message_row', to_jsonb(m),
-              jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id))
+       INSERT INTO outbox (event_id, event, chat_id, form, data, subject, node_id)
+       SELECT $4, 'chatMessageCreated', m.chat_id, 'message_ref', jsonb_build_object('id', m.id),
+              jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id)), $6
          FROM m, s RETURNING id, created_at),
      -- the client stopped typing: its indicator ends with the message (timers.ts)
      t AS (
@@ -159,7 +159,7 @@ export async function insertClientMessageInOpenSession(
      SELECT m.*, to_jsonb(s) AS s, o.id AS outbox_id, o.created_at AS outbox_at,
             (SELECT jsonb_agg(jsonb_build_object('channels', t.channels, 'data', t.data)) FROM t) AS typing_stopped
        FROM m, s, o`,
-    [m.id, m.clientId, m.text, m.eventId, m.idempotencyKey ?? null],
+    [m.id, m.clientId, m.text, m.eventId, m.idempotencyKey ?? null, m.nodeId],
   )
   if (!row) return undefined
   const { s, outbox_id, outbox_at, typing_stopped, ...message } = row

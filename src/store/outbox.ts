@@ -14,44 +14,83 @@ export interface OutboxRow {
   event_id: string
   event: string
   chat_id: string | null
-  form: 'payload' | 'message_row'
+  form: 'payload' | 'message_ref'
   data: any
   subject: any
   created_at: Date
 }
 
-/** All of a transaction's events in one statement, in order; returns their ids and times. */
-export async function insertEvents(db: Db, events: NewOutboxEvent[]): Promise<Array<{ id: number; created_at: Date }>> {
+/** All of a transaction's events in one statement, in order, as written by `nodeId`; returns their ids and times. */
+export async function insertEvents(db: Db, events: NewOutboxEvent[], nodeId: string): Promise<Array<{ id: number; created_at: Date }>> {
   if (events.length === 0) return []
   return db.query<{ id: number; created_at: Date }>(
-    `INSERT INTO outbox (event_id, event, chat_id, data, subject)
-     SELECT e->>'eventId', e->>'event', e->>'chatId', e->'data', e->'subject'
+    `INSERT INTO outbox (event_id, event, chat_id, data, subject, node_id)
+     SELECT e->>'eventId', e->>'event', e->>'chatId', e->'data', e->'subject', $2
        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
      RETURNING id, created_at`,
-    [JSON.stringify(events)],
+    [JSON.stringify(events), nodeId],
   )
 }
 
+/** Makes `nodeId` the relay of gone nodes' events for `leaseMs`, unless another live node holds it; true if it is. */
+export async function claimRelay(db: Db, nodeId: string, leaseMs: number): Promise<boolean> {
+  const rows = await db.query(
+    `UPDATE outbox_relay SET node_id = $1, lease_until = clock_timestamp() + make_interval(secs => $2::float8 / 1000)
+      WHERE id = 1 AND (node_id = $1 OR lease_until < clock_timestamp()) RETURNING 1`,
+    [nodeId, leaseMs],
+  )
+  return rows.length > 0
+}
+
+/** A node leaving hands the relay on at once. */
+export async function releaseRelay(db: Db, nodeId: string): Promise<void> {
+  await db.query(`UPDATE outbox_relay SET lease_until = '-infinity' WHERE id = 1 AND node_id = $1`, [nodeId])
+}
+
 /**
- * Leases unpublished events older than `olderThanMs` (of one chat when `chatId`), oldest first, for
- * `leaseMs`: rows another relay leased are skipped until their lease ends. One statement, no transaction.
+ * Leases unpublished events older than `olderThanMs`, oldest first, for `leaseMs` (rows another relay leased are
+ * skipped until their lease ends). Whose: `own` — written by that node; `gone` — written by nodes that have not
+ * heartbeated within `nodeTtlMs`; `chatId` — of that chat, by anyone. One statement, no transaction.
  */
 export async function leaseUnpublished(
   db: Db,
-  opts: { olderThanMs: number; leaseMs: number; limit: number; chatId?: string },
+  opts: { olderThanMs: number; leaseMs: number; limit: number; own?: string; gone?: { nodeTtlMs: number }; chatId?: string },
 ): Promise<OutboxRow[]> {
   const rows = await db.query<OutboxRow>(
     `UPDATE outbox SET lease_until = clock_timestamp() + make_interval(secs => $2::float8 / 1000)
       WHERE id IN (
-        SELECT id FROM outbox
-         WHERE published_at IS NULL AND ($4::text IS NULL OR chat_id = $4)
-           AND created_at <= clock_timestamp() - make_interval(secs => $1::float8 / 1000)
-           AND (lease_until IS NULL OR lease_until < clock_timestamp())
-         ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+        SELECT o.id FROM outbox o
+         WHERE o.published_at IS NULL
+           AND ($4::text IS NULL OR o.chat_id = $4)
+           AND ($5::text IS NULL OR o.node_id = $5)
+           AND ($6::float8 IS NULL OR NOT EXISTS (
+                 SELECT 1 FROM domain_nodes n WHERE n.node_id = o.node_id AND n.seen_at > now() - make_interval(secs => $6 / 1000)))
+           AND o.created_at <= clock_timestamp() - make_interval(secs => $1::float8 / 1000)
+           AND (o.lease_until IS NULL OR o.lease_until < clock_timestamp())
+         ORDER BY o.id LIMIT $3 FOR UPDATE SKIP LOCKED)
       RETURNING id, event_id, event, chat_id, form, data, subject, created_at`,
-    [opts.olderThanMs, opts.leaseMs, opts.limit, opts.chatId ?? null],
+    [opts.olderThanMs, opts.leaseMs, opts.limit, opts.chatId ?? null, opts.own ?? null, opts.gone?.nodeTtlMs ?? null],
   )
   return rows.sort((a, b) => a.id - b.id)
+}
+
+/** Gives leased events back at once (their publish failed): the next relay pass may take them again. */
+export async function releaseLeases(db: Db, ids: number[]): Promise<void> {
+  if (ids.length === 0) return
+  await db.query(`UPDATE outbox SET lease_until = NULL WHERE id = ANY($1::bigint[])`, [ids])
+}
+
+/** Unpublished events right now (tests, operations). */
+export async function unpublishedCount(db: Db): Promise<number> {
+  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`)
+  return row!.n
+}
+
+/** The messages a `message_ref` event points at. */
+export async function messagesByIds(db: Db, ids: string[]): Promise<Map<string, any>> {
+  if (ids.length === 0) return new Map()
+  const rows = await db.query<any>(`SELECT * FROM messages WHERE id = ANY($1)`, [ids])
+  return new Map(rows.map((r) => [r.id as string, r]))
 }
 
 export async function markPublished(db: Db, ids: number[]): Promise<void> {
@@ -59,19 +98,13 @@ export async function markPublished(db: Db, ids: number[]): Promise<void> {
   await db.query(`UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[]) AND published_at IS NULL`, [ids])
 }
 
-/** Deletes published events older than `retentionMs`, at most `limit` at a time; returns how many. */
+/** Deletes published events older than `retentionMs`, oldest first (by key), at most `limit` at a time. */
 export async function prunePublished(db: Db, retentionMs: number, limit = 5_000): Promise<number> {
   const rows = await db.query<{ id: number }>(
     `DELETE FROM outbox WHERE id IN (
-       SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1::float8 / 1000) LIMIT $2)
+       SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1::float8 / 1000) ORDER BY id LIMIT $2)
      RETURNING id`,
     [retentionMs, limit],
   )
   return rows.length
-}
-
-/** Unpublished events right now (readiness, metrics, tests). */
-export async function unpublishedCount(db: Db): Promise<number> {
-  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`)
-  return row.n
 }

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { api, connect, newClient, newOperator, ok, settle } from '../http/e2e.js'
-import { serviceUrl } from '../realtime/services.js'
+import { randomPrefix, serviceUrl } from '../realtime/services.js'
 import { startCluster, type Cluster } from './cluster.js'
 
 const redisUrl = serviceUrl('REDIS_URL', 'shared timers across nodes')
@@ -21,6 +21,8 @@ if (redisUrl && databaseUrl) {
       cluster = await startCluster(redisUrl, databaseUrl, {
         domain: { typingTtlMs: TYPING_TTL, typingMinIntervalMs: 200, clientPresenceGraceMs: GRACE, timerSweepMs: 50 },
         widgetSignupsPerMinute: 3,
+        // Counters of earlier runs on the same Redis must not count here.
+        redisPrefix: randomPrefix('timers'),
       })
     })
     afterAll(() => cluster?.close())

@@ -11,7 +11,9 @@ CREATE TABLE outbox (
   event        text NOT NULL,
   -- per-chat order: a chat's events publish in id order
   chat_id      text,
-  -- 'payload': data is the event's data; 'message_row': data is the messages row (the one-statement write path)
+  -- the node that committed it publishes it (and retries); relays take it only once that node is gone
+  node_id      text NOT NULL,
+  -- 'payload': data is the event's data; 'message_ref': data is {id} of a message, read again when republished
   form         text NOT NULL DEFAULT 'payload',
   data         jsonb NOT NULL,
   -- who receives it, decided at publish time by src/domain/audience.ts from this snapshot
@@ -21,9 +23,16 @@ CREATE TABLE outbox (
   lease_until  timestamptz,
   published_at timestamptz
 );
+-- what relays look for; published rows leave it (pruning walks the key from the oldest)
 CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
-CREATE INDEX outbox_unpublished_chat ON outbox (chat_id, id) WHERE published_at IS NULL;
-CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
+
+-- One node at a time relays the events of nodes that are gone, so a chat's events are not split between relays.
+CREATE TABLE outbox_relay (
+  id          integer PRIMARY KEY CHECK (id = 1),
+  node_id     text,
+  lease_until timestamptz NOT NULL
+);
+INSERT INTO outbox_relay (id, node_id, lease_until) VALUES (1, NULL, '-infinity');
 
 -- A message sent with an Idempotency-Key keeps it (prefixed by its author): a retry finds it instead of writing it again.
 ALTER TABLE messages ADD COLUMN idempotency_key text;
