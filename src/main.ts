@@ -32,6 +32,8 @@ export interface LivedeskOptions {
   redisPrefix?: string
   realtime?: Partial<RealtimeConfig>
   domain?: Partial<DomainConfig>
+  /** Behind a proxy: trust its X-Forwarded-For (`true`, or the proxies' addresses). @default false */
+  trustProxy?: boolean | string[]
   /** Widget sign-ups (POST /api/v1/widget/clients) per IP per minute, across all nodes. @default 20 */
   widgetSignupsPerMinute?: number
   logLevel?: string
@@ -81,6 +83,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, argv: strin
     redisPrefix: env.REDIS_PREFIX || undefined,
     logLevel: env.LOG_LEVEL || 'info',
     widgetSignupsPerMinute: envNumber(env, 'WIDGET_SIGNUPS_PER_MINUTE'),
+    trustProxy: trustProxyOf(env.TRUST_PROXY),
     demo: argv.includes('--demo') || env.DEMO === '1' || env.DEMO === 'true',
     domain: defined({
       clientPresenceGraceMs: seconds(envNumber(env, 'CLIENT_PRESENCE_GRACE')),
@@ -95,7 +98,6 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, argv: strin
       timerSweepMs: envNumber(env, 'TIMER_SWEEP_INTERVAL'),
       outboxRelayIntervalMs: envNumber(env, 'OUTBOX_RELAY_INTERVAL'),
       publishWaitMs: envNumber(env, 'PUBLISH_WAIT'),
-      outboxRelayAfterMs: envNumber(env, 'OUTBOX_RELAY_AFTER'),
       outboxRetentionMs: seconds(envNumber(env, 'OUTBOX_RETENTION')),
     }),
     realtime: defined({
@@ -112,6 +114,14 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, argv: strin
         : undefined,
     }),
   }
+}
+
+/** TRUST_PROXY: `true`/`1`, or comma-separated proxy addresses (CIDR allowed). */
+function trustProxyOf(raw: string | undefined): boolean | string[] | undefined {
+  if (!raw) return undefined
+  if (raw === 'true' || raw === '1') return true
+  if (raw === 'false' || raw === '0') return false
+  return raw.split(',').map((s) => s.trim()).filter(Boolean)
 }
 
 /** Every channel keeps history with recovery and tracks presence unless a namespace says otherwise. */
@@ -222,7 +232,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   const plugins = domain
     ? [{ plugin: apiV1({ domain, apiKey, rateLimitRedis, rateLimitPrefix: options.redisPrefix, widgetSignupsPerMinute: options.widgetSignupsPerMinute }), prefix: '/api/v1' }]
     : []
-  const app = await buildApp({ node, apiKey, log, webDir: join(ROOT, 'web', 'dist'), plugins, dbStats: db?.stats })
+  const app = await buildApp({ node, apiKey, log, webDir: join(ROOT, 'web', 'dist'), plugins, dbStats: db?.stats, trustProxy: options.trustProxy })
   const detach = attachWebSocket(app.server, node, { paths: ['/connection/websocket', '/centrifugo/connection/websocket'] })
   await app.listen({ port: options.port ?? 8000, host: options.host ?? '0.0.0.0' })
   const address = app.server.address()

@@ -22,8 +22,6 @@ export interface DomainConfig {
   publishWaitMs: number
   /** How often each node's outbox relay looks for events left unpublished. */
   outboxRelayIntervalMs: number
-  /** An event unpublished this long after its commit is the relay's (its node died, or the broker was down). */
-  outboxRelayAfterMs: number
   /** Published events stay in the outbox this long. */
   outboxRetentionMs: number
   /** HS256 secret of operator JWTs (`sub` = operator id); unset: only minted tokens are accepted. */
@@ -42,7 +40,6 @@ export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
   timerSweepMs: 250,
   publishWaitMs: 1_000,
   outboxRelayIntervalMs: 1_000,
-  outboxRelayAfterMs: 2_000,
   outboxRetentionMs: 3_600_000,
 }
 

@@ -181,8 +181,8 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
       closed = true
       await timers.close()
       await Promise.all([...background])
-      await operatorPresence.close().catch((err) => ctx.log.warn({ err }, 'leaving the presence record failed'))
-      await ctx.publisher.close()
+      const allPublished = await ctx.publisher.close()
+      await operatorPresence.close(allPublished).catch((err) => ctx.log.warn({ err }, 'leaving the presence record failed'))
     },
   }
 }

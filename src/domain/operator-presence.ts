@@ -4,7 +4,7 @@
  * the connections of a node that died stop counting after `nodeTtlMs`. Routing reads this record inside its
  * transaction; it never asks the gateway.
  */
-import { addOperatorConnection, heartbeat, removeNode, removeOperatorConnection } from '../store/operators.js'
+import { addOperatorConnection, heartbeat, removeConnectionsOf, removeNode, removeOperatorConnection } from '../store/operators.js'
 import type { DomainContext } from './context.js'
 
 export class OperatorPresence {
@@ -16,9 +16,10 @@ export class OperatorPresence {
 
   async start(): Promise<void> {
     const { db, nodeId, config } = this.ctx
-    await heartbeat(db, nodeId, config.nodeTtlMs)
+    const beat = () => heartbeat(db, nodeId, this.ctx.publisher.unpublishedSince())
+    await beat()
     this.timer = setInterval(() => {
-      heartbeat(db, nodeId, config.nodeTtlMs).catch((err) => this.ctx.log.warn({ err }, 'presence heartbeat failed'))
+      beat().catch((err) => this.ctx.log.warn({ err }, 'presence heartbeat failed'))
     }, Math.max(100, Math.floor(config.nodeTtlMs / 3)))
     this.timer.unref()
   }
@@ -44,10 +45,14 @@ export class OperatorPresence {
     await removeOperatorConnection(this.ctx.db, connectionId)
   }
 
-  /** This node leaves: its connections stop counting at once. */
-  async close(): Promise<void> {
+  /**
+   * This node leaves: its connections stop counting at once. With events still unpublished it stays in the record
+   * (no more heartbeats), so a relay publishes them once it counts as gone.
+   */
+  async close(allPublished: boolean): Promise<void> {
     clearInterval(this.timer)
     await Promise.all(this.opening.values())
-    await removeNode(this.ctx.db, this.ctx.nodeId)
+    if (allPublished) await removeNode(this.ctx.db, this.ctx.nodeId)
+    else await removeConnectionsOf(this.ctx.db, this.ctx.nodeId)
   }
 }

@@ -1,17 +1,21 @@
 /**
  * Publishing committed events, at least once and in per-chat order. The node that committed an event publishes
- * it at once and marks it published in batches; a relay on every node leases and publishes events still
- * unpublished after `outboxRelayAfterMs` (their node died, the broker was down), oldest first. Each publication
- * carries the event id as the broker's idempotency key, so an event published twice (fast path and relay)
- * appears once in a channel's stream.
+ * it at once and marks it published in batches (an update of no indexed column). A chat's events go out one after
+ * another in outbox id order, each once the broker took the one before; one that fails is retried (every
+ * `outboxRelayIntervalMs`) and holds its chat's later events back, so a broker outage never reorders a chat.
+ * Other chats do not wait. Every event carries its id as the broker's idempotency key, so publishing it twice
+ * leaves it once in a channel's stream.
  *
- * On a node, a chat's events go out one after another in outbox id order, each after the one before it was
- * accepted by the broker; one that fails is retried (every `outboxRelayIntervalMs`) and holds the chat's later
- * events back, so a broker outage never reorders a chat. Other chats do not wait.
+ * A node heartbeats the moment before which all its events are out (`unpublishedSince`). When a node is gone
+ * (no heartbeat for `nodeTtlMs`), the relay of the moment (one node at a time) publishes its unpublished events
+ * from that moment on, oldest first, then forgets the node.
  */
 import type { Logger } from 'pino'
 import type { Db } from '../store/db.js'
-import { claimRelay, leaseUnpublished, releaseRelay, markPublished, messagesByIds, prunePublished, type OutboxRow } from '../store/outbox.js'
+import {
+  claimRelay, forgetNode, leaseUnpublished, markPublished, messagesByIds, oldestUnpublishedSince, prunePublished, releaseRelay, type OutboxRow,
+} from '../store/outbox.js'
+import { goneNodes } from '../store/operators.js'
 import { channelsOf } from './audience.js'
 import type { DomainConfig } from './config.js'
 import type { EventName } from './events.js'
@@ -25,6 +29,8 @@ const RELAY_BATCH = 500
 const MARK_DELAY_MS = 20
 /** Events held in memory waiting for their turn or for the broker; past this, the relay takes over (order is then best effort). */
 const MAX_QUEUED = 50_000
+/** How far this node's clock may be from the database's, for the heartbeated `unpublishedSince`. */
+const CLOCK_MARGIN_MS = 2_000
 
 /** A chat's events waiting on this node, oldest id first; the head is being published. */
 interface ChatQueue {
@@ -53,7 +59,9 @@ export class EventPublisher {
    * moment (about one transaction's time under load, nothing when idle), and those released together go out by
    * outbox id. Changes of other chats never wait for each other.
    */
-  private readonly inProgress = new Map<ChangeToken, readonly string[]>()
+  private readonly inProgress = new Map<ChangeToken, { keys: readonly string[]; startedAt: number }>()
+  /** The oldest event this node dropped from a full queue: its own relay publishes from there. */
+  private ownFloor?: Date
   private finished: Finished[] = []
   private readonly queues = new Map<string, ChatQueue>()
   /** Event ids queued on this node, so a relay pass does not queue one twice. */
@@ -76,17 +84,17 @@ export class EventPublisher {
   /** `keys`: the chat the change is about, QUEUE_KEY when it routes; none for changes of no chat. */
   begin(keys: readonly string[]): ChangeToken {
     const token = Symbol('change')
-    this.inProgress.set(token, keys)
+    this.inProgress.set(token, { keys, startedAt: Date.now() })
     return token
   }
 
   /** The change ended (committed with `out`, or failed without): its work runs once commit order allows. Never throws. */
   end(token: ChangeToken, out?: Outbox): Promise<void> {
-    const keys = this.inProgress.get(token) ?? []
+    const keys = this.inProgress.get(token)?.keys ?? []
     this.inProgress.delete(token)
     const waitingOn = new Set<ChangeToken>()
     if (keys.length > 0) {
-      for (const [other, otherKeys] of this.inProgress) if (otherKeys.some((k) => keys.includes(k))) waitingOn.add(other)
+      for (const [other, change] of this.inProgress) if (change.keys.some((k) => keys.includes(k))) waitingOn.add(other)
     }
     // Who waited for this change now waits for what it waits for: a later change of the chat never overtakes it.
     for (const f of this.finished) {
@@ -124,8 +132,13 @@ export class EventPublisher {
   }
 
   private enqueue(event: StoredEvent): Promise<void> {
-    if (this.queued.has(event.eventId)) return Promise.resolve()
-    if (this.queued.size >= MAX_QUEUED || this.closed) return Promise.resolve()
+    if (this.queued.has(event.eventId) || this.closed) return Promise.resolve()
+    if (this.queued.size >= MAX_QUEUED) {
+      // Left in the outbox: this node's relay takes it from there once the queue has room (order is then best effort).
+      const at = new Date(event.at)
+      if (!this.ownFloor || at < this.ownFloor) this.ownFloor = at
+      return Promise.resolve()
+    }
     const key = event.chatId ?? `~${event.event}:${event.subject.operatorId ?? ''}`
     let queue = this.queues.get(key)
     if (!queue) this.queues.set(key, (queue = { events: [], running: false }))
@@ -187,28 +200,50 @@ export class EventPublisher {
   }
 
   /**
-   * One relay pass. This node's own overdue events that are not queued here any more (left over when its queue
-   * was full); then, if this node is the relay of the moment (one at a time), the events of nodes that are gone,
-   * oldest first. Now and then prunes old published events.
+   * Every event this node wrote before this moment is published (heartbeated, so that a relay of this node, once
+   * it is gone, starts there): the oldest of its queued events and of its changes in progress, less a margin for
+   * the distance between this clock and the database's.
+   */
+  unpublishedSince(): Date {
+    let oldest = Date.now()
+    for (const change of this.inProgress.values()) oldest = Math.min(oldest, change.startedAt)
+    for (const f of this.finished) for (const e of f.out?.stored ?? []) oldest = Math.min(oldest, Date.parse(e.at))
+    for (const queue of this.queues.values()) if (queue.events[0]) oldest = Math.min(oldest, Date.parse(queue.events[0].event.at))
+    if (this.ownFloor) oldest = Math.min(oldest, this.ownFloor.getTime())
+    return new Date(oldest - CLOCK_MARGIN_MS)
+  }
+
+  /**
+   * One relay pass: this node's own events dropped from a full queue, once there is room; then, if this node is
+   * the relay of the moment (one at a time), the unpublished events of nodes that are gone, oldest first, after
+   * which those nodes leave the record. Now and then prunes old published events.
    */
   async relayOnce(): Promise<number> {
-    const overdue = this.config.outboxRelayAfterMs
-    let total = await this.relayPass({ own: this.nodeId, olderThanMs: overdue })
-    // Held while this node keeps heartbeating; another takes over when it is gone as long as a node counts as gone.
+    let total = 0
+    if (this.ownFloor && this.queued.size < MAX_QUEUED / 2) {
+      const floor = this.ownFloor
+      this.ownFloor = undefined
+      total += await this.relayPass({ nodeId: this.nodeId, since: floor })
+    }
+    // Held while this node keeps heartbeating; another takes over when it is gone for as long as a node counts as gone.
     if (await claimRelay(this.db, this.nodeId, this.config.nodeTtlMs)) {
-      total += await this.relayPass({ gone: { nodeTtlMs: this.config.nodeTtlMs }, olderThanMs: overdue })
+      for (const gone of await goneNodes(this.db, this.config.nodeTtlMs)) {
+        if (gone.node_id === this.nodeId) continue
+        total += await this.relayPass({ nodeId: gone.node_id, since: new Date(gone.unpublished_since) })
+        if (!this.closed) await forgetNode(this.db, gone.node_id)
+      }
     }
     if (++this.ticks % 60 === 0) await prunePublished(this.db, this.config.outboxRetentionMs)
     return total
   }
 
-  private async relayPass(which: { own?: string; gone?: { nodeTtlMs: number }; chatId?: string; olderThanMs: number }): Promise<number> {
+  private async relayPass(which: { nodeId?: string; chatId?: string; since: Date }): Promise<number> {
     let total = 0
     for (;;) {
-      const rows = await leaseUnpublished(this.db, { ...which, leaseMs: LEASE_MS, limit: RELAY_BATCH })
+      const rows = await leaseUnpublished(this.db, { ...which, olderThanMs: 0, leaseMs: LEASE_MS, limit: RELAY_BATCH })
       const fresh = rows.filter((r) => !this.queued.has(r.event_id))
       if (fresh.length > 0) {
-        this.log.info({ events: fresh.length, ...which }, 'outbox relay publishes overdue events')
+        this.log.info({ events: fresh.length, nodeId: which.nodeId, chatId: which.chatId }, 'outbox relay publishes events left unpublished')
         await this.publish(await this.storedOf(fresh))
         await this.flushMarks()
       }
@@ -226,15 +261,18 @@ export class EventPublisher {
 
   /** Publishes a chat's unpublished events now, oldest first (a retried request completes what its first try began). */
   async publishChat(chatId: string): Promise<void> {
-    await this.relayPass({ chatId, olderThanMs: 0 })
+    await this.relayPass({ chatId, since: await oldestUnpublishedSince(this.db) })
   }
 
-  async close(): Promise<void> {
+  /** Stops; true when every event this node wrote is out (else a relay takes them once this node counts as gone). */
+  async close(): Promise<boolean> {
+    const idle = this.queued.size === 0 && this.finished.length === 0 && this.inProgress.size === 0 && !this.ownFloor
     this.closed = true
     clearTimeout(this.relayTimer)
     await this.relaying
     await this.flushMarks()
     await releaseRelay(this.db, this.nodeId).catch(() => {})
+    return idle
   }
 
   private mark(id: number): void {

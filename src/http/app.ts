@@ -20,12 +20,17 @@ export interface AppOptions {
   bodyLimit?: number
   /** The database's running totals, shown at /metrics. */
   dbStats?: DbStats
+  /**
+   * Fastify's `trustProxy`: behind nginx, `true` (or a list of proxy addresses) takes the client's address from
+   * X-Forwarded-For, so per-IP limits and stored addresses are the visitors', not the proxy's.
+   */
+  trustProxy?: boolean | string | string[]
   /** Further APIs, such as the domain's /api/v1. */
   plugins?: Array<{ plugin: FastifyPluginAsync; prefix: string }>
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ loggerInstance: opts.log as FastifyBaseLogger, bodyLimit: opts.bodyLimit ?? 1_048_576, logController: new LogController({ disableRequestLogging: true }) })
+  const app: FastifyInstance = Fastify({ trustProxy: opts.trustProxy ?? false, loggerInstance: opts.log as FastifyBaseLogger, bodyLimit: opts.bodyLimit ?? 1_048_576, logController: new LogController({ disableRequestLogging: true }) })
 
   await app.register(swagger, {
     openapi: {

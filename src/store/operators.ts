@@ -44,15 +44,22 @@ export async function markAssigned(db: Db, operatorId: string): Promise<void> {
 
 // ---- presence ----------------------------------------------------------------------------------------
 
-/** Registers this node (or renews it) and forgets connections of nodes silent for longer than `nodeTtlMs`. */
-export async function heartbeat(db: Db, nodeId: string, nodeTtlMs: number): Promise<void> {
+/**
+ * Registers this node or renews it: its connections count for routing while it does, and every event it wrote
+ * before `unpublishedSince` is published (a relay of this node, once it is gone, starts there).
+ */
+export async function heartbeat(db: Db, nodeId: string, unpublishedSince: Date): Promise<void> {
   await db.query(
-    `INSERT INTO domain_nodes (node_id) VALUES ($1) ON CONFLICT (node_id) DO UPDATE SET seen_at = now()`,
-    [nodeId],
+    `INSERT INTO domain_nodes (node_id, unpublished_since) VALUES ($1, $2)
+     ON CONFLICT (node_id) DO UPDATE SET seen_at = now(), unpublished_since = $2`,
+    [nodeId, unpublishedSince],
   )
-  await db.query(
-    `WITH dead AS (DELETE FROM domain_nodes WHERE seen_at < now() - make_interval(secs => $1::float8 / 1000) RETURNING node_id)
-     DELETE FROM operator_connections WHERE node_id IN (SELECT node_id FROM dead)`,
+}
+
+/** Nodes that have not heartbeated within `nodeTtlMs`, with where their unpublished events may start. */
+export async function goneNodes(db: Db, nodeTtlMs: number): Promise<Array<{ node_id: string; unpublished_since: Date }>> {
+  return db.query(
+    `SELECT node_id, unpublished_since FROM domain_nodes WHERE seen_at < now() - make_interval(secs => $1::float8 / 1000) ORDER BY seen_at`,
     [nodeTtlMs],
   )
 }
@@ -66,6 +73,10 @@ export async function addOperatorConnection(db: Db, c: { connectionId: string; o
 
 export async function removeOperatorConnection(db: Db, connectionId: string): Promise<void> {
   await db.query(`DELETE FROM operator_connections WHERE connection_id = $1`, [connectionId])
+}
+
+export async function removeConnectionsOf(db: Db, nodeId: string): Promise<void> {
+  await db.query(`DELETE FROM operator_connections WHERE node_id = $1`, [nodeId])
 }
 
 export async function removeNode(db: Db, nodeId: string): Promise<void> {

@@ -48,36 +48,40 @@ export async function releaseRelay(db: Db, nodeId: string): Promise<void> {
 }
 
 /**
- * Leases unpublished events older than `olderThanMs`, oldest first, for `leaseMs` (rows another relay leased are
- * skipped until their lease ends). Whose: `own` — written by that node; `gone` — written by nodes that have not
- * heartbeated within `nodeTtlMs`; `chatId` — of that chat, by anyone. One statement, no transaction.
+ * Leases unpublished events created at or after `since` and before now − `olderThanMs`, oldest first, for
+ * `leaseMs` (rows another relay leased are skipped until their lease ends), of one node or of one chat.
+ * One statement, no transaction.
  */
 export async function leaseUnpublished(
   db: Db,
-  opts: { olderThanMs: number; leaseMs: number; limit: number; own?: string; gone?: { nodeTtlMs: number }; chatId?: string },
+  opts: { since: Date; olderThanMs: number; leaseMs: number; limit: number; nodeId?: string; chatId?: string },
 ): Promise<OutboxRow[]> {
   const rows = await db.query<OutboxRow>(
     `UPDATE outbox SET lease_until = clock_timestamp() + make_interval(secs => $2::float8 / 1000)
       WHERE id IN (
         SELECT o.id FROM outbox o
-         WHERE o.published_at IS NULL
+         WHERE o.created_at >= $6 AND o.created_at <= clock_timestamp() - make_interval(secs => $1::float8 / 1000)
+           AND o.published_at IS NULL
            AND ($4::text IS NULL OR o.chat_id = $4)
            AND ($5::text IS NULL OR o.node_id = $5)
-           AND ($6::float8 IS NULL OR NOT EXISTS (
-                 SELECT 1 FROM domain_nodes n WHERE n.node_id = o.node_id AND n.seen_at > now() - make_interval(secs => $6 / 1000)))
-           AND o.created_at <= clock_timestamp() - make_interval(secs => $1::float8 / 1000)
            AND (o.lease_until IS NULL OR o.lease_until < clock_timestamp())
          ORDER BY o.id LIMIT $3 FOR UPDATE SKIP LOCKED)
       RETURNING id, event_id, event, chat_id, form, data, subject, created_at`,
-    [opts.olderThanMs, opts.leaseMs, opts.limit, opts.chatId ?? null, opts.own ?? null, opts.gone?.nodeTtlMs ?? null],
+    [opts.olderThanMs, opts.leaseMs, opts.limit, opts.chatId ?? null, opts.nodeId ?? null, opts.since],
   )
   return rows.sort((a, b) => a.id - b.id)
 }
 
-/** Gives leased events back at once (their publish failed): the next relay pass may take them again. */
-export async function releaseLeases(db: Db, ids: number[]): Promise<void> {
-  if (ids.length === 0) return
-  await db.query(`UPDATE outbox SET lease_until = NULL WHERE id = ANY($1::bigint[])`, [ids])
+/** Where unpublished events may start, over every node (alive or gone): everything older is published. */
+export async function oldestUnpublishedSince(db: Db): Promise<Date> {
+  const [row] = await db.query<{ since: Date | null }>(`SELECT min(unpublished_since) AS since FROM domain_nodes`)
+  return row?.since ? new Date(row.since) : new Date(0)
+}
+
+/** A gone node's events are all out: it leaves the record, with its operators' connections. */
+export async function forgetNode(db: Db, nodeId: string): Promise<void> {
+  await db.query(`DELETE FROM operator_connections WHERE node_id = $1`, [nodeId])
+  await db.query(`DELETE FROM domain_nodes WHERE node_id = $1`, [nodeId])
 }
 
 /** Unpublished events right now (tests, operations). */
@@ -98,11 +102,12 @@ export async function markPublished(db: Db, ids: number[]): Promise<void> {
   await db.query(`UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[]) AND published_at IS NULL`, [ids])
 }
 
-/** Deletes published events older than `retentionMs`, oldest first (by key), at most `limit` at a time. */
+/** Deletes published events older than `retentionMs`, oldest first, at most `limit` at a time. */
 export async function prunePublished(db: Db, retentionMs: number, limit = 5_000): Promise<number> {
   const rows = await db.query<{ id: number }>(
     `DELETE FROM outbox WHERE id IN (
-       SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1::float8 / 1000) ORDER BY id LIMIT $2)
+       SELECT id FROM outbox WHERE created_at < now() - make_interval(secs => $1::float8 / 1000) AND published_at IS NOT NULL
+        ORDER BY created_at LIMIT $2)
      RETURNING id`,
     [retentionMs, limit],
   )

@@ -32,7 +32,7 @@ if (redisUp && pgUp) {
         databaseUrl: db.databaseUrl,
         redisUrl: group.url,
         redisPrefix: randomPrefix('sentinel'),
-        domain: { outboxRelayIntervalMs: 200, outboxRelayAfterMs: 500, timerSweepMs: 100 },
+        domain: { outboxRelayIntervalMs: 200, timerSweepMs: 100, nodeTtlMs: 3_000 },
       }
       a = await startTestLivedesk({ ...common, realtime: { nodeId: 'sentinel-a' } })
       b = await startTestLivedesk({ ...common, realtime: { nodeId: 'sentinel-b' } })

@@ -23,8 +23,11 @@ CREATE TABLE outbox (
   lease_until  timestamptz,
   published_at timestamptz
 );
--- what relays look for; published rows leave it (pruning walks the key from the oldest)
-CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+-- Relays and pruning look by time; marking an event published touches no indexed column (a HOT update).
+CREATE INDEX outbox_created ON outbox (created_at);
+
+-- Every event a node wrote before this is published (heartbeated): a relay of a node that is gone starts here.
+ALTER TABLE domain_nodes ADD COLUMN unpublished_since timestamptz NOT NULL DEFAULT now();
 
 -- One node at a time relays the events of nodes that are gone, so a chat's events are not split between relays.
 CREATE TABLE outbox_relay (
