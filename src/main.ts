@@ -25,7 +25,7 @@ export interface LivedeskOptions {
   apiKey?: string
   dataDir?: string
   databaseUrl?: string
-  /** Connections to the PostgreSQL server: the most transactions this node runs at once. @default 20 */
+  /** Connections to the PostgreSQL server: the most statements this node runs at once. @default 10 */
   databasePoolSize?: number
   redisUrl?: string
   /** Key and channel prefix in Redis, so that several deployments can share one server. @default 'livedesk' */

@@ -28,6 +28,8 @@ try {
     redisUrl: options.redisUrl,
     redisPrefix: options.redisPrefix,
     logLevel: 'silent',
+    // The pool size as a deployment sets it (DATABASE_POOL_SIZE), else livedesk's default.
+    databasePoolSize: process.env.DATABASE_POOL_SIZE ? Number(process.env.DATABASE_POOL_SIZE) : undefined,
     realtime: { nodeId: options.nodeId },
   })
   send({ type: 'ready', port: livedesk.port })

@@ -10,7 +10,7 @@ export type { Db } from './db.js'
 export interface OpenDbOptions {
   /** A PostgreSQL server (postgres://...); without it, PGlite in `<dataDir>/pglite`. */
   databaseUrl?: string
-  /** PostgreSQL pool size. @default 20 */
+  /** PostgreSQL pool size. @default 10 */
   poolSize?: number
   dataDir: string
 }

@@ -5,7 +5,7 @@ import type { Db, DbStats } from './db.js'
 // int8 (counts, bigserial) as JS numbers: every value livedesk stores stays far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v))
 
-export async function openPostgres(url: string, poolSize = 20): Promise<Db> {
+export async function openPostgres(url: string, poolSize = 10): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize })
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {})
