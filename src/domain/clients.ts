@@ -43,6 +43,14 @@ export class Clients {
     return { ...clientView(row), token }
   }
 
+  /** A new token for the client; the one before stops working (a retried sign-up whose first answer was lost). */
+  async reissueToken(id: string): Promise<string> {
+    const token = newToken('cl')
+    const rows = await this.ctx.db.query(`UPDATE clients SET token_hash = $2 WHERE id = $1 RETURNING id`, [id, hashToken(token)])
+    if (rows.length === 0) throw new DomainError('not_found', `client ${id} not found`)
+    return token
+  }
+
   async get(id: string): Promise<Client> {
     const [row] = await this.ctx.db.query<any>(`SELECT * FROM clients WHERE id = $1`, [id])
     if (!row) throw new DomainError('not_found', `client ${id} not found`)

@@ -18,6 +18,8 @@ export interface DomainConfig {
   nodeTtlMs: number
   /** How often each node looks for due shared timers (typing expiry, client offline grace). */
   timerSweepMs: number
+  /** How long an Idempotency-Key of a request that creates a client or an operator is remembered. */
+  idempotencyWindowMs: number
   /** How long an answer waits for its events to reach the broker; past it they stay queued and go out later. */
   publishWaitMs: number
   /** How often each node's outbox relay looks for events left unpublished. */
@@ -39,6 +41,7 @@ export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
   nodeTtlMs: 15_000,
   timerSweepMs: 250,
   publishWaitMs: 1_000,
+  idempotencyWindowMs: 24 * 3600 * 1000,
   outboxRelayIntervalMs: 1_000,
   outboxRetentionMs: 3_600_000,
 }

@@ -11,6 +11,7 @@ import { ClientPresence, Clients } from './clients.js'
 import { DEFAULT_DOMAIN_CONFIG, type DomainConfig } from './config.js'
 import { DomainContext, openSessionOfChat } from './context.js'
 import { DomainError } from './errors.js'
+import { IdempotentRequests } from './idempotency.js'
 import { OperatorPresence } from './operator-presence.js'
 import { Operators } from './operators.js'
 import type { LiveGateway } from './ports.js'
@@ -49,6 +50,8 @@ export interface Domain {
   readonly operators: Operators
   readonly clients: Clients
   readonly sessions: Sessions
+  /** Idempotency-Key of requests that create clients and operators. */
+  readonly requests: IdempotentRequests
   /** Client typing (HTTP or widget RPC): to the operator holding the session. */
   clientTyping(clientId: string, text?: string | null): Promise<{ until: string | null }>
 }
@@ -118,6 +121,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
     operators,
     clients,
     sessions,
+    requests: new IdempotentRequests(ctx),
     clientTyping,
 
     async authenticate(input) {

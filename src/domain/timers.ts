@@ -7,6 +7,7 @@ import { clientChannel } from './channels.js'
 import type { Clients } from './clients.js'
 import type { DomainContext } from './context.js'
 import type { Typing } from './typing.js'
+import { pruneKeys } from '../store/idempotency.js'
 import { expireTyping, pruneTyping, takeDueOffline } from '../store/timers.js'
 
 export class TimerSweeper {
@@ -40,7 +41,10 @@ export class TimerSweeper {
       if ((await live.connectionCount(clientChannel(clientId))) > 0) continue
       await this.clients.setPresence(clientId, false)
     }
-    if (++this.sweeps % 600 === 0) await pruneTyping(db, 3_600_000)
+    if (++this.sweeps % 600 === 0) {
+      await pruneTyping(db, 3_600_000)
+      await pruneKeys(db, this.ctx.config.idempotencyWindowMs)
+    }
   }
 
   async close(): Promise<void> {

@@ -152,9 +152,11 @@ export const ClientMessage = Type.Object({
   mode: Type.Optional(Type.Union([Type.Literal('operator'), Type.Literal('bot')], { description: 'who gets a new session (default operator)' })),
 })
 export const TextBody = Type.Object({ text: Text })
-/** Requests that create a message may carry an idempotency key (checked in api-v1.ts, which names the header on error). */
+/** Requests that create something may carry an idempotency key (checked in api-v1.ts, which names the header on error). */
 export const IdempotentHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ description: 'a retry with the same key returns the first message and creates nothing (1–255 visible ASCII characters)' })),
+  'idempotency-key': Type.Optional(
+    Type.String({ description: 'a retry with the same key returns the first answer and creates nothing (1–255 visible ASCII characters)' }),
+  ),
 })
 export const TypingBody = Type.Object({ text: Type.Optional(Nullable(Type.String({ maxLength: 1000, description: 'draft preview' }))) })
 export const TypingAccepted = Type.Object({ until: Nullable(Time) })

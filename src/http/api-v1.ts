@@ -80,11 +80,25 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
 
     const ip = (req: { ip: string }) => req.ip
 
+    /** Creates a client once per Idempotency-Key; a replay gets the same client with a new token (tokens are never kept). */
+    async function createClient(scope: string, key: string | undefined, create: () => ReturnType<Domain['clients']['create']>) {
+      let token = ''
+      const answer = await domain.requests.once(scope, key, async () => {
+        const { token: issued, ...client } = await create()
+        token = issued
+        return { status: 201, body: client }
+      })
+      return { ...answer.body, token: answer.replayed ? await domain.clients.reissueToken(answer.body.id) : token }
+    }
+
     // ---- operators (API key) -----------------------------------------------------------------------
     app.post('/operators', {
       preValidation: auth.apiKey,
-      schema: { tags: ['operators'], summary: 'Create an operator', security: API_KEY, body: S.NewOperator, response: { 201: S.Operator, ...errors(400, 401, 413) } },
-    }, async (req, reply) => reply.code(201).send(await domain.operators.create(req.body)))
+      schema: { tags: ['operators'], summary: 'Create an operator', security: API_KEY, headers: S.IdempotentHeaders, body: S.NewOperator, response: { 201: S.Operator, ...errors(400, 401, 413) } },
+    }, async (req, reply) => {
+      const answer = await domain.requests.once('POST /operators', idempotencyKey(req), async () => ({ status: 201, body: await domain.operators.create(req.body) }))
+      return reply.code(201).send(answer.body)
+    })
 
     app.get('/operators', {
       preValidation: auth.apiKey,
@@ -140,8 +154,8 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
     // ---- clients (API key) -------------------------------------------------------------------------
     app.post('/clients', {
       preValidation: auth.apiKey,
-      schema: { tags: ['clients'], summary: 'Create a client (bridges, backends)', security: API_KEY, body: S.NewClient, response: { 201: S.ClientWithToken, ...errors(400, 401, 413) } },
-    }, async (req, reply) => reply.code(201).send(await domain.clients.create(req.body)))
+      schema: { tags: ['clients'], summary: 'Create a client (bridges, backends)', security: API_KEY, headers: S.IdempotentHeaders, body: S.NewClient, response: { 201: S.ClientWithToken, ...errors(400, 401, 413) } },
+    }, async (req, reply) => reply.code(201).send(await createClient('POST /clients', idempotencyKey(req), () => domain.clients.create(req.body))))
 
     app.get('/clients/:id', {
       preValidation: auth.apiKey,
@@ -356,11 +370,14 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
       schema: {
         tags: ['widget'],
         summary: 'A new anonymous widget client and its token (rate-limited per IP)',
+        headers: S.IdempotentHeaders,
         body: S.NewWidgetClient,
         response: { 201: S.WidgetLogin, ...errors(400, 413, 429) },
       },
     }, async (req, reply) => {
-      const { token, ...client } = await domain.clients.create({ name: req.body.name, channel: 'widget', ip: ip(req), referer: req.headers.referer })
+      const { token, ...client } = await createClient(`POST /widget/clients ${ip(req)}`, idempotencyKey(req), () =>
+        domain.clients.create({ name: req.body.name, channel: 'widget', ip: ip(req), referer: req.headers.referer }),
+      )
       return reply.code(201).send({ client, token })
     })
 

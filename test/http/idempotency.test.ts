@@ -119,3 +119,39 @@ if (redisUrl && databaseUrl) {
     })
   })
 }
+
+describe('Idempotency-Key on requests that create clients and operators', () => {
+  let l: TestLivedesk
+  beforeAll(async () => {
+    l = await startTestLivedesk()
+  })
+
+  it('a retried operator creation returns the first operator and creates no second', async () => {
+    const before = (await ok(l, 'GET', '/operators?limit=200')).items.length
+    const first = await post(l, '/operators', { name: 'Once' }, 'op-key')
+    const retry = await post(l, '/operators', { name: 'Once' }, 'op-key')
+    expect(first.status).toBe(201)
+    expect(retry).toEqual(first)
+    expect((await ok(l, 'GET', '/operators?limit=200')).items.length).toBe(before + 1)
+  })
+
+  it('a retried client creation returns the same client with a new token; the first token stops working', async () => {
+    const first = await post(l, '/clients', { name: 'Twice' }, 'client-key')
+    const retry = await post(l, '/clients', { name: 'Twice' }, 'client-key')
+    expect(retry.status).toBe(201)
+    expect(retry.body.id).toBe(first.body.id)
+    expect(retry.body.chatId).toBe(first.body.chatId)
+    expect(retry.body.token).not.toBe(first.body.token)
+    const me = async (token: string) => (await fetch(`${l.url}/api/v1/widget/me`, { headers: { authorization: `Bearer ${token}` } })).status
+    expect(await me(first.body.token)).toBe(401)
+    expect(await me(retry.body.token)).toBe(200)
+  })
+
+  it('a refused request frees its key: the corrected retry creates', async () => {
+    const bad = await post(l, '/operators', { name: '' }, 'fix-me')
+    expect(bad.status).toBe(400)
+    const fixed = await post(l, '/operators', { name: 'Fixed' }, 'fix-me')
+    expect(fixed.status).toBe(201)
+    expect(fixed.body.name).toBe('Fixed')
+  })
+})
