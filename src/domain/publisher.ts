@@ -43,7 +43,10 @@ export type ChangeToken = symbol
 
 /** A finished change's work, held until the changes of its keys that were in progress when it finished have finished too. */
 interface Finished {
+  token: ChangeToken
+  keys: readonly string[]
   out?: Outbox
+  /** Changes of the same keys that were in progress, or finished but not yet released, when this one finished. */
   waitingOn: Set<ChangeToken>
   done: () => void
 }
@@ -55,9 +58,9 @@ export class EventPublisher {
   /**
    * Commit order per chat, kept on this node. Two changes of one chat commit in lock order, but their answers
    * may reach this process in either order; the one that committed first was still in progress when the other
-   * finished. So a finished change's events wait for the changes of the same chat (key) in progress at that
-   * moment (about one transaction's time under load, nothing when idle), and those released together go out by
-   * outbox id. Changes of other chats never wait for each other.
+   * finished. So a finished change's events wait for the changes of the same keys (chat, queue) in progress or
+   * held back at that moment (about one transaction's time under load, nothing when idle); those released
+   * together go out by outbox id. Changes of other chats never wait for each other.
    */
   private readonly inProgress = new Map<ChangeToken, { keys: readonly string[]; startedAt: number }>()
   /** The oldest event this node dropped from a full queue: its own relay publishes from there. */
@@ -92,21 +95,37 @@ export class EventPublisher {
   end(token: ChangeToken, out?: Outbox): Promise<void> {
     const keys = this.inProgress.get(token)?.keys ?? []
     this.inProgress.delete(token)
+    // A routing change may assign any chat's session, so every change also waits for the routing ones.
+    const related = (other: readonly string[]) => other.includes(QUEUE_KEY) || other.some((k) => keys.includes(k))
     const waitingOn = new Set<ChangeToken>()
     if (keys.length > 0) {
-      for (const [other, change] of this.inProgress) if (change.keys.some((k) => keys.includes(k))) waitingOn.add(other)
-    }
-    // Who waited for this change now waits for what it waits for: a later change of the chat never overtakes it.
-    for (const f of this.finished) {
-      if (!f.waitingOn.delete(token)) continue
-      for (const t of waitingOn) f.waitingOn.add(t)
+      for (const [other, change] of this.inProgress) if (related(change.keys)) waitingOn.add(other)
+      for (const f of this.finished) if (related(f.keys)) waitingOn.add(f.token)
     }
     const released = new Promise<void>((resolve) => {
-      this.finished.push({ out, waitingOn, done: resolve })
+      this.finished.push({ token, keys, out, waitingOn, done: resolve })
     })
-    const ready = this.finished.filter((f) => f.waitingOn.size === 0)
+    // Held back: whatever waits, directly or through other held changes, on a change still in progress. The rest
+    // have all they wait for finished: they go out together, by outbox id.
+    const held = new Set<ChangeToken>()
+    for (let grew = true; grew; ) {
+      grew = false
+      for (const f of this.finished) {
+        if (held.has(f.token)) continue
+        for (const t of f.waitingOn) {
+          if (this.inProgress.has(t) || held.has(t)) {
+            held.add(f.token)
+            grew = true
+            break
+          }
+        }
+      }
+    }
+    const ready = this.finished.filter((f) => !held.has(f.token))
     if (ready.length > 0) {
-      this.finished = this.finished.filter((f) => f.waitingOn.size > 0)
+      this.finished = this.finished.filter((f) => held.has(f.token))
+      const gone = new Set(ready.map((f) => f.token))
+      for (const f of this.finished) for (const t of gone) f.waitingOn.delete(t)
       const events = ready.flatMap((f) => f.out?.stored ?? []).sort((a, b) => a.id - b.id)
       // Events first: a blocked operator's consoles hear why before they are cut.
       const work = (async () => {

@@ -15,7 +15,6 @@ import {
   type SessionRow,
 } from '../store/chat.js'
 import { operatorCapacity } from '../store/operators.js'
-import type { TypingRow } from '../store/timers.js'
 import { lockedSession, sessionRow, type DomainContext } from './context.js'
 import { MAX_TEXT } from './config.js'
 import { DomainError } from './errors.js'
@@ -51,8 +50,8 @@ export class Sessions {
     if (replayed) return replayed
     const fast = await this.clientMessageInOpenSession(clientId, input.text, key, chat)
     if (fast) {
-      // The statement that wrote the message also ended the client's typing indicator.
-      await this.typing.stopped(fast.typingStopped)
+      // The session says whether the client may be typing: only then does ending the indicator cost a statement.
+      if (fast.typingUntil && fast.typingUntil.getTime() > Date.now() - 1_000) await this.typing.stop({ type: 'client', id: clientId }, fast.message.chatId)
       return fast.message
     }
     const message = (key && chat ? await this.replay(chat, key) : undefined) ?? (await this.firstClientMessage(clientId, input, key, chat))
@@ -66,7 +65,7 @@ export class Sessions {
     text: string,
     key: string | undefined,
     chat: string | undefined,
-  ): Promise<{ message: Message; typingStopped: TypingRow[] } | undefined> {
+  ): Promise<{ message: Message; typingUntil: Date | null } | undefined> {
     return this.ctx.mutator.once(async (db, out) => {
       const eventId = randomUUID()
       const written = await insertClientMessageInOpenSession(db, { id: newId(), clientId, text, eventId, idempotencyKey: key, nodeId: this.ctx.nodeId })
@@ -82,7 +81,7 @@ export class Sessions {
         subject: { session: { status, operator_id, client_id } },
         at: iso(written.event.created_at)!,
       })
-      return { message, typingStopped: written.typingStopped }
+      return { message, typingUntil: written.session.client_typing_until }
     }, { chat })
   }
 

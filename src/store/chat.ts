@@ -6,7 +6,6 @@
  * (`FOR UPDATE`) and nothing wider; a use case that routes takes the queue lock before any row lock.
  */
 import type { Db } from './db.js'
-import type { TypingRow } from './timers.js'
 
 export type SessionStatus = 'bot' | 'queued' | 'assigned' | 'closed'
 export type AuthorType = 'client' | 'operator' | 'bot' | 'system'
@@ -43,6 +42,8 @@ export interface SessionRow {
   operator_assigned_at: Date | null
   closed_at: Date | null
   closed_by: string | null
+  /** Until when the client's typing indicator may show (a message of the client ends it before then). */
+  client_typing_until: Date | null
 }
 
 export interface MessageRow {
@@ -138,8 +139,8 @@ export async function heldSessions(db: Db, operatorId: string): Promise<SessionR
 export async function insertClientMessageInOpenSession(
   db: Db,
   m: { id: string; clientId: string; text: string; eventId: string; idempotencyKey?: string; nodeId: string },
-): Promise<{ message: MessageRow; session: SessionRow; event: { id: number; created_at: Date }; typingStopped: TypingRow[] } | undefined> {
-  const [row] = await db.query<MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date; typing_stopped: TypingRow[] | null }>(
+): Promise<{ message: MessageRow; session: SessionRow; event: { id: number; created_at: Date } } | undefined> {
+  const [row] = await db.query<MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date }>(
     `WITH s AS (
        SELECT s.*, c.name AS client_name FROM clients c JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
         WHERE c.id = $2 FOR UPDATE OF s),
@@ -151,24 +152,13 @@ export async function insertClientMessageInOpenSession(
        INSERT INTO outbox (event_id, event, chat_id, form, data, subject, node_id)
        SELECT $4, 'chatMessageCreated', m.chat_id, 'message_ref', jsonb_build_object('id', m.id),
               jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id)), $6
-         FROM m, s RETURNING id, created_at),
-     -- the client stopped typing: its indicator ends with the message (timers.ts)
-     t AS (
-       UPDATE typing SET until = NULL WHERE chat_id = (SELECT chat_id FROM m) AND typist = 'client:' || $2 AND until IS NOT NULL
-       RETURNING channels, data)
-     SELECT m.*, to_jsonb(s) AS s, o.id AS outbox_id, o.created_at AS outbox_at,
-            (SELECT jsonb_agg(jsonb_build_object('channels', t.channels, 'data', t.data)) FROM t) AS typing_stopped
-       FROM m, s, o`,
+         FROM m, s RETURNING id, created_at)
+     SELECT m.*, to_jsonb(s) AS s, o.id AS outbox_id, o.created_at AS outbox_at FROM m, s, o`,
     [m.id, m.clientId, m.text, m.eventId, m.idempotencyKey ?? null, m.nodeId],
   )
   if (!row) return undefined
-  const { s, outbox_id, outbox_at, typing_stopped, ...message } = row
-  return {
-    message: message as MessageRow,
-    session: sessionFromJson(s),
-    event: { id: Number(outbox_id), created_at: outbox_at },
-    typingStopped: typing_stopped ?? [],
-  }
+  const { s, outbox_id, outbox_at, ...message } = row
+  return { message: message as MessageRow, session: sessionFromJson(s), event: { id: Number(outbox_id), created_at: outbox_at } }
 }
 
 /** A message in a session the caller has locked. */
@@ -224,5 +214,6 @@ function sessionFromJson(s: any): SessionRow {
     started_at: date(s.started_at)!,
     operator_assigned_at: date(s.operator_assigned_at),
     closed_at: date(s.closed_at),
+    client_typing_until: date(s.client_typing_until),
   }
 }

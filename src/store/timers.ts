@@ -15,12 +15,18 @@ export async function startTyping(
   t: { chatId: string; typist: string; channels: string[]; data: unknown; ttlMs: number; minIntervalMs: number },
 ): Promise<{ until: Date } | undefined> {
   const [row] = await db.query<{ until: Date }>(
-    `INSERT INTO typing (chat_id, typist, channels, data, notice_at, until)
-     VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp() + make_interval(secs => $5::float8 / 1000))
-     ON CONFLICT (chat_id, typist) DO UPDATE
-        SET channels = EXCLUDED.channels, data = EXCLUDED.data, notice_at = EXCLUDED.notice_at, until = EXCLUDED.until
-      WHERE typing.notice_at <= clock_timestamp() - make_interval(secs => $6::float8 / 1000)
-     RETURNING until`,
+    `WITH t AS (
+       INSERT INTO typing (chat_id, typist, channels, data, notice_at, until)
+       VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp() + make_interval(secs => $5::float8 / 1000))
+       ON CONFLICT (chat_id, typist) DO UPDATE
+          SET channels = EXCLUDED.channels, data = EXCLUDED.data, notice_at = EXCLUDED.notice_at, until = EXCLUDED.until
+        WHERE typing.notice_at <= clock_timestamp() - make_interval(secs => $6::float8 / 1000)
+       RETURNING until),
+     -- the client's open session learns until when a message of the client must end the indicator
+     hint AS (
+       UPDATE sessions SET client_typing_until = (SELECT until FROM t)
+        WHERE starts_with($2, 'client:') AND chat_id = $1 AND status <> 'closed' AND EXISTS (SELECT 1 FROM t))
+     SELECT until FROM t`,
     [t.chatId, t.typist, t.channels, JSON.stringify(t.data), t.ttlMs, t.minIntervalMs],
   )
   return row

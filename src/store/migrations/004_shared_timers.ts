@@ -19,6 +19,9 @@ CREATE TABLE typing (
 CREATE INDEX typing_until ON typing (until) WHERE until IS NOT NULL;
 CREATE INDEX typing_typist ON typing (typist) WHERE until IS NOT NULL;
 
+-- until when the client's typing indicator may show: a message ends it only then (the write path reads this, not typing)
+ALTER TABLE sessions ADD COLUMN client_typing_until timestamptz;
+
 -- set when a client's widget connection closes: at that time, with no connection left, the client goes offline
 ALTER TABLE clients ADD COLUMN offline_due_at timestamptz;
 CREATE INDEX clients_offline_due ON clients (offline_due_at) WHERE offline_due_at IS NOT NULL;
