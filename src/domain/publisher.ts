@@ -21,6 +21,7 @@ import type { DomainConfig } from './config.js'
 import type { EventName } from './events.js'
 import { envelopeOf, type Outbox, type StoredEvent } from './outbox.js'
 import type { LiveGateway } from './ports.js'
+import { Periodic } from './periodic.js'
 import { messageView } from './views.js'
 
 /** How long a relay keeps events it leased before another relay may take them. */
@@ -71,8 +72,7 @@ export class EventPublisher {
   private readonly queued = new Set<string>()
   private readonly toMark: number[] = []
   private markTimer?: NodeJS.Timeout
-  private relayTimer?: NodeJS.Timeout
-  private relaying?: Promise<void>
+  private readonly relay: Periodic
   private ticks = 0
   private closed = false
 
@@ -82,7 +82,9 @@ export class EventPublisher {
     private readonly config: DomainConfig,
     private readonly log: Logger,
     private readonly nodeId: string,
-  ) {}
+  ) {
+    this.relay = new Periodic(() => this.relayOnce(), config.outboxRelayIntervalMs, (err) => log.warn({ err }, 'outbox relay failed'))
+  }
 
   /** `keys`: the chat the change is about, QUEUE_KEY when it routes; none for changes of no chat. */
   begin(keys: readonly string[]): ChangeToken {
@@ -208,14 +210,7 @@ export class EventPublisher {
 
   /** Starts the relay on this node. */
   start(): void {
-    const tick = () => {
-      this.relaying = this.relayOnce()
-        .then(() => {}, (err) => this.log.warn({ err }, 'outbox relay failed'))
-        .finally(() => {
-          if (!this.closed) this.relayTimer = setTimeout(tick, this.config.outboxRelayIntervalMs).unref()
-        })
-    }
-    this.relayTimer = setTimeout(tick, this.config.outboxRelayIntervalMs).unref()
+    this.relay.start()
   }
 
   /**
@@ -287,8 +282,7 @@ export class EventPublisher {
   async close(): Promise<boolean> {
     const idle = this.queued.size === 0 && this.finished.length === 0 && this.inProgress.size === 0 && !this.ownFloor
     this.closed = true
-    clearTimeout(this.relayTimer)
-    await this.relaying
+    await this.relay.stop()
     await this.flushMarks()
     await releaseRelay(this.db, this.nodeId).catch(() => {})
     return idle

@@ -6,31 +6,25 @@
 import { clientChannel } from './channels.js'
 import type { Clients } from './clients.js'
 import type { DomainContext } from './context.js'
+import { Periodic } from './periodic.js'
 import type { Typing } from './typing.js'
 import { pruneKeys } from '../store/idempotency.js'
 import { expireTyping, pruneTyping, takeDueOffline } from '../store/timers.js'
 
 export class TimerSweeper {
-  private timer?: NodeJS.Timeout
-  private running?: Promise<void>
+  private readonly every: Periodic
   private sweeps = 0
-  private closed = false
 
   constructor(
     private readonly ctx: DomainContext,
     private readonly typing: Typing,
     private readonly clients: Clients,
-  ) {}
+  ) {
+    this.every = new Periodic(() => this.sweep(), ctx.config.timerSweepMs, (err) => ctx.log.warn({ err }, 'timer sweep failed'))
+  }
 
   start(): void {
-    const tick = () => {
-      this.running = this.sweep()
-        .catch((err) => this.ctx.log.warn({ err }, 'timer sweep failed'))
-        .finally(() => {
-          if (!this.closed) this.timer = setTimeout(tick, this.ctx.config.timerSweepMs).unref()
-        })
-    }
-    this.timer = setTimeout(tick, this.ctx.config.timerSweepMs).unref()
+    this.every.start()
   }
 
   async sweep(): Promise<void> {
@@ -48,8 +42,6 @@ export class TimerSweeper {
   }
 
   async close(): Promise<void> {
-    this.closed = true
-    clearTimeout(this.timer)
-    await this.running
+    await this.every.stop()
   }
 }
