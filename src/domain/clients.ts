@@ -1,4 +1,5 @@
 /** Clients (end users): creation with their widget token, lookup, and presence. */
+import { clientById } from '../store/chat.js'
 import { scheduleOffline } from '../store/timers.js'
 import { openSessionOfChat, type DomainContext } from './context.js'
 import { DomainError } from './errors.js'
@@ -52,7 +53,7 @@ export class Clients {
   }
 
   async get(id: string): Promise<Client> {
-    const [row] = await this.ctx.db.query<any>(`SELECT * FROM clients WHERE id = $1`, [id])
+    const row = await clientById(this.ctx.db, id)
     if (!row) throw new DomainError('not_found', `client ${id} not found`)
     return clientView(row)
   }

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Db } from '../store/db.js'
+import { clientById } from '../store/chat.js'
 import { QUEUE_CHANNEL, clientChannel, clientUser, operatorChannel, operatorUser } from './channels.js'
 import { channelsOf } from './audience.js'
 import { ClientPresence, Clients } from './clients.js'
@@ -81,11 +82,11 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
   }
 
   async function clientTyping(clientId: string, text?: string | null): Promise<{ until: string | null }> {
-    const [client] = await ctx.db.query<any>(`SELECT id, name, chat_id FROM clients WHERE id = $1`, [clientId])
+    const client = await clientById(ctx.db, clientId)
     if (!client) throw new DomainError('not_found', `client ${clientId} not found`)
     const session = await openSessionOfChat(ctx.db, client.chat_id)
     if (!session) throw new DomainError('conflict', 'the client has no open session')
-    const author = { type: 'client' as const, id: clientId, name: client.name as string }
+    const author = { type: 'client' as const, id: clientId, name: client.name }
     const channels = channelsOf('typing', { session, by: 'client' })
     const until = await typing.start(channels, {
       chatId: client.chat_id,

@@ -14,6 +14,7 @@ import { insertEvents } from '../store/outbox.js'
 import { channelsOf, type Subject } from './audience.js'
 import { ACTION_EVENTS, type EventName, type EventPayloads } from './events.js'
 import { QUEUE_KEY, type EventPublisher } from './publisher.js'
+import { iso } from './views.js'
 
 /** The advisory lock key of routing: taking from the queue and filling operators' capacity. */
 const QUEUE_LOCK = 7_362_002
@@ -95,7 +96,7 @@ export class Mutator {
         if (opts.routes) await tx.query('SELECT pg_advisory_xact_lock($1)', [QUEUE_LOCK])
         const result = await fn(tx, out)
         const rows = await insertEvents(tx, out.pending, this.nodeId)
-        rows.forEach((row, i) => out.written({ ...out.pending[i], id: Number(row.id), at: new Date(row.created_at).toISOString() }))
+        rows.forEach((row, i) => out.written({ ...out.pending[i], id: Number(row.id), at: iso(row.created_at)! }))
         return result
       }),
     )

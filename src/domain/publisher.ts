@@ -13,9 +13,9 @@
 import type { Logger } from 'pino'
 import type { Db } from '../store/db.js'
 import {
-  claimRelay, forgetNode, leaseUnpublished, markPublished, messagesByIds, oldestUnpublishedSince, prunePublished, releaseRelay, type OutboxRow,
+  claimRelay, leaseUnpublished, markPublished, messagesByIds, oldestUnpublishedSince, prunePublished, releaseRelay, type OutboxRow,
 } from '../store/outbox.js'
-import { goneNodes } from '../store/operators.js'
+import { goneNodes, removeNode } from '../store/operators.js'
 import { channelsOf } from './audience.js'
 import type { DomainConfig } from './config.js'
 import type { EventName } from './events.js'
@@ -244,7 +244,7 @@ export class EventPublisher {
       for (const gone of await goneNodes(this.db, this.config.nodeTtlMs)) {
         if (gone.node_id === this.nodeId) continue
         total += await this.relayPass({ nodeId: gone.node_id, since: new Date(gone.unpublished_since) })
-        if (!this.closed) await forgetNode(this.db, gone.node_id)
+        if (!this.closed) await removeNode(this.db, gone.node_id)
       }
     }
     if (++this.ticks % 60 === 0) await prunePublished(this.db, this.config.outboxRetentionMs)

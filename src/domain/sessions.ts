@@ -341,7 +341,7 @@ export class Sessions {
 
   /** What the widget shows: the messages of the client's whole chat, newest page first in time order. */
   async chatMessages(clientId: string, opts: { before?: string; limit: number }): Promise<Page<Message> & { session: { id: string; status: string } | null }> {
-    const [client] = await this.ctx.db.query<any>(`SELECT chat_id FROM clients WHERE id = $1`, [clientId])
+    const client = await clientById(this.ctx.db, clientId)
     if (!client) throw new DomainError('not_found', `client ${clientId} not found`)
     const [last] = await this.ctx.db.query<any>(`SELECT id, status FROM sessions WHERE chat_id = $1 ORDER BY seq DESC LIMIT 1`, [client.chat_id])
     const page = await messagePage(this.ctx.db, 'chat_id', client.chat_id, opts)

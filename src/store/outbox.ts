@@ -78,18 +78,6 @@ export async function oldestUnpublishedSince(db: Db): Promise<Date> {
   return row?.since ? new Date(row.since) : new Date(0)
 }
 
-/** A gone node's events are all out: it leaves the record, with its operators' connections. */
-export async function forgetNode(db: Db, nodeId: string): Promise<void> {
-  await db.query(`DELETE FROM operator_connections WHERE node_id = $1`, [nodeId])
-  await db.query(`DELETE FROM domain_nodes WHERE node_id = $1`, [nodeId])
-}
-
-/** Unpublished events right now (tests, operations). */
-export async function unpublishedCount(db: Db): Promise<number> {
-  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`)
-  return row!.n
-}
-
 /** The messages a `message_ref` event points at. */
 export async function messagesByIds(db: Db, ids: string[]): Promise<Map<string, any>> {
   if (ids.length === 0) return new Map()
