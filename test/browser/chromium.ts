@@ -1,7 +1,7 @@
 /** Debian's Chromium driven by playwright-core (never a downloaded browser), and pages that fail on any error. */
 import { existsSync } from 'node:fs'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { describe, it } from 'vitest'
+import { missingService } from '../realtime/services.js'
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -20,18 +20,7 @@ const ARGS = [
 export function haveChromium(suite: string): boolean {
   if (existsSync(CHROMIUM_PATH)) return true
   const why = `Chromium not found at ${CHROMIUM_PATH} (set CHROMIUM_PATH or apt-get install chromium)`
-  if (process.env.LIVEDESK_REQUIRE_SERVICES === '1') {
-    describe(suite, () => {
-      it('needs Chromium', () => {
-        throw new Error(`${why}, and LIVEDESK_REQUIRE_SERVICES=1 requires it`)
-      })
-    })
-  } else {
-    console.warn(`[skip] ${suite}: ${why}`)
-    describe.skip(`${suite} (skipped: ${why})`, () => {
-      it('runs in a real browser', () => {})
-    })
-  }
+  missingService(suite, 'Chromium', why, 'runs in a real browser')
   return false
 }
 

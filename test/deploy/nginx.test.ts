@@ -16,7 +16,7 @@ import type { Centrifuge, ServerSubscribedContext } from 'centrifuge'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { freePort, startNodeProcess, waitUntil, type NodeProcess } from '../helpers/processes.js'
 import { newSdk, nextEvent } from '../helpers/sdk.js'
-import { randomPrefix, serviceUrl } from '../realtime/services.js'
+import { missingService, randomPrefix, serviceUrl } from '../realtime/services.js'
 import { tempPostgres, type TestDatabase } from '../store/databases.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -34,18 +34,7 @@ function nginxPath(): string | undefined {
   const path = findNginx()
   if (path) return path
   const why = 'nginx is not installed (apt-get install nginx)'
-  if (process.env.LIVEDESK_REQUIRE_SERVICES === '1') {
-    describe(SUITE, () => {
-      it('needs nginx', () => {
-        throw new Error(`${why}, and LIVEDESK_REQUIRE_SERVICES=1 requires it`)
-      })
-    })
-  } else {
-    console.warn(`[skip] ${SUITE}: ${why}`)
-    describe.skip(`${SUITE} (skipped: ${why})`, () => {
-      it('runs nginx in front of three nodes', () => {})
-    })
-  }
+  missingService(SUITE, 'nginx', why, 'runs nginx in front of three nodes')
   return undefined
 }
 

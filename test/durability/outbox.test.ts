@@ -29,7 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNodeProcess, startRedisProcess, waitUntil, type NodeProcess, type RedisProcess } from '../helpers/processes.js'
 import { newSdk } from '../helpers/sdk.js'
 import { SwitchProxy } from '../multinode/switch-proxy.js'
-import { serviceUrl } from '../realtime/services.js'
+import { missingService, serviceUrl } from '../realtime/services.js'
 import { postgresAvailable, tempPostgres, type TestDatabase } from '../store/databases.js'
 
 const SUITE = 'durability: outbox and Idempotency-Key with three node processes, own Redis and PostgreSQL'
@@ -46,18 +46,7 @@ function redisServerAvailable(): boolean {
   const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' })
   if (!probe.error && probe.status === 0) return true
   const why = 'redis-server is not installed'
-  if (process.env.LIVEDESK_REQUIRE_SERVICES === '1') {
-    describe(SUITE, () => {
-      it('needs redis-server', () => {
-        throw new Error(`${why}, and LIVEDESK_REQUIRE_SERVICES=1 requires it`)
-      })
-    })
-  } else {
-    console.warn(`[skip] ${SUITE}: ${why}`)
-    describe.skip(`${SUITE} (skipped: ${why})`, () => {
-      it('runs against real processes', () => {})
-    })
-  }
+  missingService(SUITE, 'redis-server', why, 'runs against real processes')
   return false
 }
 
