@@ -9,7 +9,7 @@
  * under `taskset -c 1`; this process only orchestrates over IPC and reads /metrics and /proc. Options:
  * bench/README.md or `--help`.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
@@ -25,6 +25,9 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const log = (...args) => console.log(`[bench:domain ${new Date().toISOString().slice(11, 19)}]`, ...args)
+
+/** cgroup v1 cpu controller: `--node-cpu` gives each livedesk node a CFS quota of its own there. */
+const CPU_CGROUP = '/sys/fs/cgroup/cpu'
 
 // ---- options -------------------------------------------------------------------------------------
 
@@ -86,6 +89,9 @@ function parseArgs(argv) {
   o.scenarios = String(args.scenarios ?? 'pglite,pg,pg1r,pg3').split(',').filter(Boolean)
   for (const s of o.scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario "${s}" (${Object.keys(SCENARIOS).join(', ')})`)
   o.spreadNodes = Boolean(args['spread-nodes'])
+  o.nodeCpu = num('node-cpu')
+  if (o.nodeCpu !== undefined && !(o.nodeCpu > 0 && o.nodeCpu <= 1)) throw new Error('--node-cpu must be a fraction of a core in (0, 1]')
+  if (o.nodeCpu !== undefined && !existsSync(CPU_CGROUP)) throw new Error(`--node-cpu needs the cgroup v1 cpu controller at ${CPU_CGROUP} (and root)`)
   o.ceiling = !args['no-ceiling']
   o.databaseUrl = args['database-url'] ?? process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? undefined
   o.redisUrl = args['redis-url'] ?? process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? undefined
@@ -116,9 +122,10 @@ const DISTURBED = 0.25
 
 // ---- cleanup, also when interrupted ---------------------------------------------------------------
 
-const pending = { databases: new Set(), dirs: new Set(), redisPrefix: undefined }
+const pending = { databases: new Set(), dirs: new Set(), cgroups: new Set(), redisPrefix: undefined }
 process.on('exit', () => {
   killAll()
+  for (const group of pending.cgroups) removeCgroup(group)
   for (const dir of pending.dirs) rmSync(dir, { recursive: true, force: true })
   if (pending.databases.size || pending.redisPrefix) {
     // Detached: this process is on its way out and cannot wait for PostgreSQL or Redis.
@@ -154,6 +161,33 @@ function metricsDelta(before, after) {
   return { statements: sum('statements'), transactions: sum('transactions') }
 }
 
+/**
+ * `--node-cpu=F`: the node's process gets a cgroup of its own with a CFS quota of F of a core, as a node on a
+ * machine of its own has its own CPU: then one node and three are compared per node, not within one shared core.
+ */
+function limitCpu(pid, name) {
+  const group = join(CPU_CGROUP, `livedesk-bench-${process.pid}-${name}`)
+  mkdirSync(group, { recursive: true })
+  pending.cgroups.add(group)
+  writeFileSync(join(group, 'cpu.cfs_period_us'), '100000')
+  writeFileSync(join(group, 'cpu.cfs_quota_us'), String(Math.round(o.nodeCpu * 100_000)))
+  writeFileSync(join(group, 'cgroup.procs'), String(pid))
+  return group
+}
+
+function removeCgroup(group) {
+  // rmdir only: a cgroup is removed once its processes are gone (killed just before).
+  for (let i = 0; i < 50; i++) {
+    try {
+      rmdirSync(group)
+      pending.cgroups.delete(group)
+      return
+    } catch {
+      spawnSync('sleep', ['0.02'])
+    }
+  }
+}
+
 async function startNodes(sc, databaseUrl, redisPrefix) {
   const apiKey = `bench-${randomBytes(12).toString('hex')}`
   const nodes = []
@@ -164,9 +198,12 @@ async function startNodes(sc, databaseUrl, redisPrefix) {
       dist: o.dist, port: 0, apiKey, dataDir, databaseUrl,
       redisUrl: sc.redis ? o.redisUrl : undefined, redisPrefix: sc.redis ? redisPrefix : undefined, nodeId: `bench-${sc.name}-${i + 1}`,
     }
-    const proc = spawnPinned(join(here, 'domain', 'server.mjs'), { cpu: nodesCore(sc), args: [JSON.stringify(options)] })
+    // BENCH_NODE_ARGS: node options for livedesk nodes only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them.
+    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+    const proc = spawnPinned(join(here, 'domain', 'server.mjs'), { cpu: nodesCore(sc), nodeArgs, args: [JSON.stringify(options)] })
+    const cgroup = o.nodeCpu !== undefined ? limitCpu(proc.pid, options.nodeId) : undefined
     const ready = await proc.expect('ready', 120_000)
-    nodes[i] = { proc, port: ready.port, pid: proc.pid, dataDir }
+    nodes[i] = { proc, port: ready.port, pid: proc.pid, dataDir, cgroup }
   }
   await startOne(0) // the first node applies the migrations; the others find them done
   await Promise.all(Array.from({ length: sc.nodes - 1 }, (_, i) => startOne(i + 1)))
@@ -352,6 +389,7 @@ async function runScenario(sc, runId) {
     for (const n of ctx.nodes) {
       rmSync(n.dataDir, { recursive: true, force: true })
       pending.dirs.delete(n.dataDir)
+      if (n.cgroup) removeCgroup(n.cgroup)
     }
     if (db) {
       await dropDatabase(o.databaseUrl, db.name).catch((err) => log(`  dropping ${db.name}: ${err.message}`))
@@ -495,6 +533,7 @@ async function main() {
       postgres: services.postgres ?? null,
       redis: services.redis ?? null,
       pinned: hasTaskset ? { servers: CORE_SERVERS, loadAndCeiling: CORE_LOAD, spreadNodes: o.spreadNodes } : null,
+      nodeCpu: o.nodeCpu ?? null,
     },
     dist,
     settings: {

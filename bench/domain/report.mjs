@@ -29,6 +29,13 @@ const GOALS = (n) => ({
 
 /** Where the nodes ran, from the report's `environment.pinned` (no `spreadNodes` in reports before it existed). */
 function pinning(e, nodes) {
+  const quota = e.nodeCpu
+    ? ` Each node limited to ${e.nodeCpu} of a core by a CFS quota of its own (\`--node-cpu\`, cgroup v1), as nodes on machines of their own each have their own CPU: ${nodes} nodes / 1 node then compares per-node capacity.`
+    : ''
+  return pinnedCores(e, nodes) + quota
+}
+
+function pinnedCores(e, nodes) {
   if (!e.pinned) return 'Not pinned (no taskset).'
   const load = `load generator and ceiling to core ${e.pinned.loadAndCeiling}; PostgreSQL and Redis not pinned.`
   if (e.pinned.spreadNodes) {

@@ -5,6 +5,21 @@ import type { Db, DbStats } from './db.js'
 // int8 (counts, bigserial) as JS numbers: every value livedesk stores stays far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v))
 
+/**
+ * Each distinct SQL text becomes a named prepared statement, so a connection parses it once and PostgreSQL can
+ * reuse its plan: measured with bench:domain, planning was 60% of the server time of a client message
+ * (0.20 of 0.34 ms). Only statements with parameters (a script of several statements cannot be prepared);
+ * bounded: texts past the first MAX_NAMED run unnamed.
+ */
+const MAX_NAMED = 2_000
+const statementNames = new Map<string, string>()
+function statement(text: string, values?: unknown[]): pg.QueryConfig {
+  if (values === undefined) return { text }
+  let name = statementNames.get(text)
+  if (name === undefined && statementNames.size < MAX_NAMED) statementNames.set(text, (name = `ld${statementNames.size}`))
+  return name === undefined ? { text, values } : { name, text, values }
+}
+
 export async function openPostgres(url: string, poolSize = 10): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize })
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
@@ -14,7 +29,7 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Db> {
   const wrapClient = (client: pg.PoolClient): Db => ({
     async query<T>(sql: string, params?: unknown[]) {
       stats.statements++
-      return (await client.query(sql, params)).rows as T[]
+      return (await client.query(statement(sql, params))).rows as T[]
     },
     transaction: (fn) => fn(wrapClient(client)),
     close: async () => {},
@@ -23,7 +38,7 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Db> {
   return {
     async query<T>(sql: string, params?: unknown[]) {
       stats.statements++
-      return (await pool.query(sql, params)).rows as T[]
+      return (await pool.query(statement(sql, params))).rows as T[]
     },
     async transaction(fn) {
       const client = await pool.connect()
