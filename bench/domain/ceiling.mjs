@@ -18,7 +18,8 @@ process.on('disconnect', () => process.exit(0))
 
 try {
   const { openDb } = await import(pathToFileURL(join(o.dist, 'store', 'index.js')).href)
-  const db = await openDb({ databaseUrl: o.databaseUrl, dataDir: o.dataDir })
+  // PGLITE_DURABILITY as the livedesk nodes of the run take it (bench/domain/server.mjs).
+  const db = await openDb({ databaseUrl: o.databaseUrl, dataDir: o.dataDir, pgliteDurability: process.env.PGLITE_DURABILITY || undefined })
   // 400 clients, each with an open session assigned to one of 20 operators, as livedesk's scenario sets up.
   const clients = []
   await db.transaction(async (tx) => {

@@ -30,7 +30,11 @@ try {
     logLevel: 'silent',
     // The pool size as a deployment sets it (DATABASE_POOL_SIZE), else livedesk's default.
     databasePoolSize: process.env.DATABASE_POOL_SIZE ? Number(process.env.DATABASE_POOL_SIZE) : undefined,
+    pgliteDurability: process.env.PGLITE_DURABILITY || undefined,
     realtime: { nodeId: options.nodeId },
+    // A few hundred clients carry thousands of messages/s: the per-client limit counts them (its cost is measured)
+    // but never refuses.
+    clientMessages: { points: 1e9, windowMs: 60_000 },
   })
   send({ type: 'ready', port: livedesk.port })
 } catch (err) {

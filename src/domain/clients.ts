@@ -1,5 +1,6 @@
 /** Clients (end users): creation with their widget token, lookup, and presence. */
 import { clientById } from '../store/chat.js'
+import { touchClientToken } from '../store/credentials.js'
 import { scheduleOffline } from '../store/timers.js'
 import { openSessionOfChat, type DomainContext } from './context.js'
 import { DomainError } from './errors.js'
@@ -47,7 +48,7 @@ export class Clients {
   /** A new token for the client; the one before stops working (a retried sign-up whose first answer was lost). */
   async reissueToken(id: string): Promise<string> {
     const token = newToken('cl')
-    const rows = await this.ctx.db.query(`UPDATE clients SET token_hash = $2 WHERE id = $1 RETURNING id`, [id, hashToken(token)])
+    const rows = await this.ctx.db.query(`UPDATE clients SET token_hash = $2, token_used_at = now() WHERE id = $1 RETURNING id`, [id, hashToken(token)])
     if (rows.length === 0) throw new DomainError('not_found', `client ${id} not found`)
     return token
   }
@@ -58,15 +59,32 @@ export class Clients {
     return clientView(row)
   }
 
-  /** The client a widget token belongs to; unauthorized otherwise. */
+  /**
+   * The client a widget token belongs to; unauthorized otherwise, token_expired when unused for
+   * `clientTokenIdleTtlMs`. A use marks the token used (at most once per `tokenUseResolutionMs`).
+   */
   async authenticate(token: unknown): Promise<Client> {
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
       throw new DomainError('unauthorized', 'missing or malformed client token')
     }
-    const [row] = await this.ctx.db.query<any>(`SELECT * FROM clients WHERE token_hash = $1`, [hashToken(token)])
+    const idleTtlMs = this.ctx.config.clientTokenIdleTtlMs
+    const [row] = await this.ctx.db.query<any>(
+      `SELECT *, ($2::float8 > 0 AND token_used_at <= now() - make_interval(secs => $2::float8 / 1000)) AS token_idle_expired,
+              ($2::float8 > 0 AND token_used_at < now() - make_interval(secs => $3::float8 / 1000)) AS token_use_stale
+         FROM clients WHERE token_hash = $1`,
+      [hashToken(token), idleTtlMs, tokenUseResolutionMs(idleTtlMs)],
+    )
     if (!row) throw new DomainError('unauthorized', 'invalid client token')
     if (row.banned) throw new DomainError('unauthorized', 'client is banned')
+    if (row.token_idle_expired) throw new DomainError('token_expired', 'client token expired: unused for too long')
+    // Most uses only read: the write comes once the last one is older than the resolution.
+    if (row.token_use_stale) await this.tokenUsed(row.id)
     return clientView(row)
+  }
+
+  /** Keeps an idle lifetime from running out under a client that uses its token (called when a widget connection closes too). */
+  async tokenUsed(id: string): Promise<void> {
+    if (this.ctx.config.clientTokenIdleTtlMs > 0) await touchClientToken(this.ctx.db, id, tokenUseResolutionMs(this.ctx.config.clientTokenIdleTtlMs))
   }
 
   /** Sets presence; a change produces clientOnline/clientOffline for the operators of the client's open session. */
@@ -115,3 +133,6 @@ export class ClientPresence {
     await scheduleOffline(this.ctx.db, clientId, this.ctx.config.clientPresenceGraceMs)
   }
 }
+
+/** How stale a widget token's last use may be before a use writes it again: a hundredth of the idle lifetime, at most an hour. */
+export const tokenUseResolutionMs = (idleTtlMs: number) => Math.min(3_600_000, Math.floor(idleTtlMs / 100))

@@ -8,8 +8,17 @@ export interface DomainConfig {
   typingMinIntervalMs: number
   timerFirstAnswerSec: number
   timerNextAnswersSec: number
-  /** Operator token lifetime. */
+  /** Lifetime of a minted operator token, and the longest an operator JWT may live (its `exp` − `iat`). */
   tokenTtlMs: number
+  /**
+   * How far an operator JWT issuer's clock may run ahead of ours: an `iat` further ahead is refused, and after a
+   * revocation only JWTs with `iat` more than this after it are accepted (so none minted before it passes).
+   */
+  operatorJwtLeewayMs: number
+  /** How often each node closes its operator connections whose token was revoked or whose operator was blocked. */
+  revocationCheckMs: number
+  /** A widget (client) token unused for this long stops working; 0: never. */
+  clientTokenIdleTtlMs: number
   defaultMaxChats: number
   /**
    * An operator's connection counts for routing while its node heartbeated within this long (heartbeats
@@ -28,6 +37,10 @@ export interface DomainConfig {
   outboxRetentionMs: number
   /** HS256 secret of operator JWTs (`sub` = operator id); unset: only minted tokens are accepted. */
   operatorJwtSecret?: string
+  /** Open sessions of clients from one IP address; a message that would open one more is refused (429). 0: no limit. */
+  openSessionsPerIp: number
+  /** Sessions opened by clients from one IP address per window; past it 429. `points` 0: no limit. */
+  sessionsPerIp: { points: number; windowMs: number }
 }
 
 export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
@@ -37,6 +50,9 @@ export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
   timerFirstAnswerSec: 60,
   timerNextAnswersSec: 120,
   tokenTtlMs: 30 * 24 * 3600 * 1000,
+  operatorJwtLeewayMs: 1_000,
+  revocationCheckMs: 2_000,
+  clientTokenIdleTtlMs: 30 * 24 * 3600 * 1000,
   defaultMaxChats: 5,
   nodeTtlMs: 15_000,
   timerSweepMs: 250,
@@ -44,6 +60,8 @@ export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
   idempotencyWindowMs: 24 * 3600 * 1000,
   outboxRelayIntervalMs: 1_000,
   outboxRetentionMs: 3_600_000,
+  openSessionsPerIp: 3,
+  sessionsPerIp: { points: 20, windowMs: 3_600_000 },
 }
 
 /** Longest message text in characters. */

@@ -2,6 +2,8 @@
 export type DomainErrorCode =
   | 'bad_request'
   | 'unauthorized'
+  /** Credentials that were valid and have expired: 401 over HTTP, 110 expired over the socket. */
+  | 'token_expired'
   | 'forbidden'
   | 'not_found'
   | 'conflict'
@@ -14,6 +16,8 @@ export class DomainError extends Error {
     message: string,
     /** The input field at fault, for bad_request. */
     readonly field?: string,
+    /** For rate_limited: seconds until a retry may pass (HTTP Retry-After). */
+    readonly retryAfterSec?: number,
   ) {
     super(message)
     this.name = 'DomainError'

@@ -6,14 +6,17 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Db } from '../store/db.js'
 import { clientById } from '../store/chat.js'
+import type { ConnectionCredentials } from '../store/credentials.js'
 import { QUEUE_CHANNEL, clientChannel, clientUser, operatorChannel, operatorUser } from './channels.js'
 import { channelsOf } from './audience.js'
 import { ClientPresence, Clients } from './clients.js'
 import { DEFAULT_DOMAIN_CONFIG, type DomainConfig } from './config.js'
 import { DomainContext, openSessionOfChat } from './context.js'
+import { assertOperatorCredentials, connectionCredentials, RevocationSweep } from './credentials.js'
 import { DomainError } from './errors.js'
 import { IdempotentRequests } from './idempotency.js'
 import { OperatorPresence } from './operator-presence.js'
+import { ClientTypingRpc, OperatorTypingRpc, rpcPayload } from './rpc-input.js'
 import { Operators } from './operators.js'
 import type { LiveGateway } from './ports.js'
 import { Sessions } from './sessions.js'
@@ -33,11 +36,18 @@ export interface ConnectionIdentity {
 }
 
 /** What a connection is to the domain; kept by the gateway as the connection's `meta`. */
-export type ConnectionMeta = { kind: 'operator'; operatorId: string } | { kind: 'client'; clientId: string }
+export type ConnectionMeta =
+  | { kind: 'operator'; operatorId: string; credentials?: ConnectionCredentials }
+  | { kind: 'client'; clientId: string }
 
 export interface Domain {
   /** Connect of an SDK: `application` 'notifications' (operator) or 'widget' (client); throws DomainError('unauthorized'). */
   authenticate(input: { application?: unknown; token?: unknown; remoteAddress?: string; userAgent?: string }): Promise<ConnectionIdentity>
+  /**
+   * A `refresh` of connection `client` with a new token of the same operator or client: its new expiry (unix
+   * seconds; absent: none). Throws DomainError (token_expired, unauthorized).
+   */
+  refresh(meta: unknown, client: string, token: unknown): Promise<{ expireAt?: number }>
   /** RPCs over the socket: `typing` — operators with `{ chatId }`, the widget with `{ text? }`. Throws DomainError. */
   rpc(meta: unknown, method: string, data: unknown): Promise<unknown>
   /**
@@ -70,6 +80,8 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
   timers.start()
   const operatorPresence = new OperatorPresence(ctx)
   await operatorPresence.start()
+  const revocations = new RevocationSweep(ctx)
+  revocations.start()
   ctx.publisher.start()
   const background = new Set<Promise<unknown>>()
   let closed = false
@@ -98,11 +110,11 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
     return { until }
   }
 
+  const operatorTypingPayload = rpcPayload(OperatorTypingRpc)
+  const clientTypingPayload = rpcPayload(ClientTypingRpc)
+
   async function operatorTyping(operatorId: string, data: unknown): Promise<Record<string, never>> {
-    const chatId = (data as { chatId?: unknown } | null)?.chatId
-    if (typeof chatId !== 'string' || chatId.length === 0 || chatId.length > 200) {
-      throw new DomainError('bad_request', 'chatId must be a non-empty string', 'chatId')
-    }
+    const { chatId } = operatorTypingPayload(data)
     const [row] = await ctx.db.query<any>(
       `SELECT c.id AS client_id, s.id AS session_id, s.status, s.operator_id, o.name AS operator_name
          FROM clients c LEFT JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
@@ -128,8 +140,10 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
     async authenticate(input) {
       if (input.application === 'notifications') {
         const op = await operators.authenticate(input.token)
-        const meta: ConnectionMeta = { kind: 'operator', operatorId: op.operatorId }
+        const meta: ConnectionMeta = { kind: 'operator', operatorId: op.operatorId, credentials: connectionCredentials(op) }
         return {
+          // The gateway closes the connection at its token's expiry (after its refresh grace).
+          expireAt: op.expiresAt.getTime() / 1000,
           user: operatorUser(op.operatorId),
           channels: [operatorChannel(op.operatorId), QUEUE_CHANNEL],
           info: { kind: 'operator', name: op.name },
@@ -144,15 +158,32 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
       throw new DomainError('unauthorized', "data.application must be 'notifications' or 'widget'")
     },
 
+    async refresh(meta, client, token) {
+      const who = meta as ConnectionMeta
+      if (who?.kind === 'operator') {
+        const op = await operators.authenticate(token)
+        if (op.operatorId !== who.operatorId) throw new DomainError('unauthorized', 'the token is of another operator')
+        who.credentials = connectionCredentials(op)
+        // Routing and the sweep go by the new token from now on.
+        await operatorPresence.refreshed(client, who.credentials)
+        return { expireAt: op.expiresAt.getTime() / 1000 }
+      }
+      if (who?.kind === 'client') {
+        if ((await clients.authenticate(token)).id !== who.clientId) throw new DomainError('unauthorized', 'the token is of another client')
+        return {}
+      }
+      throw new DomainError('unauthorized', 'this connection cannot be refreshed')
+    },
+
     async rpc(meta, method, data) {
       const who = meta as ConnectionMeta
+      // An operator's token that expired or was revoked acts no more, even before its socket is closed.
+      if (who?.kind === 'operator') await assertOperatorCredentials(ctx, who.operatorId, who.credentials ?? {})
       if (method !== 'typing') throw new DomainError('not_found', `unknown method ${method}`, 'method')
       if (who?.kind === 'operator') return operatorTyping(who.operatorId, data)
       if (who?.kind === 'client') {
-        const text = (data as { text?: unknown } | null)?.text
-        if (text !== undefined && text !== null && (typeof text !== 'string' || text.length > 1000)) {
-          throw new DomainError('bad_request', 'text must be a string of at most 1000 characters', 'text')
-        }
+        // No data at all is a typing notice without a draft.
+        const { text } = clientTypingPayload(data ?? {})
         await clientTyping(who.clientId, text ?? null)
         return {}
       }
@@ -162,7 +193,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
     async connectionOpened(meta, client) {
       if (closed) return
       const who = meta as ConnectionMeta
-      if (who?.kind === 'operator') await track('operator online', operatorPresence.opened(who.operatorId, client))
+      if (who?.kind === 'operator') await track('operator online', operatorPresence.opened(who.operatorId, client, who.credentials))
       else if (who?.kind === 'client') await track('client online', presence.opened(who.clientId))
     },
 
@@ -177,6 +208,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
       } else if (who?.kind === 'client') {
         await Promise.all([
           track('client offline grace', presence.closed(who.clientId)),
+          track('client token use', clients.tokenUsed(who.clientId)),
           track('typing stop', typing.stop({ type: 'client', id: who.clientId })),
         ])
       }
@@ -184,7 +216,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
 
     async close() {
       closed = true
-      await timers.close()
+      await Promise.all([timers.close(), revocations.stop()])
       await Promise.all([...background])
       const allPublished = await ctx.publisher.close()
       await operatorPresence.close(allPublished).catch((err) => ctx.log.warn({ err }, 'leaving the presence record failed'))

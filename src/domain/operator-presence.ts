@@ -4,6 +4,7 @@
  * the connections of a node that died stop counting after `nodeTtlMs`. Routing reads this record inside its
  * transaction; it never asks the gateway.
  */
+import { setConnectionCredentials, type ConnectionCredentials } from '../store/credentials.js'
 import { addOperatorConnection, heartbeat, removeConnectionsOf, removeNode, removeOperatorConnection } from '../store/operators.js'
 import type { DomainContext } from './context.js'
 
@@ -24,11 +25,14 @@ export class OperatorPresence {
     this.timer.unref()
   }
 
-  /** The operator is online from the commit on, and the queue drains to it in the same transaction. */
-  opened(operatorId: string, connectionId: string): Promise<void> {
+  /**
+   * The operator is online from the commit on (while the connection's credentials hold), and the queue drains to
+   * it in the same transaction.
+   */
+  opened(operatorId: string, connectionId: string, credentials: ConnectionCredentials = {}): Promise<void> {
     const done = this.ctx.mutator.run(
       async (tx, out) => {
-        await addOperatorConnection(tx, { connectionId, operatorId, nodeId: this.ctx.nodeId })
+        await addOperatorConnection(tx, { connectionId, operatorId, nodeId: this.ctx.nodeId, ...credentials })
         await this.ctx.drain(tx, out)
       },
       { routes: true },
@@ -38,6 +42,12 @@ export class OperatorPresence {
     })
     this.opening.set(connectionId, settled)
     return done
+  }
+
+  /** A refreshed connection's new credentials, recorded after its registration if that is still in flight. */
+  async refreshed(connectionId: string, credentials: ConnectionCredentials): Promise<void> {
+    await this.opening.get(connectionId)
+    await setConnectionCredentials(this.ctx.db, connectionId, credentials)
   }
 
   async closed(connectionId: string): Promise<void> {

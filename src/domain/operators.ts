@@ -1,19 +1,18 @@
 /** Operators: creation, logins (single login), block, logout, and who a token belongs to. */
-import { jwtVerify } from 'jose'
 import { heldSessions } from '../store/chat.js'
+import { revokeOperatorTokens } from '../store/credentials.js'
 import { onlineOperators } from '../store/operators.js'
 import { DISCONNECT, operatorUser } from './channels.js'
 import type { DomainContext } from './context.js'
+import { operatorOfJwt, operatorOfMintedToken, type OperatorCredential } from './credentials.js'
 import { DomainError } from './errors.js'
 import { transition } from './lifecycle.js'
 import { hashToken, newId, newToken } from './tokens.js'
 import { loadOperators, type Operator, type Page } from './views.js'
 import type { Db } from '../store/db.js'
 
-export interface OperatorAuth {
-  operatorId: string
-  name: string
-}
+/** Who a token proves, and what the token is (its expiry, and how a revocation is recognised). */
+export type OperatorAuth = OperatorCredential
 
 export class Operators {
   constructor(private readonly ctx: DomainContext) {}
@@ -76,6 +75,8 @@ export class Operators {
       const [op] = await tx.query<any>(`SELECT blocked FROM operators WHERE id = $1`, [id])
       if (!op) throw new DomainError('not_found', `operator ${id} not found`)
       if (op.blocked) throw new DomainError('conflict', 'operator is blocked')
+      // Before the revocation below: from it on, the earlier logins' connections no longer count as online.
+      const connected = (await onlineOperators(tx, [id], this.ctx.config.nodeTtlMs)).has(id)
       const revoked = await tx.query(
         `UPDATE operator_tokens SET revoked_at = now() WHERE operator_id = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING token_hash`,
         [id],
@@ -84,8 +85,7 @@ export class Operators {
         `INSERT INTO operator_tokens (token_hash, operator_id, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5)`,
         [hashToken(token), id, expiresAt, login.userAgent ?? null, login.ip ?? null],
       )
-      await tx.query(`UPDATE operators SET tokens_valid_after = now() WHERE id = $1`, [id])
-      const connected = (await onlineOperators(tx, [id], this.ctx.config.nodeTtlMs)).has(id)
+      await tx.query(`UPDATE operators SET tokens_valid_after = now(), tokens_revoked_by = 'login' WHERE id = $1`, [id])
       if (revoked.length > 0 || connected) {
         // The new login has not connected yet: everyone on the personal channel now is an earlier login.
         out.publish('chatUserExists', {
@@ -100,7 +100,7 @@ export class Operators {
     return { token, expiresAt: expiresAt.toISOString() }
   }
 
-  /** `operatorBlocked` to every connection, then a terminal disconnect; held sessions go back to the queue. */
+  /** `operatorBlocked` to every connection, then a terminal disconnect; its tokens are revoked; held sessions go back to the queue. */
   async block(id: string, reason?: string): Promise<Operator> {
     await this.ctx.mutator.run(async (tx, out) => {
       const [row] = await tx.query<any>(`UPDATE operators SET blocked = true, blocked_reason = $2 WHERE id = $1 RETURNING id`, [
@@ -108,6 +108,8 @@ export class Operators {
         reason ?? null,
       ])
       if (!row) throw new DomainError('not_found', `operator ${id} not found`)
+      // A block ends every login: after an unblock the operator needs a new token.
+      await revokeOperatorTokens(tx, id, 'block')
       out.publish('operatorBlocked', { id, reason: reason ?? null, at: new Date().toISOString() }, { operatorId: id })
       out.disconnect(operatorUser(id), DISCONNECT.blocked.code, DISCONNECT.blocked.reason)
       // Held sessions go back to the queue, keeping their place.
@@ -129,51 +131,19 @@ export class Operators {
   /** Every token of the operator is revoked; `operatorLoggedOut` to every connection, then they close. */
   async logout(id: string, reason = 'logged out'): Promise<void> {
     await this.ctx.mutator.run(async (tx, out) => {
-      await tx.query(`UPDATE operator_tokens SET revoked_at = now() WHERE operator_id = $1 AND revoked_at IS NULL`, [id])
-      await tx.query(`UPDATE operators SET tokens_valid_after = now() WHERE id = $1`, [id])
+      await revokeOperatorTokens(tx, id, 'logout')
       out.publish('operatorLoggedOut', { id, at: new Date().toISOString(), reason }, { operatorId: id })
       out.disconnect(operatorUser(id), DISCONNECT.loggedOut.code, DISCONNECT.loggedOut.reason)
     })
   }
 
-  /** The operator a bearer token belongs to; unauthorized when wrong, revoked, expired or blocked. */
+  /** The operator a bearer token belongs to; unauthorized when wrong, revoked or blocked, token_expired when expired. */
   async authenticate(token: unknown): Promise<OperatorAuth> {
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
       throw new DomainError('unauthorized', 'missing or malformed operator token')
     }
-    let row: any
-    if (this.ctx.config.operatorJwtSecret && token.split('.').length === 3) {
-      row = await this.fromJwt(token)
-    } else {
-      ;[row] = await this.ctx.db.query<any>(
-        `SELECT o.id, o.name, o.blocked FROM operator_tokens t JOIN operators o ON o.id = t.operator_id
-          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()`,
-        [hashToken(token)],
-      )
-    }
-    if (!row) throw new DomainError('unauthorized', 'invalid, expired or revoked operator token')
-    if (row.blocked) throw new DomainError('unauthorized', 'operator is blocked')
-    return { operatorId: row.id, name: row.name }
-  }
-
-  /** JWTs cannot be revoked one by one: a logout or a new login refuses every JWT issued before it. */
-  private async fromJwt(token: string): Promise<any> {
-    let claims
-    try {
-      ;({ payload: claims } = await jwtVerify(token, new TextEncoder().encode(this.ctx.config.operatorJwtSecret), {
-        algorithms: ['HS256'],
-      }))
-    } catch {
-      return undefined
-    }
-    if (typeof claims.sub !== 'string') return undefined
-    const [row] = await this.ctx.db.query<any>(
-      `SELECT o.id, o.name, o.blocked, o.tokens_valid_after FROM operators o WHERE o.id = $1`,
-      [claims.sub],
-    )
-    if (!row) return undefined
-    // `iat` has whole seconds: a JWT issued in the same second as a logout, before it, still passes.
-    if (row.tokens_valid_after && (claims.iat ?? 0) * 1000 < new Date(row.tokens_valid_after).getTime() - 999) return undefined
-    return row
+    // Minted tokens have no dots; JWTs are refused unless a secret is configured.
+    if (this.ctx.config.operatorJwtSecret && token.split('.').length === 3) return operatorOfJwt(this.ctx, token)
+    return operatorOfMintedToken(this.ctx, token)
   }
 }

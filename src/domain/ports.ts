@@ -12,6 +12,8 @@ export interface LiveGateway {
   publish(channel: string, data: unknown, opts?: { idempotencyKey?: string }): Promise<void>
   /** Closes every connection of `user` on every node with this code and reason (terminal codes: 3500–3999, 4500–4999). */
   disconnectUser(user: string, code: number, reason: string): Promise<void>
+  /** Closes one connection of this node, if it is still open (the revocation sweep's own connections). */
+  closeConnection?(client: string, code: number, reason: string): void
   /** Live connections of `user` across all nodes that are subscribed to `channel`. */
   connectionCount(channel: string): Promise<number>
 }

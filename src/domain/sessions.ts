@@ -20,6 +20,7 @@ import { MAX_TEXT } from './config.js'
 import { DomainError } from './errors.js'
 import type { ChatSession, Message } from './events.js'
 import { transition } from './lifecycle.js'
+import { checkNewSessionOfIp } from './ip-limits.js'
 import { atMost } from './outbox.js'
 import { assign } from './routing.js'
 import { newId } from './tokens.js'
@@ -98,6 +99,7 @@ export class Sessions {
         if (existing) return { message: messageView(existing), replayed: true }
         // change: another request of this chat may have opened the session while we waited for the queue lock
         const starting = !session
+        if (starting) await checkNewSessionOfIp(tx, client.ip, this.ctx.config)
         session ??= await insertSession(tx, {
           id: newId(),
           chatId: client.chat_id,

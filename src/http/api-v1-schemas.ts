@@ -5,11 +5,13 @@ const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 const Id = Type.String({ minLength: 1, maxLength: 200 })
 const Time = Type.String({ description: 'ISO 8601 UTC' })
 const Text = Type.String({ minLength: 1, maxLength: 10_000 })
+/** Request objects are closed: a field the API does not know is a 400 naming it, never stored. */
+const Closed = { additionalProperties: false } as const
 
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
-      code: Type.String({ description: 'snake_case: bad_request, unauthorized, forbidden, not_found, conflict, payload_too_large, rate_limited' }),
+      code: Type.String({ description: 'snake_case: bad_request, unauthorized, token_expired, forbidden, not_found, conflict, payload_too_large, rate_limited' }),
       message: Type.String(),
       field: Type.Optional(Type.String({ description: 'the input field at fault (400)' })),
     }),
@@ -30,15 +32,16 @@ export const Operator = Type.Object({
 
 const CoordinatesProps = {
   city: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
-  latitude: Type.Optional(Nullable(Type.Number())),
+  latitude: Type.Optional(Nullable(Type.Number({ minimum: -90, maximum: 90 }))),
   zip_code: Type.Optional(Nullable(Type.String({ maxLength: 50 }))),
-  longitude: Type.Optional(Nullable(Type.Number())),
+  longitude: Type.Optional(Nullable(Type.Number({ minimum: -180, maximum: 180 }))),
   time_zone: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
   region_name: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
   country_code: Type.Optional(Nullable(Type.String({ maxLength: 10 }))),
   country_name: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
 }
-export const Coordinates = Type.Object(CoordinatesProps)
+/** The fields of events.md's `coordinates`, each checked; no other field is accepted or stored. */
+export const Coordinates = Type.Object(CoordinatesProps, Closed)
 
 export const Client = Type.Object({
   id: Type.String(),
@@ -114,7 +117,7 @@ export const ChatSession = Type.Object(
 
 export const Page = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String({ description: 'pass as cursor/before for the next page' })) })
 
-export const IdParams = Type.Object({ id: Id })
+export const IdParams = Type.Object({ id: Id }, Closed)
 export const Paging = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
 }
@@ -122,17 +125,17 @@ export const Paging = {
 export const NewOperator = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   maxChats: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
-})
+}, Closed)
 export const OperatorPatch = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   maxChats: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
-})
+}, Closed)
 export const NewLogin = Type.Object({
   userAgent: Type.Optional(Type.String({ maxLength: 500, description: 'of the new login, shown to the earlier ones in chatUserExists' })),
   ip: Type.Optional(Type.String({ maxLength: 100 })),
-})
+}, Closed)
 export const Login = Type.Object({ token: Type.String(), expiresAt: Time })
-export const Reason = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) })
+export const Reason = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, Closed)
 
 export const NewClient = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
@@ -143,37 +146,40 @@ export const NewClient = Type.Object({
   ip: Type.Optional(Type.String({ maxLength: 100 })),
   referer: Type.Optional(Type.String({ maxLength: 2000 })),
   coordinates: Type.Optional(Coordinates),
-})
-export const NewWidgetClient = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) })
+}, Closed)
+export const NewWidgetClient = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, Closed)
 export const WidgetLogin = Type.Object({ client: Client, token: Type.String() })
 
 export const ClientMessage = Type.Object({
   text: Text,
   mode: Type.Optional(Type.Union([Type.Literal('operator'), Type.Literal('bot')], { description: 'who gets a new session (default operator)' })),
-})
-export const TextBody = Type.Object({ text: Text })
-/** Requests that create something may carry an idempotency key (checked in api-v1.ts, which names the header on error). */
+}, Closed)
+export const TextBody = Type.Object({ text: Text }, Closed)
+/**
+ * Requests that create something may carry an idempotency key (checked in api-v1.ts, which names the header on
+ * error). The one open object: a request carries many other headers.
+ */
 export const IdempotentHeaders = Type.Object({
   'idempotency-key': Type.Optional(
-    Type.String({ description: 'a retry with the same key returns the first answer and creates nothing (1–255 visible ASCII characters)' }),
+    Type.String({ maxLength: 255, description: 'a retry with the same key returns the first answer and creates nothing (1–255 visible ASCII characters)' }),
   ),
 })
-export const TypingBody = Type.Object({ text: Type.Optional(Nullable(Type.String({ maxLength: 1000, description: 'draft preview' }))) })
+export const TypingBody = Type.Object({ text: Type.Optional(Nullable(Type.String({ maxLength: 1000, description: 'draft preview' }))) }, Closed)
 export const TypingAccepted = Type.Object({ until: Nullable(Time) })
-export const ReadBody = Type.Object({ messageId: Id })
+export const ReadBody = Type.Object({ messageId: Id }, Closed)
 export const ReadResult = Type.Object({
   chatId: Type.Optional(Type.String()),
   sessionId: Type.Optional(Type.String()),
   messageIds: Type.Array(Type.String()),
   readAt: Time,
 })
-export const PresenceBody = Type.Object({ online: Type.Boolean() })
+export const PresenceBody = Type.Object({ online: Type.Boolean() }, Closed)
 
 export const SessionsQuery = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('queued'), Type.Literal('assigned'), Type.Literal('closed')])),
   cursor: Type.Optional(Id),
   ...Paging,
-})
-export const MessagesQuery = Type.Object({ before: Type.Optional(Id), ...Paging })
-export const OperatorsQuery = Type.Object({ cursor: Type.Optional(Id), ...Paging })
+}, Closed)
+export const MessagesQuery = Type.Object({ before: Type.Optional(Id), ...Paging }, Closed)
+export const OperatorsQuery = Type.Object({ cursor: Type.Optional(Id), ...Paging }, Closed)
 export const WidgetMessages = Type.Intersect([Page(Message), Type.Object({ session: Nullable(Type.Object({ id: Type.String(), status: Type.String() })) })])

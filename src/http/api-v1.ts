@@ -7,6 +7,10 @@ import rateLimit from '@fastify/rate-limit'
 import { Auth } from './api-v1-auth.js'
 import * as S from './api-v1-schemas.js'
 import { errorHandler, sendError } from './errors.js'
+import { messageLimits } from './message-limits.js'
+import type { RateLimit } from '../realtime/limits.js'
+import { DEFAULT_MAX_JSON_DEPTH, parseJsonBody } from './json-body.js'
+import { refuseUnstorableText } from './text-guard-hook.js'
 
 export interface ApiV1Options {
   domain: Domain
@@ -22,6 +26,12 @@ export interface ApiV1Options {
   rateLimitRedis?: unknown
   /** Key prefix of the counters in Redis. @default 'livedesk' */
   rateLimitPrefix?: string
+  /** Messages per client (POST /clients/:id/messages and /widget/messages together). @default 120 per minute */
+  clientMessages?: RateLimit
+  /** Messages per operator (POST /sessions/:id/messages with an operator token). @default 240 per minute */
+  operatorMessages?: RateLimit
+  /** Deepest nesting of a JSON body; deeper is a 400 before parsing. @default 32 */
+  maxJsonDepth?: number
 }
 
 /**
@@ -48,6 +58,7 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>()
     const { domain } = opts
     const auth = new Auth(domain, opts.apiKey)
+    const limits = messageLimits({ client: opts.clientMessages, operator: opts.operatorMessages, redis: opts.rateLimitRedis, prefix: opts.rateLimitPrefix })
     await app.register(rateLimit, {
       global: false,
       redis: opts.rateLimitRedis,
@@ -70,13 +81,11 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
       const text = String(body)
       if (text.trim() === '') return done(null, {})
-      try {
-        done(null, JSON.parse(text))
-      } catch {
-        const err = Object.assign(new Error('body is not valid JSON'), { statusCode: 400 })
-        done(err, undefined)
-      }
+      const parsed = parseJsonBody(text, opts.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH)
+      if (parsed.ok) done(null, parsed.value)
+      else done(new DomainError('bad_request', parsed.error, 'body'), undefined)
     })
+    app.addHook('preHandler', refuseUnstorableText)
 
     const ip = (req: { ip: string }) => req.ip
 
@@ -171,9 +180,12 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
         params: S.IdParams,
         headers: S.IdempotentHeaders,
         body: S.ClientMessage,
-        response: { 201: S.Message, ...errors(400, 401, 404, 413) },
+        response: { 201: S.Message, ...errors(400, 401, 404, 413, 429) },
       },
-    }, async (req, reply) => reply.code(201).send(await domain.sessions.clientMessage(req.params.id, { ...req.body, idempotencyKey: idempotencyKey(req) })))
+    }, async (req, reply) => {
+      await limits.client(req.params.id)
+      return reply.code(201).send(await domain.sessions.clientMessage(req.params.id, { ...req.body, idempotencyKey: idempotencyKey(req) }))
+    })
 
     app.post('/clients/:id/typing', {
       preValidation: auth.apiKey,
@@ -255,10 +267,11 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
         params: S.IdParams,
         headers: S.IdempotentHeaders,
         body: S.TextBody,
-        response: { 201: S.Message, ...errors(400, 401, 403, 404, 409, 413) },
+        response: { 201: S.Message, ...errors(400, 401, 403, 404, 409, 413, 429) },
       },
     }, async (req, reply) => {
       const p = auth.of(req)
+      if (p.kind === 'operator') await limits.operator(p.operator.operatorId)
       const message =
         p.kind === 'operator'
           ? await domain.sessions.operatorMessage(p.operator.operatorId, req.params.id, req.body.text, idempotencyKey(req))
@@ -399,8 +412,11 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
 
     app.post('/widget/messages', {
       preValidation: auth.client,
-      schema: { tags: ['widget'], summary: 'Write to support', security: CLIENT, headers: S.IdempotentHeaders, body: S.TextBody, response: { 201: S.Message, ...errors(400, 401, 413) } },
-    }, async (req, reply) => reply.code(201).send(await domain.sessions.clientMessage(auth.clientOf(req).id, { text: req.body.text, idempotencyKey: idempotencyKey(req) })))
+      schema: { tags: ['widget'], summary: 'Write to support', security: CLIENT, headers: S.IdempotentHeaders, body: S.TextBody, response: { 201: S.Message, ...errors(400, 401, 413, 429) } },
+    }, async (req, reply) => {
+      await limits.client(auth.clientOf(req).id)
+      return reply.code(201).send(await domain.sessions.clientMessage(auth.clientOf(req).id, { text: req.body.text, idempotencyKey: idempotencyKey(req) }))
+    })
 
     app.post('/widget/typing', {
       preValidation: auth.client,

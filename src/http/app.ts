@@ -8,7 +8,9 @@ import type { Logger } from 'pino'
 import type { Node } from '../realtime/node.js'
 import type { DbStats } from '../store/db.js'
 import { metrics } from './metrics.js'
-import { serverApi } from './server-api.js'
+import { securityHeaders } from './security-headers.js'
+import { serverApi, type ServerApiOptions } from './server-api.js'
+import { serverTimeoutOptions, type HttpTimeouts } from './timeouts.js'
 
 export interface AppOptions {
   node: Node
@@ -27,10 +29,22 @@ export interface AppOptions {
   trustProxy?: boolean | string | string[]
   /** Further APIs, such as the domain's /api/v1. */
   plugins?: Array<{ plugin: FastifyPluginAsync; prefix: string }>
+  /** How long a client may take to send a request or stay idle (timeouts.ts); WebSockets are not affected. */
+  timeouts?: Partial<HttpTimeouts>
+  /** CSP frame-ancestors of the widget page (security-headers.ts). @default ['*'] */
+  widgetFrameAncestors?: string[]
+  /** The server API's own limits: the key in the query string, the pattern length, the JSON depth. */
+  serverApi?: Omit<ServerApiOptions, 'node' | 'apiKey'>
+  /** When set, `/metrics` needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string
+  /** Serve `/metrics` here; false when a listener of its own does (metrics-server.ts). @default true */
+  metricsOnMainPort?: boolean
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ trustProxy: opts.trustProxy ?? false, loggerInstance: opts.log as FastifyBaseLogger, bodyLimit: opts.bodyLimit ?? 1_048_576, logController: new LogController({ disableRequestLogging: true }) })
+  const app: FastifyInstance = Fastify({ ...serverTimeoutOptions(opts.timeouts), trustProxy: opts.trustProxy ?? false, loggerInstance: opts.log as FastifyBaseLogger, bodyLimit: opts.bodyLimit ?? 1_048_576, logController: new LogController({ disableRequestLogging: true }) })
+  // First, so every route registered below (plugins, static pages, 404s) answers with the headers.
+  app.addHook('onSend', securityHeaders({ widgetFrameAncestors: opts.widgetFrameAncestors }))
 
   await app.register(swagger, {
     openapi: {
@@ -51,8 +65,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     if (opts.node.isClosing) return reply.code(503).send({ status: 'shutting down' })
     return { status: 'ok', node: opts.node.config.nodeId }
   })
-  await app.register(metrics({ node: opts.node, db: opts.dbStats }))
-  await app.register(serverApi({ node: opts.node, apiKey: opts.apiKey }))
+  if (opts.metricsOnMainPort !== false) await app.register(metrics({ node: opts.node, db: opts.dbStats, token: opts.metricsToken }))
+  await app.register(serverApi({ ...opts.serverApi, node: opts.node, apiKey: opts.apiKey }))
   for (const { plugin, prefix } of opts.plugins ?? []) await app.register(plugin, { prefix })
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 

@@ -5,6 +5,7 @@ import { DomainError, type DomainErrorCode } from '../domain/errors.js'
 export const STATUS: Record<DomainErrorCode, number> = {
   bad_request: 400,
   unauthorized: 401,
+  token_expired: 401,
   forbidden: 403,
   not_found: 404,
   conflict: 409,
@@ -35,7 +36,11 @@ function fieldOf(v: { instancePath?: string; params?: Record<string, unknown> })
 
 /** Bad input is 4xx naming the field; a DomainError keeps its meaning; anything else is a logged 500. */
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
-  if (err instanceof DomainError) return sendError(reply, STATUS[err.code], err.code, err.message, err.field)
+  if (err instanceof DomainError) {
+    // Every 429 says when to come back; @fastify/rate-limit has set its own already.
+    if (err.code === 'rate_limited' && !reply.hasHeader('retry-after')) reply.header('retry-after', String(err.retryAfterSec ?? 1))
+    return sendError(reply, STATUS[err.code], err.code, err.message, err.field)
+  }
   if (err.validation) {
     const first = err.validation.find((v) => v.keyword !== 'boolean') ?? err.validation[0]
     const field = fieldOf(first as any)

@@ -3,9 +3,10 @@ import type { FastifyPluginAsync } from 'fastify'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Node } from '../realtime/node.js'
 import type { DbStats } from '../store/db.js'
+import { secretMatcher } from './secret.js'
 
-/** `db` absent in gateway-only mode. */
-export function metrics(opts: { node: Node; db?: DbStats }): FastifyPluginAsync {
+/** `db` absent in gateway-only mode; with `token`, a scrape needs `Authorization: Bearer <token>` (else 401). */
+export function metrics(opts: { node: Node; db?: DbStats; token?: string }): FastifyPluginAsync {
   const { node } = opts
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'livedesk_' })
@@ -30,8 +31,12 @@ export function metrics(opts: { node: Node; db?: DbStats }): FastifyPluginAsync 
     counter('livedesk_db_transactions_total', 'Database transactions run by this node', () => db.transactions)
   }
 
+  const tokenMatches = opts.token ? secretMatcher(opts.token) : undefined
   return async (app) => {
-    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+      if (tokenMatches && !tokenMatches(/^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1])) {
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: { code: 'unauthorized', message: '/metrics needs Authorization: Bearer <METRICS_TOKEN>' } })
+      }
       reply.header('content-type', registry.contentType)
       return registry.metrics()
     })

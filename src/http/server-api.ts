@@ -3,14 +3,25 @@
  * `{method, params}`. Same bodies and results, so a backend written for Centrifugo publishes here unchanged:
  * HTTP 200 with `{result}` or `{error:{code,message}}`; 401 for a wrong key; 400 for a body that is not JSON.
  */
-import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { Disconnect, ReplyError } from '../protocol/codes.js'
 import type { Node } from '../realtime/node.js'
+import { ChannelPatternError, compileChannelPattern, matchingEntries } from './channel-pattern.js'
+import { DEFAULT_MAX_JSON_DEPTH, parseJsonBody } from './json-body.js'
+import { secretMatcher } from './secret.js'
 
 export interface ServerApiOptions {
   node: Node
   apiKey: string
+  /**
+   * Also take the key from `?api_key=` as Centrifugo does. Off by default: a key in a URL ends up in proxy
+   * logs and browser history. @default false
+   */
+  keyInQuery?: boolean
+  /** Longest `pattern` of the `channels` method, in characters. @default 256 */
+  channelPatternMaxLength?: number
+  /** Deepest nesting of a JSON body; deeper is a 400 before parsing. @default 32 */
+  maxJsonDepth?: number
 }
 
 type Params = Record<string, unknown>
@@ -52,23 +63,19 @@ function dataJsonOf(p: Params): string {
   throw badRequest('data is required')
 }
 
-function keyMatches(expected: Buffer, given: string | undefined): boolean {
-  if (!given) return false
-  const g = Buffer.from(given)
-  return g.length === expected.length && timingSafeEqual(g, expected)
-}
-
-/** The key from `X-API-Key`, `Authorization: apikey <key>` or `?api_key=`. */
-function presentedKey(req: FastifyRequest): string | undefined {
+/** The key from `X-API-Key` or `Authorization: apikey <key>`, and from `?api_key=` only when `inQuery`. */
+function presentedKey(req: FastifyRequest, inQuery: boolean): string | undefined {
   const header = req.headers['x-api-key']
   if (typeof header === 'string') return header
   const auth = req.headers.authorization
   if (auth?.toLowerCase().startsWith('apikey ')) return auth.slice(7).trim()
+  if (!inQuery) return undefined
   const q = (req.query as Params | undefined)?.api_key
   return typeof q === 'string' ? q : undefined
 }
 
-export function serverApiMethods(node: Node): Record<string, Method> {
+export function serverApiMethods(node: Node, opts: { channelPatternMaxLength?: number } = {}): Record<string, Method> {
+  const patternMaxLength = opts.channelPatternMaxLength ?? 256
   const publish: Method = async (p) => {
     const channel = str(p, 'channel')!
     return node.publishJson(channel, dataJsonOf(p), { skipHistory: p.skip_history === true, tags: tagsOf(p), idempotencyKey: str(p, 'idempotency_key', false) })
@@ -138,8 +145,14 @@ export function serverApiMethods(node: Node): Record<string, Method> {
       const pattern = str(p, 'pattern', false)
       const all = node.channels()
       if (!pattern) return { channels: all }
-      const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$')
-      return { channels: Object.fromEntries(Object.entries(all).filter(([c]) => re.test(c))) }
+      let glob
+      try {
+        glob = compileChannelPattern(pattern, patternMaxLength)
+      } catch (err) {
+        if (err instanceof ChannelPatternError) throw badRequest(`pattern ${err.message}`)
+        throw err
+      }
+      return { channels: Object.fromEntries(await matchingEntries(Object.entries(all), glob)) }
     },
     info: async () => ({ nodes: [{ uid: node.config.nodeId, ...node.info() }] }),
   }
@@ -148,7 +161,7 @@ export function serverApiMethods(node: Node): Record<string, Method> {
     const run = async (cmd: unknown) => {
       if (!isObject(cmd)) return { error: toApiError(badRequest('command must be an object')) }
       const name = Object.keys(cmd).find((k) => k !== 'batch' && methods[k])
-      if (!name) return { error: toApiError(new ReplyError(104, 'method not found')) }
+      if (!name) return { error: toApiError(new ReplyError(104, 'not found')) }
       try {
         return { [name]: await methods[name](isObject(cmd[name]) ? (cmd[name] as Params) : {}) }
       } catch (err) {
@@ -174,11 +187,18 @@ function toApiError(err: unknown): { code: number; message: string } {
 }
 
 export function serverApi(opts: ServerApiOptions): FastifyPluginAsync {
-  const expectedKey = Buffer.from(opts.apiKey)
-  const methods = serverApiMethods(opts.node)
+  const keyMatches = secretMatcher(opts.apiKey)
+  const keyInQuery = opts.keyInQuery ?? false
+  const maxJsonDepth = opts.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH
+  const methods = serverApiMethods(opts.node, opts)
 
-  const handle = async (req: FastifyRequest, reply: FastifyReply, name: string | undefined, params: unknown) => {
-    if (!name || !Object.hasOwn(methods, name)) return reply.send({ error: { code: 104, message: 'method not found' } })
+  const handle = async (req: FastifyRequest, reply: FastifyReply, name: string | undefined, params: unknown, legacy = false) => {
+    // As Centrifugo: each method has its own path, so another is 404; the legacy body's unknown `method` does not decode: 400.
+    if (!name || !Object.hasOwn(methods, name)) {
+      return legacy
+        ? reply.code(400).send({ error: { code: 107, message: 'bad request: unknown method' } })
+        : reply.code(404).send({ error: { code: 104, message: 'not found' } })
+    }
     if (!isObject(params)) return reply.send({ error: { code: 107, message: 'bad request: body must be a JSON object' } })
     try {
       return reply.send({ result: await methods[name](params) })
@@ -193,27 +213,25 @@ export function serverApi(opts: ServerApiOptions): FastifyPluginAsync {
     app.removeAllContentTypeParsers()
     app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
       if (body === '') return done(null, {})
-      try {
-        done(null, JSON.parse(body as string))
-      } catch {
-        const err = new Error('bad request: malformed JSON body') as Error & { statusCode: number }
-        err.statusCode = 400
-        done(err, undefined)
-      }
+      const parsed = parseJsonBody(body as string, maxJsonDepth)
+      if (parsed.ok) return done(null, parsed.value)
+      done(Object.assign(new Error(`bad request: ${parsed.error}`), { statusCode: 400 }), undefined)
     })
     app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
       const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
       reply.code(status).send({ error: { code: status === 500 ? 100 : 107, message: status === 500 ? 'internal server error' : err.message } })
     })
     app.addHook('onRequest', async (req, reply) => {
-      if (!keyMatches(expectedKey, presentedKey(req))) {
-        return reply.code(401).send({ error: { code: 101, message: 'unauthorized' } })
+      if (!keyMatches(presentedKey(req, keyInQuery))) {
+        const inQueryOnly = !keyInQuery && (req.query as Params | undefined)?.api_key !== undefined
+        const message = inQueryOnly ? 'unauthorized: send the API key in X-API-Key or Authorization: apikey, not in the URL' : 'unauthorized'
+        return reply.code(401).send({ error: { code: 101, message } })
       }
     })
     const schema = { hide: true }
     app.post('/api', { schema }, (req, reply) => {
       const body = req.body as Params
-      return handle(req, reply, typeof body?.method === 'string' ? body.method : undefined, body?.params ?? {})
+      return handle(req, reply, typeof body?.method === 'string' ? body.method : undefined, body?.params ?? {}, true)
     })
     app.post('/api/:method', { schema }, (req, reply) => handle(req, reply, (req.params as { method: string }).method, req.body))
   }

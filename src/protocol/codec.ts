@@ -15,7 +15,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v)
 
 /** Fields each method must carry, with their JSON type; a wrong type is a bad request (as Go's unmarshal). */
-const REQUIRED: Partial<Record<CommandMethod, Record<string, 'string'>>> = {
+export const REQUIRED: Partial<Record<CommandMethod, Record<string, 'string'>>> = {
   subscribe: { channel: 'string' },
   unsubscribe: { channel: 'string' },
   publish: { channel: 'string' },
@@ -23,12 +23,14 @@ const REQUIRED: Partial<Record<CommandMethod, Record<string, 'string'>>> = {
   presence_stats: { channel: 'string' },
   history: { channel: 'string' },
   refresh: { token: 'string' },
-  sub_refresh: { channel: 'string', token: 'string' },
+  // Without a token Centrifugo answers error 107, not a disconnect: checked by the client, not here.
+  sub_refresh: { channel: 'string' },
 }
 const OPTIONAL: Record<string, 'string' | 'number' | 'boolean' | 'object'> = {
   token: 'string', name: 'string', version: 'string', method: 'string', epoch: 'string',
   offset: 'number', limit: 'number', flag: 'number', recover: 'boolean', reverse: 'boolean',
   positioned: 'boolean', recoverable: 'boolean', join_leave: 'boolean', subs: 'object', headers: 'object', since: 'object',
+  type: 'number',
 }
 
 /** Validates one parsed line; returns a message naming the field at fault, or the decoded command. */
@@ -106,4 +108,48 @@ export function encodePublication(dataJson: string, pub: Omit<Publication, 'data
   if (pub.info) out += `,"info":${JSON.stringify(pub.info)}`
   if (pub.tags && Object.keys(pub.tags).length) out += `,"tags":${JSON.stringify(pub.tags)}`
   return out + '}'
+}
+
+/** One encoded reply or push: a JSON line, or (protobuf) one length-delimited Reply. */
+export type EncodedMessage = string | Buffer
+
+/** A wire format of the client protocol; the JSON codec above and `protobufCodec` (codec-protobuf.ts) implement it. */
+export interface Codec {
+  /** As the SDK and Centrifugo name the format (`centrifuge-json`, `centrifuge-protobuf`). */
+  readonly name: 'json' | 'protobuf'
+  /** Frames travel as binary WebSocket messages (protobuf) or as text (JSON). */
+  readonly binary: boolean
+  /** The server ping; the SDK answers it with an empty command (a pong). */
+  readonly ping: EncodedMessage
+  /** Decodes one frame; bad input is `{ ok: false, error }` naming what is wrong, never a throw. */
+  decodeCommands(frame: Buffer | string): DecodeResult
+  encodeReply(id: number, method: CommandMethod, result: unknown): EncodedMessage
+  encodeError(id: number, error: ErrorBody): EncodedMessage
+  encodePush(push: Push): EncodedMessage
+  /** Encoded once per channel; the same bytes go to every subscriber. `dataJson` is the payload as JSON text. */
+  encodePublicationPush(channel: string, dataJson: string, pub: Omit<Publication, 'data'>): EncodedMessage
+  /** One frame from several messages: JSON lines joined by newlines, protobuf messages concatenated. */
+  joinMessages(messages: readonly EncodedMessage[]): EncodedMessage
+}
+
+const NEWLINE = Buffer.from('\n')
+
+export const jsonCodec: Codec = {
+  name: 'json',
+  binary: false,
+  ping: PING,
+  decodeCommands: (frame) => decodeCommands(typeof frame === 'string' ? frame : frame.toString()),
+  encodeReply,
+  encodeError,
+  encodePush,
+  encodePublicationPush,
+  joinMessages(messages) {
+    if (messages.every((m) => typeof m === 'string')) return (messages as string[]).join('\n')
+    const parts: Buffer[] = []
+    messages.forEach((m, i) => {
+      if (i > 0) parts.push(NEWLINE)
+      parts.push(typeof m === 'string' ? Buffer.from(m) : m)
+    })
+    return Buffer.concat(parts)
+  },
 }

@@ -92,6 +92,20 @@ export const UnsubscribeCode = {
   StateInvalidated: 2502,
 } as const
 
+/** Bits of a subscribe request's `flag` (centrifuge `client.go`). */
+export const SubscribeFlag = {
+  /** The client accepts numeric channel ids in pushes; a server may ignore it. */
+  ChannelCompaction: 1,
+  /** A recovery that fails answers 112 instead of subscribing with `recovered: false` (the SDK sets it with `getState`). */
+  RejectUnrecovered: 2,
+} as const
+
+/** A subscribe request's `type` (centrifuge `options.go`); absent or 0 is a stream. */
+export const SubscriptionType = { Stream: 0, Map: 1, MapClients: 2, MapUsers: 3, SharedPoll: 4 } as const
+
+/** A publish request's `type`: 1 is a map publish or removal. */
+export const PublishType = { Stream: 0, Map: 1 } as const
+
 /** Close reasons must fit a close frame (123 bytes); Centrifugo's docs ask for 32. */
 export function limitCloseReason(reason: string): string {
   return Buffer.byteLength(reason) <= 123 ? reason : reason.slice(0, 40)

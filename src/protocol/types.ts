@@ -42,6 +42,8 @@ export interface SubscribeRequest extends SubscribeRecoveryRequest {
   recoverable?: boolean
   join_leave?: boolean
   flag?: number
+  /** `SubscriptionType`; absent is a stream. */
+  type?: number
 }
 
 export interface HistoryRequest {
@@ -57,7 +59,7 @@ export interface Command {
   connect?: ConnectRequest
   subscribe?: SubscribeRequest
   unsubscribe?: { channel: string }
-  publish?: { channel: string; data: unknown }
+  publish?: { channel: string; data: unknown; type?: number }
   presence?: { channel: string }
   presence_stats?: { channel: string }
   history?: HistoryRequest
@@ -65,7 +67,7 @@ export interface Command {
   send?: { data: unknown }
   rpc?: { method?: string; data?: unknown }
   refresh?: { token: string }
-  sub_refresh?: { channel: string; token: string }
+  sub_refresh?: { channel: string; token?: string }
 }
 
 export type CommandMethod = Exclude<keyof Command, 'id'>

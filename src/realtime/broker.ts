@@ -47,6 +47,8 @@ export type ControlMessage =
   | { type: 'unsubscribe'; user: string; client?: string; channel: string }
   | { type: 'refresh'; user: string; client?: string; expireAt?: number; expired?: boolean }
   | { type: 'message'; user: string; client?: string; data: string }
+  /** Commands for an emulated session: only the node named `node` applies them (centrifuge emulation.go). */
+  | { type: 'emulation'; node: string; session: string; data: string }
 
 /** Called by the broker for traffic from any node, this one included. */
 export interface BrokerEventHandler {

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { decodeCommands, encodeError, encodePush, encodeReply, PING, type DecodedCommand } from '../protocol/codec.js'
-import { Disconnect, Disconnects, Errors, ReplyError, UnsubscribeCode } from '../protocol/codes.js'
+import { Disconnect, Disconnects, Errors, PublishType, ReplyError, SubscribeFlag, SubscriptionType, UnsubscribeCode } from '../protocol/codes.js'
 import type {
   ClientInfo, Command, CommandMethod, ConnectResult, HistoryRequest, Publication, SubscribeRecoveryRequest, SubscribeResult,
 } from '../protocol/types.js'
@@ -12,8 +12,11 @@ import type { BrokerPublication } from './broker.js'
 import { namespaceOf } from './config.js'
 import type { ChannelOperation, ConnectingReply, ConnectionContext } from './hooks.js'
 import { verifyConnectionToken, verifySubscriptionToken } from './jwt.js'
-import type { Node } from './node.js'
+import type { CommandBudget } from './limits.js'
+import type { ClientNode } from './client-node.js'
+import { isRecovered, placePublication } from './recovery.js'
 import type { Transport, TransportInfo } from './transport.js'
+import { WriteQueue } from './write-queue.js'
 
 interface Subscription {
   serverSide: boolean
@@ -29,6 +32,8 @@ interface Subscription {
 type State = 'connecting' | 'connected' | 'closed'
 
 const MAX_TIMER_SEC = 2_000_000
+/** The longest delay a Node timer holds (about 24.8 days); longer waits are re-armed in steps. */
+const MAX_TIMEOUT_MS = 2_147_483_647
 
 /** Publications as they appear in a result; data is parsed back from the broker's raw JSON. */
 export function toPublication(pub: BrokerPublication): Publication {
@@ -45,9 +50,9 @@ export class Client {
   private connectSeen = false
   private ctx?: ConnectionContext
   private readonly subs = new Map<string, Subscription>()
-  private queue: Array<Buffer | string> = []
-  private queuedBytes = 0
-  private flushScheduled = false
+  /** Centrifugo's session id: how emulation requests find this connection (emulated transports only). */
+  readonly session?: string
+  private readonly writes: WriteQueue
   private chain: Promise<void> = Promise.resolve()
   private staleTimer?: NodeJS.Timeout
   private expireTimer?: NodeJS.Timeout
@@ -55,13 +60,17 @@ export class Client {
   private authenticatedByJwt = false
   /** When the last unanswered ping was sent (ms), or 0. */
   pingSentAt = 0
+  private readonly commandBudget: CommandBudget
 
   constructor(
-    private readonly node: Node,
+    private readonly node: ClientNode,
     private readonly transport: Transport,
     private readonly info: TransportInfo,
   ) {
+    if (!transport.capabilities.bidirectional) this.session = randomUUID()
+    this.writes = new WriteQueue(transport, node.config, () => node.scheduleFlush(this))
     this.staleTimer = setTimeout(() => this.disconnect(Disconnects.stale), node.config.staleCloseDelayMs)
+    this.commandBudget = node.limits.commandBudget()
   }
 
   get user(): string | undefined {
@@ -108,6 +117,9 @@ export class Client {
         this.pingSentAt = 0
         continue
       }
+      const budget = this.commandBudget.take()
+      if (budget === 'disconnect') return this.disconnect(Disconnects.tooManyRequests)
+      if (budget === 'refuse') { this.enqueue(encodeError(cmd.id, Errors.tooManyRequests().toJSON())); continue }
       if (cmd.method === 'connect') {
         if (this.connectSeen) return this.disconnect(Disconnects.badRequest)
         this.connectSeen = true
@@ -148,7 +160,7 @@ export class Client {
     switch (method) {
       case 'subscribe': return this.subscribe(cmd.subscribe!)
       case 'unsubscribe': return this.unsubscribe(cmd.unsubscribe!.channel)
-      case 'publish': return this.publish(cmd.publish!.channel, cmd.publish!.data)
+      case 'publish': return this.publish(cmd.publish!.channel, cmd.publish!.data, cmd.publish!.type)
       case 'presence': return this.presence(cmd.presence!.channel)
       case 'presence_stats': return this.presenceStats(cmd.presence_stats!.channel)
       case 'history': return this.history(cmd.history!)
@@ -168,23 +180,30 @@ export class Client {
     let reply: ConnectingReply
     if (req.token) {
       const claims = await verifyConnectionToken(req.token, this.node.hmacKey)
-      reply = { user: claims.user, expireAt: claims.expireAt, channels: claims.channels, info: claims.info }
+      // A token without `sub` is an anonymous connection, as in Centrifugo unless it is told to refuse them.
+      if (claims.user === '' && this.node.config.disallowAnonymousConnectionTokens) throw Disconnects.permissionDenied
+      reply = { user: claims.user, expireAt: this.node.config.insecure ? 0 : claims.expireAt, channels: claims.channels, info: claims.info }
       this.authenticatedByJwt = true
     } else if (this.node.hooks.authenticate) {
       reply = await this.node.hooks.authenticate({
-        client: this.id, transport: 'websocket', data: req.data, name: req.name, version: req.version,
+        client: this.id, transport: this.transport.name, data: req.data, name: req.name, version: req.version,
         headers: req.headers, remoteAddress: this.info.remoteAddress, userAgent: this.info.userAgent,
       })
+    } else if (this.node.config.insecure) {
+      reply = { user: '' }
     } else {
       throw Disconnects.badRequest
     }
     if (this.state === 'closed') return
     const nowSec = Date.now() / 1000
     if (reply.expireAt && reply.expireAt <= nowSec) throw Errors.tokenExpired()
+    if (!this.node.limits.subscriptionsAllowed(new Set(reply.channels ?? []).size)) throw Disconnects.channelLimit
+    await this.node.limits.admitUser(reply.user)
+    if ((this.state as State) === 'closed') return this.node.limits.releaseUser(reply.user)
     clearTimeout(this.staleTimer)
     this.staleTimer = undefined
     this.ctx = { client: this.id, user: reply.user, info: reply.info, meta: reply.meta }
-    this.node.hub.addClient(this, reply.user)
+    this.node.addClient(this, reply.user)
     try {
       await this.completeConnect(cmd.id!, reply, req.subs, nowSec)
     } catch (err) {
@@ -205,12 +224,15 @@ export class Client {
       delete result.pong
     }
     if (reply.data !== undefined) result.data = reply.data
+    // Emulated transports: the SDK sends later commands to the emulation endpoint with this session and node.
+    if (this.session) result.session = this.session
     // Timers (ours and the SDK's) overflow past 2^31 ms, about 24 days: longer expiries are not advertised.
     if (reply.expireAt && reply.expireAt - nowSec < MAX_TIMER_SEC) {
       result.expires = true
       result.ttl = Math.max(1, Math.round(reply.expireAt - nowSec))
-      this.scheduleExpiry(reply.expireAt)
     }
+    // Not advertised or not, the connection ends at its expiry.
+    if (reply.expireAt) this.scheduleExpiry(reply.expireAt)
     const channels = [...new Set(reply.channels ?? [])]
     if (channels.length) {
       result.subs = {}
@@ -229,7 +251,9 @@ export class Client {
   private scheduleExpiry(expireAt: number): void {
     clearTimeout(this.expireTimer)
     const ms = expireAt * 1000 - Date.now() + this.node.config.expiredCloseDelayMs
-    this.expireTimer = setTimeout(() => this.disconnect(Disconnects.expired), Math.max(0, ms))
+    this.expireTimer = ms > MAX_TIMEOUT_MS
+      ? setTimeout(() => this.scheduleExpiry(expireAt), MAX_TIMEOUT_MS)
+      : setTimeout(() => this.disconnect(Disconnects.expired), Math.max(0, ms))
   }
 
   private async refresh(token: string): Promise<unknown> {
@@ -256,7 +280,7 @@ export class Client {
     const ttl = Math.round(expireAt - Date.now() / 1000)
     if (ttl <= 0) throw Errors.tokenExpired()
     this.scheduleExpiry(expireAt)
-    return { client: this.id, expires: true, ttl }
+    return ttl < MAX_TIMER_SEC ? { client: this.id, expires: true, ttl } : { client: this.id, expires: false }
   }
 
   // ---- subscriptions -----------------------------------------------------------------------
@@ -266,7 +290,7 @@ export class Client {
    * publications when asked. Live publications that arrive meanwhile wait in `pending` until the
    * caller has written the reply (`releasePending`), so nothing is lost or delivered twice.
    */
-  async addSubscription(channel: string, serverSide: boolean, recovery?: SubscribeRecoveryRequest, opts: { positioned?: boolean; recoverable?: boolean; expireAt?: number } = {}): Promise<SubscribeResult> {
+  async addSubscription(channel: string, serverSide: boolean, recovery?: SubscribeRecoveryRequest, opts: { positioned?: boolean; recoverable?: boolean; expireAt?: number; rejectUnrecovered?: boolean } = {}): Promise<SubscribeResult> {
     const ns = namespaceOf(this.node.config, channel)
     const withHistory = ns.historySize > 0
     const recoverable = withHistory && (ns.forceRecovery || !!opts.recoverable)
@@ -302,10 +326,9 @@ export class Client {
     if (wantRecovery) {
       result.was_recovering = true
       const pubs = history.publications
-      const sameEpoch = !since!.epoch || since!.epoch === top.epoch
-      const recovered = sameEpoch && pubs.length <= max && (pubs.length === 0
-        ? top.offset === since!.offset
-        : pubs[0].offset === since!.offset + 1 && pubs[pubs.length - 1].offset === top.offset)
+      const recovered = isRecovered(since!, top, pubs, max)
+      // The SDK asks for 112 rather than recovered:false when it can load the state itself (getState).
+      if (!recovered && opts.rejectUnrecovered) throw Errors.unrecoverablePosition()
       result.recovered = recovered
       if (recovered && pubs.length) result.publications = pubs.map(toPublication)
     }
@@ -324,7 +347,11 @@ export class Client {
   private async subscribe(req: Command['subscribe'] & object): Promise<SubscribeResult> {
     const channel = req.channel
     if (!channel) throw Errors.badRequest()
+    // Only stream subscriptions are served: shared poll is not available, map types are refused as for a stream namespace.
+    if (req.type === SubscriptionType.SharedPoll) throw Errors.notAvailable()
+    if (req.type) throw Errors.permissionDenied()
     if (this.subs.has(channel)) throw Errors.alreadySubscribed()
+    if (!this.node.limits.subscriptionsAllowed(this.subs.size + 1)) throw Errors.limitExceeded()
     let expireAt: number | undefined
     if (req.token) {
       expireAt = (await verifySubscriptionToken(req.token, this.node.hmacKey, this.ctx!.user, channel)).expireAt || undefined
@@ -333,7 +360,8 @@ export class Client {
     }
     if (this.state === 'closed') return {}
     try {
-      return await this.addSubscription(channel, false, req, { positioned: req.positioned, recoverable: req.recoverable, expireAt })
+      const rejectUnrecovered = ((req.flag ?? 0) & SubscribeFlag.RejectUnrecovered) !== 0
+      return await this.addSubscription(channel, false, req, { positioned: req.positioned, recoverable: req.recoverable, expireAt, rejectUnrecovered })
     } catch (err) {
       await this.removeSubscription(channel).catch(() => {})
       throw err
@@ -357,9 +385,10 @@ export class Client {
     if (ns.joinLeave) await this.node.broker.publishLeave(channel, this.clientInfo())
   }
 
-  private async subRefresh(channel: string, token: string): Promise<unknown> {
+  private async subRefresh(channel: string, token: string | undefined): Promise<unknown> {
     const sub = this.subs.get(channel)
     if (!sub || sub.serverSide) throw Errors.permissionDenied()
+    if (!token) throw Errors.badRequest()
     const { expireAt } = await verifySubscriptionToken(token, this.node.hmacKey, this.ctx!.user, channel)
     clearTimeout(sub.expireTimer)
     if (!expireAt) return { expires: false }
@@ -390,6 +419,7 @@ export class Client {
   /** Server-side addition at run time: a `subscribe` push, then the channel's publications. */
   async subscribeByServer(channel: string, data?: unknown): Promise<void> {
     if (this.state !== 'connected' || this.subs.has(channel)) return
+    if (!this.node.limits.subscriptionsAllowed(this.subs.size + 1)) return this.disconnect(Disconnects.channelLimit)
     const result = await this.addSubscription(channel, true)
     if (this.state !== 'connected') return
     const push: SubscribeResult = {
@@ -408,13 +438,17 @@ export class Client {
     else {
       const ns = namespaceOf(this.node.config, channel)
       allowed = op === 'subscribe' ? ns.allowSubscribe : op === 'publish' ? ns.allowPublish : op === 'history' ? ns.allowHistory : ns.allowPresence
+      if (this.ctx!.user === '' && !ns.allowAnonymous) allowed = false
+      if (this.node.config.insecure) allowed = true
     }
     if (!allowed) throw Errors.permissionDenied()
   }
 
   // ---- other commands ----------------------------------------------------------------------
 
-  private async publish(channel: string, data: unknown): Promise<unknown> {
+  private async publish(channel: string, data: unknown, type?: number): Promise<unknown> {
+    // A map publish (or removal) needs a map subscription type, which is not served.
+    if (type === PublishType.Map) throw Errors.notAvailable()
     if (!channel || data === undefined) throw Errors.badRequest()
     await this.authorize(channel, 'publish')
     await this.node.publish(channel, data, { info: this.clientInfo() })
@@ -441,7 +475,7 @@ export class Client {
   }
 
   private async rpc(method: string, data: unknown): Promise<unknown> {
-    if (!this.node.hooks.rpc) throw Errors.methodNotFound()
+    if (!this.node.hooks.rpc) throw Errors.notAvailable()
     const result = await this.node.hooks.rpc(this.ctx!, method, data)
     return result === undefined ? {} : { data: result }
   }
@@ -466,9 +500,9 @@ export class Client {
       return
     }
     if (sub.positioned && offset > 0) {
-      if (epoch && sub.epoch && epoch !== sub.epoch) return this.lostPosition(channel, sub)
-      if (offset <= sub.offset) return
-      if (offset !== sub.offset + 1) return this.lostPosition(channel, sub)
+      const placement = placePublication(sub, offset, epoch)
+      if (placement === 'duplicate') return
+      if (placement === 'lost') return this.lostPosition(channel, sub)
       sub.offset = offset
     }
     this.enqueue(frame)
@@ -483,42 +517,20 @@ export class Client {
   /** Queues a message; a connection whose unsent bytes pass the cap is cut as slow (3008). */
   enqueue(message: Buffer | string): void {
     if (this.state === 'closed') return
-    this.queuedBytes += message.length
-    if (this.queuedBytes > this.node.config.maxQueueBytes) return this.cutSlow()
-    this.queue.push(message)
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      this.node.scheduleFlush(this)
-    }
+    if (!this.writes.enqueue(message)) this.cutSlow()
   }
 
   /** Writes what is queued: up to `maxMessagesInFrame` messages per frame, newline-joined. */
   flush(): void {
-    this.flushScheduled = false
-    const queue = this.queue
-    const count = queue.length
-    if (count === 0 || this.state === 'closed') return
-    // What the socket has not sent yet counts too: a peer that stopped reading is cut here.
-    if (this.queuedBytes + this.transport.bufferedAmount > this.node.config.maxQueueBytes) return this.cutSlow()
-    this.queuedBytes = 0
-    if (count === 1) {
-      this.transport.write(queue[0])
-    } else {
-      const max = this.node.config.maxMessagesInFrame
-      for (let i = 0; i < count; i += max) {
-        const n = Math.min(max, count - i)
-        this.transport.write(n === 1 ? queue[i] : joinMessages(queue, i, i + n))
-      }
-    }
-    // Writes are synchronous, so the array can be reused for the next turn.
-    queue.length = 0
-    this.node.stats.frames++
+    if (this.state === 'closed') return
+    const result = this.writes.flush()
+    if (result === 'slow') return this.cutSlow()
+    if (result === 'written') this.node.stats.frames++
   }
 
   private cutSlow(): void {
     this.node.stats.slowDisconnects++
-    this.queue = []
-    this.queuedBytes = 0
+    this.writes.clear()
     this.disconnect(Disconnects.slow)
   }
 
@@ -552,26 +564,12 @@ export class Client {
   private cleanup(code: number, reason: string): void {
     clearTimeout(this.staleTimer)
     clearTimeout(this.expireTimer)
-    this.queue = []
+    this.writes.clear()
     for (const channel of [...this.subs.keys()]) {
       void this.removeSubscription(channel).catch((err) => this.node.log.warn({ err, channel }, 'cleanup failed'))
     }
     this.node.removeClient(this)
+    if (this.ctx) this.node.limits.releaseUser(this.ctx.user)
     if (this.ctx) this.node.hooks.disconnected?.(this.ctx, code, reason)
   }
-}
-
-const NEWLINE = Buffer.from('\n')
-
-function joinMessages(queue: Array<Buffer | string>, from: number, to: number): Buffer | string {
-  let allStrings = true
-  for (let i = from; i < to; i++) if (typeof queue[i] !== 'string') { allStrings = false; break }
-  if (allStrings) return (queue.slice(from, to) as string[]).join('\n')
-  const parts: Buffer[] = []
-  for (let i = from; i < to; i++) {
-    if (i > from) parts.push(NEWLINE)
-    const m = queue[i]
-    parts.push(typeof m === 'string' ? Buffer.from(m) : m)
-  }
-  return Buffer.concat(parts)
 }

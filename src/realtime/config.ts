@@ -1,4 +1,5 @@
 /** Gateway options. Intervals are in milliseconds so tests can make them short. */
+import { defaultMaxConnections, type RateLimit } from './limits.js'
 
 /** Per channel namespace (the part of a channel name before the first ':'), as Centrifugo's namespaces. */
 export interface NamespaceOptions {
@@ -17,6 +18,8 @@ export interface NamespaceOptions {
   allowPublish: boolean
   allowHistory: boolean
   allowPresence: boolean
+  /** The `allow*` options above also hold for anonymous connections (user ''), as Centrifugo's `allow_*_for_anonymous`. @default false */
+  allowAnonymous: boolean
 }
 
 export interface RealtimeConfig {
@@ -44,8 +47,38 @@ export interface RealtimeConfig {
   presenceTtlMs: number
   /** HS256 secret for Centrifugo-style connection JWTs in `connect.token`; unset: JWTs are refused. */
   hmacSecret?: string
+  /** A connection JWT without `sub` is refused (3507) instead of connecting as anonymous (Centrifugo's `client.disallow_anonymous_connection_tokens`). @default false */
+  disallowAnonymousConnectionTokens: boolean
+  /**
+   * Centrifugo's `client.insecure`, for SDK test suites and demos only: a connect without token or `authenticate`
+   * hook is anonymous, connection JWTs never expire, and without an `authorizeChannel` hook every channel
+   * operation is allowed. @default false
+   */
+  insecure: boolean
   /** Allowed `Origin` headers; empty or ['*'] allows all. */
   allowedOrigins: string[]
+  /**
+   * WebSocket connections this process holds at most; past it the upgrade is answered 503 (Centrifugo's
+   * client.connection_limit). @default the open-files limit less room for HTTP and the process's own files (limits.ts)
+   */
+  maxConnections: number
+  /** Open WebSocket connections per IP address, across nodes; past it the upgrade is answered 429. 0: no limit. @default 200 */
+  connectionsPerIp: number
+  /**
+   * Upgrades per IP address per window, across nodes; past it 429 with Retry-After. Above `connectionsPerIp`, so
+   * that everything behind one address (an office, a proxy) reconnects within a second after a node restart.
+   * @default 300 per second
+   */
+  connectsPerIp: RateLimit
+  /** Connections per user, across nodes; past it the connect is closed 3504 connection limit. 0: no limit. @default 32 */
+  connectionsPerUser: number
+  /**
+   * Subscriptions per connection (Centrifugo's client_channel_limit): a client-side subscribe past it gets error
+   * 106 limit exceeded; server-side channels past it close the connection 3505 channel limit. @default 128
+   */
+  maxSubscriptions: number
+  /** Commands per connection per window: past it error 111 too many requests, past twice it 3013. @default 100 per second */
+  commandRate: RateLimit
   /** Options of channels without a namespace, and of namespaces not listed. */
   defaultNamespace: NamespaceOptions
   namespaces: Record<string, Partial<NamespaceOptions>>
@@ -61,6 +94,7 @@ export const DEFAULT_NAMESPACE: NamespaceOptions = {
   allowPublish: false,
   allowHistory: false,
   allowPresence: false,
+  allowAnonymous: false,
 }
 
 export const DEFAULT_REALTIME_CONFIG: RealtimeConfig = {
@@ -76,6 +110,14 @@ export const DEFAULT_REALTIME_CONFIG: RealtimeConfig = {
   historyMetaTtlMs: 2_592_000_000,
   presenceTtlMs: 60_000,
   allowedOrigins: [],
+  disallowAnonymousConnectionTokens: false,
+  insecure: false,
+  maxConnections: defaultMaxConnections(),
+  connectionsPerIp: 200,
+  connectsPerIp: { points: 300, windowMs: 1_000 },
+  connectionsPerUser: 32,
+  maxSubscriptions: 128,
+  commandRate: { points: 100, windowMs: 1_000 },
   defaultNamespace: DEFAULT_NAMESPACE,
   namespaces: {},
 }

@@ -4,6 +4,7 @@
  * `Disconnect` (the connection closes with that code); anything else thrown becomes error 100.
  */
 import type { ClientInfo } from '../protocol/types.js'
+import type { TransportName } from './transport.js'
 
 /** Who a connection is, kept for its whole life; `meta` never leaves the server. */
 export interface ConnectionContext {
@@ -15,7 +16,7 @@ export interface ConnectionContext {
 
 export interface ConnectingEvent {
   client: string
-  transport: 'websocket'
+  transport: TransportName
   token?: string
   data?: unknown
   name?: string
@@ -47,7 +48,7 @@ export interface RealtimeHooks {
   refresh?(ctx: ConnectionContext, token: string): Promise<{ expireAt?: number; info?: unknown }>
   /** Decides a client-side channel operation; `true` allows. Without it, namespace options decide. */
   authorizeChannel?(ctx: ConnectionContext, channel: string, op: ChannelOperation, token?: string): Promise<boolean>
-  /** Answers `rpc`; the result becomes the reply's `data`. Without it, every method is 104 method not found. */
+  /** Answers `rpc`; the result becomes the reply's `data`. Without it, every rpc is 108 not available (as Centrifugo without an RPC proxy). */
   rpc?(ctx: ConnectionContext, method: string, data: unknown): Promise<unknown>
   /** Receives `send`; no reply goes back. */
   message?(ctx: ConnectionContext, data: unknown): void

@@ -5,9 +5,12 @@ export class Hub {
   readonly clients = new Map<string, Client>()
   readonly users = new Map<string, Set<Client>>()
   readonly channels = new Map<string, Set<Client>>()
+  /** Connections over emulated transports, by Centrifugo session id. */
+  readonly sessions = new Map<string, Client>()
 
   addClient(client: Client, user: string): void {
     this.clients.set(client.id, client)
+    if (client.session) this.sessions.set(client.session, client)
     let set = this.users.get(user)
     if (!set) this.users.set(user, (set = new Set()))
     set.add(client)
@@ -15,6 +18,7 @@ export class Hub {
 
   removeClient(client: Client, user: string | undefined): void {
     this.clients.delete(client.id)
+    if (client.session) this.sessions.delete(client.session)
     if (user === undefined) return
     const set = this.users.get(user)
     if (!set) return

@@ -20,12 +20,19 @@ async function verify(token: string, secret: Promise<CryptoKey> | undefined) {
   }
 }
 
+/** A token's user: no `sub` is the anonymous user '' (as Centrifugo); a `sub` that is not a string is not a valid token. */
+function userOf(claims: { sub?: unknown }): string | undefined {
+  if (claims.sub === undefined) return ''
+  return typeof claims.sub === 'string' ? claims.sub : undefined
+}
+
 /** Verifies a connection JWT; an expired one is error 109 (the SDK fetches a new one), any other failure closes 3500. */
 export async function verifyConnectionToken(token: string, secret: Promise<CryptoKey> | undefined): Promise<ConnectionClaims> {
   const claims = await verify(token, secret)
-  if (typeof claims.sub !== 'string') throw Disconnects.invalidToken
+  const user = userOf(claims)
+  if (user === undefined) throw Disconnects.invalidToken
   const channels = Array.isArray(claims.channels) ? claims.channels.filter((c): c is string => typeof c === 'string') : []
-  return { user: claims.sub, expireAt: claims.exp ?? 0, channels, info: claims.info }
+  return { user, expireAt: claims.exp ?? 0, channels, info: claims.info }
 }
 
 /** Verifies a subscription JWT for this user and channel; a mismatch is permission denied. */
@@ -37,6 +44,6 @@ export async function verifySubscriptionToken(token: string, secret: Promise<Cry
     if (err === Disconnects.invalidToken) throw Errors.permissionDenied()
     throw err
   }
-  if (claims.sub !== user || claims.channel !== channel) throw Errors.permissionDenied()
+  if (userOf(claims) !== user || claims.channel !== channel) throw Errors.permissionDenied()
   return { expireAt: claims.exp ?? 0, info: claims.info }
 }

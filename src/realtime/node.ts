@@ -8,9 +8,11 @@ import { Disconnect, Disconnects, Errors } from '../protocol/codes.js'
 import type { ClientInfo, HistoryRequest, StreamPosition } from '../protocol/types.js'
 import type { Broker, BrokerEventHandler, BrokerPublication, ControlMessage } from './broker.js'
 import { Client, toPublication } from './client.js'
+import type { ClientNode } from './client-node.js'
 import { namespaceOf, type RealtimeConfig } from './config.js'
 import type { RealtimeHooks } from './hooks.js'
 import { Hub } from './hub.js'
+import { GatewayLimits, type LimitStore } from './limits.js'
 import type { PresenceManager } from './presence.js'
 import type { Transport, TransportInfo } from './transport.js'
 
@@ -21,6 +23,8 @@ export interface NodeOptions {
   hooks?: RealtimeHooks
   log: Logger
   version?: string
+  /** Where per-IP and per-user counts live; absent: this process. */
+  limitStore?: LimitStore
 }
 
 export interface PublishOptions {
@@ -39,12 +43,14 @@ export interface NodeStats {
   frames: number
   slowDisconnects: number
   errors: number
+  /** Emulation requests this node received (applied here or passed on to the node holding the session). */
+  emulationRequests: number
 }
 
 /** The largest history page a client or the server API may ask for. */
 const HISTORY_MAX_LIMIT = 1000
 
-export class Node implements BrokerEventHandler {
+export class Node implements BrokerEventHandler, ClientNode {
   readonly hub = new Hub()
   readonly config: RealtimeConfig
   readonly broker: Broker
@@ -52,9 +58,10 @@ export class Node implements BrokerEventHandler {
   readonly hooks: RealtimeHooks
   readonly log: Logger
   readonly version: string
+  readonly limits: GatewayLimits
   /** Imported once: importing the HMAC key for every verification was the largest cost of a JWT connect. */
   readonly hmacKey?: Promise<CryptoKey>
-  readonly stats: NodeStats = { connects: 0, publications: 0, deliveries: 0, frames: 0, slowDisconnects: 0, errors: 0 }
+  readonly stats: NodeStats = { connects: 0, publications: 0, deliveries: 0, frames: 0, slowDisconnects: 0, errors: 0, emulationRequests: 0 }
   private readonly dirty: Client[] = []
   private flushScheduled = false
   private pingTimer?: NodeJS.Timeout
@@ -69,6 +76,7 @@ export class Node implements BrokerEventHandler {
     this.hooks = opts.hooks ?? {}
     this.log = opts.log
     this.version = opts.version ?? '0.1.0'
+    this.limits = new GatewayLimits(opts.config, opts.limitStore)
     if (opts.config.hmacSecret) {
       this.hmacKey = globalThis.crypto.subtle.importKey('raw', new TextEncoder().encode(opts.config.hmacSecret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
     }
@@ -144,6 +152,10 @@ export class Node implements BrokerEventHandler {
   }
 
   handleControl(msg: ControlMessage): void {
+    if (msg.type === 'emulation') {
+      if (msg.node === this.config.nodeId) this.hub.sessions.get(msg.session)?.handleFrame(msg.data)
+      return
+    }
     const targets = this.hub.userClients(msg.user, msg.client)
     for (const client of targets) {
       switch (msg.type) {
@@ -194,6 +206,21 @@ export class Node implements BrokerEventHandler {
 
   sendToUser(user: string, data: unknown, opts: { client?: string } = {}): Promise<void> {
     return this.broker.publishControl({ type: 'message', user, client: opts.client, data: JSON.stringify(data) })
+  }
+
+  /**
+   * Commands from the emulation endpoint for a session: applied here when this node holds it, else passed on
+   * through the broker to the node named in the request. False when this node was named and has no such session.
+   */
+  async emulate(req: { node: string; session: string; data: string }): Promise<boolean> {
+    this.stats.emulationRequests++
+    if (req.node !== this.config.nodeId) {
+      await this.broker.publishControl({ type: 'emulation', ...req })
+      return true
+    }
+    const client = this.hub.sessions.get(req.session)
+    client?.handleFrame(req.data)
+    return client !== undefined
   }
 
   // ---- reads ---------------------------------------------------------------------------------
@@ -256,6 +283,10 @@ export class Node implements BrokerEventHandler {
 
   async removeSubscriber(channel: string, client: Client): Promise<void> {
     if (this.hub.removeSubscriber(channel, client)) await this.broker.unsubscribe(channel)
+  }
+
+  addClient(client: Client, user: string): void {
+    this.hub.addClient(client, user)
   }
 
   removeClient(client: Client): void {
@@ -324,5 +355,6 @@ export class Node implements BrokerEventHandler {
     for (const client of [...this.hub.clients.values()]) client.disconnect(Disconnects.shutdown)
     await this.broker.close()
     await this.presenceManager.close()
+    await this.limits.close()
   }
 }

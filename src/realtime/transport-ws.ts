@@ -3,12 +3,16 @@ import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import * as wsModule from 'ws'
 import { WebSocketServer, type WebSocket } from 'ws'
+import proxyAddr from '@fastify/proxy-addr'
 import { limitCloseReason } from '../protocol/codes.js'
+import type { UpgradeRefusal } from './limits.js'
 import type { Node } from './node.js'
 import type { Transport, TransportInfo } from './transport.js'
 
 export interface WebSocketOptions {
   paths: string[]
+  /** As fastify's `trustProxy`: behind a proxy, the peer's address (for per-IP limits) comes from X-Forwarded-For. */
+  trustProxy?: boolean | string[]
 }
 
 /** How long a closing socket may take to finish the close handshake before it is destroyed. */
@@ -34,6 +38,8 @@ function framed(payload: Buffer): Buffer[] {
 }
 
 class WsTransport implements Transport {
+  readonly name = 'websocket'
+  readonly capabilities = { streaming: true, binary: true, bidirectional: true }
   private readonly sender: { sendFrame(list: Buffer[]): void }
 
   constructor(private readonly ws: WebSocket) {
@@ -59,7 +65,22 @@ class WsTransport implements Transport {
   }
 }
 
-function originAllowed(allowed: string[], origin: string | undefined): boolean {
+const STATUS_TEXT = { 429: 'Too Many Requests', 503: 'Service Unavailable' } as const
+
+/** The HTTP answer to an upgrade a limit refused; the body names the limit. */
+function upgradeRefusal(r: UpgradeRefusal): string {
+  return `HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status]}\r\nConnection: close\r\nRetry-After: ${r.retryAfterSec}\r\n` +
+    `Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(r.reason)}\r\n\r\n${r.reason}`
+}
+
+/** The peer's address as fastify's `request.ip` gives it for the same `trustProxy`. */
+function peerAddress(trustProxy: boolean | string[] | undefined): (req: IncomingMessage) => string | undefined {
+  if (!trustProxy) return (req) => req.socket.remoteAddress
+  const trusted = trustProxy === true ? () => true : proxyAddr.compile(trustProxy)
+  return (req) => (req.socket.remoteAddress === undefined ? undefined : proxyAddr.all(req, trusted).at(-1))
+}
+
+export function originAllowed(allowed: string[], origin: string | undefined): boolean {
   if (allowed.length === 0 || allowed.includes('*') || origin === undefined) return true
   return allowed.includes(origin)
 }
@@ -88,7 +109,32 @@ export function attachWebSocket(server: Server, node: Node, opts: WebSocketOptio
     }
     const ua = req.headers['user-agent']
     const info = { remoteAddress: req.socket.remoteAddress, userAgent: typeof ua === 'string' ? ua : undefined }
-    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, info))
+    admit(req, socket)
+      .then((admitted) => admitted && wss.handleUpgrade(req, socket, head, (ws) => serve(ws, info)))
+      .catch((err) => (node.log.warn({ err }, 'upgrade failed'), socket.destroy()))
+  }
+  // Limits answer before the handshake. An admitted socket counts for the process cap and holds its IP's slot
+  // until it closes, however the upgrade ends; one being admitted counts already.
+  const addressOf = peerAddress(opts.trustProxy)
+  let held = 0
+  const admit = async (req: IncomingMessage, socket: Duplex): Promise<boolean> => {
+    // The HTTP server stopped listening for this socket's errors; a peer that resets meanwhile must not throw.
+    socket.on('error', () => {})
+    if (socket.destroyed) return false
+    const ip = addressOf(req)
+    const refusal = await node.limits.admitSocket(ip, held++).catch(() => undefined)
+    if (refusal || socket.destroyed) {
+      held--
+      if (!refusal) node.limits.releaseSocket(ip)
+      // Closed once written: a peer that never closes its side keeps no descriptor.
+      else socket.end(upgradeRefusal(refusal), () => socket.destroy())
+      return false
+    }
+    socket.once('close', () => {
+      held--
+      node.limits.releaseSocket(ip)
+    })
+    return true
   }
   // Listeners live outside the upgrade callback so that they do not keep the upgrade request alive.
   const serve = (ws: WebSocket, info: TransportInfo) => {

@@ -5,6 +5,8 @@ export interface DbStats {
   /** Statements sent, BEGIN and COMMIT included. */
   statements: number
   transactions: number
+  /** fsyncs that reached the disk (PGlite with PGLITE_DURABILITY=fsync; PostgreSQL does its own). */
+  fsyncs?: number
 }
 
 export interface Db {

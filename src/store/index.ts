@@ -1,8 +1,10 @@
 /** Opens the database livedesk runs on and brings its schema up to date. */
 import { join } from 'node:path'
+import { lockDataDir } from './data-dir-lock.js'
 import type { Db } from './db.js'
 import { migrate } from './migrate.js'
 import { openPglite } from './pglite.js'
+import type { PgliteDurability } from './pglite-durability.js'
 import { openPostgres } from './postgres.js'
 
 export type { Db } from './db.js'
@@ -13,12 +15,14 @@ export interface OpenDbOptions {
   /** PostgreSQL pool size. @default 10 */
   poolSize?: number
   dataDir: string
+  /** How PGlite's commits reach the disk (src/store/pglite-durability.ts). @default 'fsync' */
+  pgliteDurability?: PgliteDurability
 }
 
 export async function openDb(options: OpenDbOptions): Promise<Db> {
   const db = options.databaseUrl
     ? await openPostgres(options.databaseUrl, options.poolSize)
-    : await openPglite(join(options.dataDir, 'pglite'))
+    : await openPgliteExclusive(options.dataDir, options.pgliteDurability)
   try {
     await migrate(db)
   } catch (err) {
@@ -26,4 +30,16 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
     throw err
   }
   return db
+}
+
+/** PGlite in `<dataDir>/pglite`, for this process alone: a process that finds the directory held is refused. */
+async function openPgliteExclusive(dataDir: string, durability: PgliteDurability | undefined): Promise<Db> {
+  const lock = await lockDataDir(dataDir)
+  try {
+    const db = await openPglite(join(dataDir, 'pglite'), { durability })
+    return { ...db, close: () => db.close().finally(() => lock.release()) }
+  } catch (err) {
+    await lock.release()
+    throw err
+  }
 }

@@ -2,6 +2,7 @@
  * The SQL of operators' availability: their live connections as the domain records them (shared by all
  * nodes, so routing never asks the gateway inside a transaction) and the candidates routing picks from.
  */
+import { CREDENTIALS_HOLD, type ConnectionCredentials } from './credentials.js'
 import type { Db } from './db.js'
 
 export interface RoutingCandidateRow {
@@ -12,8 +13,8 @@ export interface RoutingCandidateRow {
 }
 
 /**
- * Operators who can take a session now: not blocked, with a live connection on a node that is alive,
- * under maxChats; oldest operator first (the router breaks ties with this order).
+ * Operators who can take a session now: not blocked, with a live connection on a node that is alive and whose
+ * credentials still hold (credentials.ts), under maxChats; oldest operator first (the router breaks ties with this order).
  */
 export async function routingCandidates(db: Db, nodeTtlMs: number): Promise<RoutingCandidateRow[]> {
   return db.query<RoutingCandidateRow>(
@@ -22,7 +23,8 @@ export async function routingCandidates(db: Db, nodeTtlMs: number): Promise<Rout
        CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM sessions s WHERE s.operator_id = o.id AND s.status = 'assigned') open
       WHERE NOT o.blocked AND open.n < o.max_chats
         AND EXISTS (SELECT 1 FROM operator_connections oc JOIN domain_nodes dn ON dn.node_id = oc.node_id
-                     WHERE oc.operator_id = o.id AND dn.seen_at > now() - make_interval(secs => $1::float8 / 1000))
+                     WHERE oc.operator_id = o.id AND dn.seen_at > now() - make_interval(secs => $1::float8 / 1000)
+                       AND ${CREDENTIALS_HOLD})
       ORDER BY o.created_at, o.id`,
     [nodeTtlMs],
   )
@@ -64,10 +66,11 @@ export async function goneNodes(db: Db, nodeTtlMs: number): Promise<Array<{ node
   )
 }
 
-export async function addOperatorConnection(db: Db, c: { connectionId: string; operatorId: string; nodeId: string }): Promise<void> {
+export async function addOperatorConnection(db: Db, c: { connectionId: string; operatorId: string; nodeId: string } & ConnectionCredentials): Promise<void> {
   await db.query(
-    `INSERT INTO operator_connections (connection_id, operator_id, node_id) VALUES ($1, $2, $3) ON CONFLICT (connection_id) DO NOTHING`,
-    [c.connectionId, c.operatorId, c.nodeId],
+    `INSERT INTO operator_connections (connection_id, operator_id, node_id, expires_at, token_hash, token_issued_at)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connection_id) DO NOTHING`,
+    [c.connectionId, c.operatorId, c.nodeId, c.expiresAt ?? null, c.tokenHash ?? null, c.tokenIssuedAt ?? null],
   )
 }
 
@@ -84,12 +87,13 @@ export async function removeNode(db: Db, nodeId: string): Promise<void> {
   await db.query(`DELETE FROM domain_nodes WHERE node_id = $1`, [nodeId])
 }
 
-/** Which of `ids` have a live connection on a live node. */
+/** Which of `ids` have a live connection, with credentials that still hold, on a live node. */
 export async function onlineOperators(db: Db, ids: string[], nodeTtlMs: number): Promise<Set<string>> {
   if (ids.length === 0) return new Set()
   const rows = await db.query<{ operator_id: string }>(
     `SELECT DISTINCT oc.operator_id FROM operator_connections oc JOIN domain_nodes dn ON dn.node_id = oc.node_id
-      WHERE oc.operator_id = ANY($1) AND dn.seen_at > now() - make_interval(secs => $2::float8 / 1000)`,
+       JOIN operators o ON o.id = oc.operator_id
+      WHERE oc.operator_id = ANY($1) AND dn.seen_at > now() - make_interval(secs => $2::float8 / 1000) AND ${CREDENTIALS_HOLD}`,
     [ids, nodeTtlMs],
   )
   return new Set(rows.map((r) => r.operator_id))

@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PGlite, type Transaction } from '@electric-sql/pglite'
 import type { Db, DbStats } from './db.js'
+import { DEFAULT_PGLITE_DURABILITY, fsyncTree, pgliteOptions, type FsyncCounter, type PgliteDurability } from './pglite-durability.js'
 
 /**
  * A freshly initialised cluster, dumped once per process: creating a new database from it takes a fraction
@@ -13,20 +14,25 @@ let freshCluster: Blob | undefined
 /** A server opens one database; only a process that creates a second one keeps the dump (40 MB). */
 let newDatabases = 0
 
-async function createPglite(dir: string | undefined): Promise<PGlite> {
-  const isNew = !dir || !existsSync(join(dir, 'PG_VERSION'))
-  if (!isNew) return PGlite.create(dir)
-  if (freshCluster) return PGlite.create({ dataDir: dir, loadDataDir: freshCluster })
-  const pg = await PGlite.create(dir)
-  if (++newDatabases >= 2) freshCluster = await pg.dumpDataDir('none')
+async function createPglite(dir: string | undefined, durability: PgliteDurability, counter: FsyncCounter): Promise<PGlite> {
+  const options = dir ? pgliteOptions(dir, durability, counter) : {}
+  if (dir && existsSync(join(dir, 'PG_VERSION'))) return PGlite.create(options)
+  const pg = await PGlite.create(freshCluster ? { ...options, loadDataDir: freshCluster } : options)
+  if (!freshCluster && ++newDatabases >= 2) freshCluster = await pg.dumpDataDir('none')
+  if (dir && durability === 'fsync') await fsyncTree(dir)
   return pg
 }
 
+export interface OpenPgliteOptions {
+  /** How commits reach the disk (src/store/pglite-durability.ts). @default 'fsync' */
+  durability?: PgliteDurability
+}
+
 /** Opens (creating if needed) the PGlite database in `dir`; `dir` undefined keeps it in memory. */
-export async function openPglite(dir?: string): Promise<Db> {
+export async function openPglite(dir?: string, options: OpenPgliteOptions = {}): Promise<Db> {
   if (dir) await mkdir(dir, { recursive: true })
-  const pg = await createPglite(dir)
-  const stats: DbStats = { statements: 0, transactions: 0 }
+  const stats: DbStats & FsyncCounter = { statements: 0, transactions: 0, fsyncs: 0 }
+  const pg = await createPglite(dir, options.durability ?? DEFAULT_PGLITE_DURABILITY, stats)
   const wrapTx = (tx: Transaction): Db => ({
     async query<T>(sql: string, params?: unknown[]) {
       stats.statements++

@@ -173,7 +173,7 @@ describe('bad input', () => {
     expect(second.body.error.code).toBe('rate_limited')
   })
 
-  it('refuses a blocked operator’s token with 401 and a new login with 409', async () => {
+  it('refuses a blocked operator’s token with 401 (for good: the block revoked it) and a new login with 409', async () => {
     const o = (await h.api('POST', '/operators', { name: 'Bl' })).body
     const { token } = (await h.api('POST', `/operators/${o.id}/tokens`, {})).body
     expect((await h.api('GET', '/me', undefined, token)).status).toBe(200)
@@ -181,6 +181,8 @@ describe('bad input', () => {
     expect((await h.api('GET', '/me', undefined, token)).status).toBe(401)
     expect((await h.api('POST', `/operators/${o.id}/tokens`, {})).status).toBe(409)
     await h.api('POST', `/operators/${o.id}/unblock`)
-    expect((await h.api('GET', '/me', undefined, token)).status).toBe(200)
+    expect((await h.api('GET', '/me', undefined, token)).status).toBe(401)
+    const fresh = (await h.api('POST', `/operators/${o.id}/tokens`, {})).body.token
+    expect((await h.api('GET', '/me', undefined, fresh)).status).toBe(200)
   })
 })

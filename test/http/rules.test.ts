@@ -69,7 +69,7 @@ describe('rules, end to end', () => {
     await live('notifications', second.token)
   })
 
-  it('block: connections close, new connects and API calls are refused until unblocked', async () => {
+  it('block: connections close, new connects and API calls are refused; after an unblock only a new login works', async () => {
     const a = await op('A')
     const closed = nextEvent(a.c.sdk, 'disconnected')
     const blocked = await ok(l, 'POST', `/operators/${a.id}/block`, {})
@@ -78,7 +78,10 @@ describe('rules, end to end', () => {
     await refused('notifications', a.token)
     expect((await api(l, 'GET', '/sessions', undefined, a.token)).status).toBe(401)
     await ok(l, 'POST', `/operators/${a.id}/unblock`)
-    await live('notifications', a.token)
+    // The block revoked every token (issue 12): the old one stays refused, a new login works.
+    await refused('notifications', a.token)
+    const { token } = await ok(l, 'POST', `/operators/${a.id}/tokens`, {})
+    await live('notifications', token)
   })
 
   it('logout: the token is revoked, connections close, and the operator is offline', async () => {

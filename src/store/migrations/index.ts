@@ -3,6 +3,8 @@ import { sql as chat } from './001_chat.js'
 import { sql as operatorPresence } from './002_operator_presence.js'
 import { sql as outbox } from './003_outbox.js'
 import { sql as sharedTimers } from './004_shared_timers.js'
+import { sql as tokenLifetime } from './005_token_lifetime.js'
+import { sql as ipLimits } from './006_ip_limits.js'
 
 export interface Migration {
   id: number
@@ -15,4 +17,6 @@ export const MIGRATIONS: Migration[] = [
   { id: 2, name: 'operator_presence', sql: operatorPresence },
   { id: 3, name: 'outbox', sql: outbox },
   { id: 4, name: 'shared_timers', sql: sharedTimers },
+  { id: 5, name: 'token_lifetime', sql: tokenLifetime },
+  { id: 6, name: 'ip_limits', sql: ipLimits },
 ]

@@ -146,8 +146,13 @@ function connect(tok: string): void {
       scheduleRefetch(FIRST_LOAD)
     }
   }))
+  // Without getToken the SDK ends the connection itself when its token's ttl runs out: a configuration error, then code 1.
+  let tokenExpired = false
+  c.on('error', safely((ctx: { type: string }) => { if (ctx.type === 'configuration') tokenExpired = true }))
   c.on('disconnected', safely((ctx: { code: number; reason: string }) => {
     if (centrifuge !== c) return
+    // 110: the server refused an expired token (a reconnect after its 3005 close).
+    if (tokenExpired || ctx.code === 110) return endSession({ kind: 'unauthorized', message: 'Your sign-in has expired. Sign in again.' })
     // Terminal codes: the token was refused (101 from connect, 3500 invalid token, 3507 permission denied, ...).
     endSession({ kind: 'unauthorized', message: `The server closed this console session: ${ctx.reason} (${ctx.code}). Sign in again.` })
   }))

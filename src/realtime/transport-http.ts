@@ -1,0 +1,189 @@
+/**
+ * Centrifugo's bidirectional emulation (centrifuge handler_http_stream.go, handler_sse.go, emulation.go):
+ * the connect command opens a long response (HTTP-streaming: one JSON reply per line; SSE: one `data:` event
+ * per frame), and every later command arrives as a POST to the emulation endpoint naming the session and the
+ * node that holds it. A request reaching another node is passed on through the broker's control channel.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { sendError } from '../http/errors.js'
+import type { Node } from './node.js'
+import { originAllowed } from './transport-ws.js'
+import type { Transport, TransportInfo, TransportName } from './transport.js'
+
+export interface HttpTransportOptions {
+  node: Node
+  /** Path prefixes, each serving `<prefix>/connection/http_stream`, `<prefix>/connection/sse` and `<prefix>/emulation`. */
+  prefixes: string[]
+  /** Largest connect or emulation body (Centrifugo's 64 KiB default). @default 65536 */
+  maxRequestBytes?: number
+}
+
+export const DEFAULT_EMULATION_MAX_REQUEST_BYTES = 65_536
+
+const STREAM_HEADERS = {
+  'Cache-Control': 'private, no-cache, no-store, must-revalidate, max-age=0',
+  Pragma: 'no-cache',
+  Expires: '0',
+  // nginx must pass every frame on as it comes.
+  'X-Accel-Buffering': 'no',
+  'X-Content-Type-Options': 'nosniff',
+}
+const NEWLINE = Buffer.from('\n')
+
+/** One streaming response as a transport; commands after connect come through the emulation endpoint. */
+class HttpStreamTransport implements Transport {
+  readonly capabilities = { streaming: true, binary: false, bidirectional: false }
+
+  constructor(readonly name: Exclude<TransportName, 'websocket'>, private readonly res: ServerResponse) {}
+
+  get bufferedAmount(): number {
+    // The response's own buffer plus its socket's: what the peer has not read yet.
+    return this.res.writableLength
+  }
+
+  write(frame: Buffer | string): void {
+    if (this.res.writableEnded || this.res.destroyed) return
+    if (this.name === 'sse') {
+      // One event per frame; the newlines between messages become `data:` lines, which EventSource joins with '\n'.
+      const text = typeof frame === 'string' ? frame : frame.toString()
+      this.res.write(`data: ${text.replaceAll('\n', '\ndata: ')}\n\n`)
+    } else if (typeof frame === 'string') {
+      this.res.write(frame + '\n')
+    } else {
+      // The fan-out Buffer is written as it is, with its line end in the same write.
+      this.res.cork()
+      this.res.write(frame)
+      this.res.write(NEWLINE)
+      process.nextTick(() => this.res.uncork())
+    }
+  }
+
+  /** As Centrifugo: a disconnect push, then the end of the response (the SDK reads the code from the push). */
+  close(code: number, reason: string): void {
+    if (this.res.writableEnded || this.res.destroyed) return
+    this.write(JSON.stringify({ push: { disconnect: { code, reason } } }))
+    this.res.end()
+  }
+}
+
+/** A fastify plugin serving the HTTP-streaming and SSE connection endpoints and the emulation endpoint. */
+export function httpTransports(opts: HttpTransportOptions) {
+  const { node } = opts
+  const bodyLimit = opts.maxRequestBytes ?? DEFAULT_EMULATION_MAX_REQUEST_BYTES
+  // Streams open on this process: they count for the same connection limit as WebSockets.
+  let open = 0
+  const responses = new Set<ServerResponse>()
+
+  const openStream = async (name: 'http_stream' | 'sse', connect: string, req: FastifyRequest, reply: FastifyReply) => {
+    const refusal = await node.limits.admitSocket(req.ip, open++).catch(() => undefined)
+    if (refusal) {
+      open--
+      reply.header('Retry-After', String(refusal.retryAfterSec))
+      return sendError(reply, refusal.status, refusal.status === 429 ? 'rate_limited' : 'unavailable', refusal.reason)
+    }
+    reply.hijack()
+    const res = reply.raw
+    // A stream lives as long as the connection: the HTTP idle timeout (issue 12) must not cut it; pings find dead peers.
+    req.raw.socket.setTimeout(0)
+    res.writeHead(200, {
+      ...STREAM_HEADERS,
+      'Content-Type': name === 'sse' ? 'text/event-stream; charset=utf-8' : 'application/json',
+      ...corsHeaders(req.raw),
+    })
+    // SSE: an empty line first so that EventSource opens before the connect reply.
+    if (name === 'sse') res.write('\r\n')
+    res.flushHeaders()
+    const info: TransportInfo = { remoteAddress: req.ip, userAgent: req.headers['user-agent'] }
+    const client = node.accept(new HttpStreamTransport(name, res), info)
+    responses.add(res)
+    res.once('close', () => {
+      responses.delete(res)
+      open--
+      node.limits.releaseSocket(req.ip)
+      client.handleClose(3000, 'connection closed')
+    })
+    client.handleFrame(connect)
+  }
+
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    // The same origin check as the WebSocket upgrade: a page elsewhere cannot open or drive a session.
+    app.addHook('onRequest', async (req, reply) => {
+      if (!originAllowed(node.config.allowedOrigins, req.headers.origin)) return sendError(reply, 403, 'forbidden', 'origin not allowed', 'origin')
+    })
+    // Bodies are protocol frames: kept as text, whatever the content type says.
+    // Connected streams were ended by the node's shutdown (3001); the rest (not connected yet) end here.
+    app.addHook('preClose', async () => {
+      for (const res of responses) res.destroy()
+    })
+    app.removeAllContentTypeParsers()
+    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body))
+    const preflight = (_req: FastifyRequest, reply: FastifyReply) =>
+      reply.code(204).headers({ 'Access-Control-Max-Age': '300', 'Access-Control-Allow-Methods': 'POST, OPTIONS', ...corsHeaders(_req.raw) }).send()
+
+    for (const prefix of opts.prefixes) {
+      app.options(`${prefix}/connection/http_stream`, { schema: { hide: true } }, preflight)
+      app.options(`${prefix}/emulation`, { schema: { hide: true } }, preflight)
+
+      app.post(`${prefix}/connection/http_stream`, { schema: { hide: true } }, async (req, reply) => {
+        if (req.headers['content-type'] === 'application/octet-stream') {
+          return sendError(reply, 415, 'unsupported_media_type', 'only the JSON protocol is served', 'content-type')
+        }
+        const body = typeof req.body === 'string' ? req.body : ''
+        if (!body.trim()) return sendError(reply, 400, 'bad_request', 'the body must hold the connect command', 'body')
+        return openStream('http_stream', body, req, reply)
+      })
+
+      const sse = async (req: FastifyRequest, reply: FastifyReply) => {
+        const connect = req.method === 'GET' ? (req.query as Record<string, unknown>).cf_connect : req.body
+        if (typeof connect !== 'string' || !connect.trim()) {
+          return sendError(reply, 400, 'bad_request', 'cf_connect must hold the connect command', 'cf_connect')
+        }
+        return openStream('sse', connect, req, reply)
+      }
+      app.get(`${prefix}/connection/sse`, { schema: { hide: true } }, sse)
+      app.post(`${prefix}/connection/sse`, { schema: { hide: true } }, sse)
+
+      app.post(`${prefix}/emulation`, { schema: { hide: true } }, async (req, reply) => {
+        if (req.headers['content-type'] === 'application/octet-stream') {
+          return sendError(reply, 415, 'unsupported_media_type', 'only the JSON protocol is served', 'content-type')
+        }
+        const parsed = parseEmulationRequest(typeof req.body === 'string' ? req.body : '')
+        if ('field' in parsed) return sendError(reply, 400, 'bad_request', parsed.message, parsed.field)
+        reply.headers(corsHeaders(req.raw))
+        const found = await node.emulate(parsed)
+        if (!found) return sendError(reply, 404, 'not_found', 'no such session on this node', 'session')
+        return reply.code(204).send()
+      })
+    }
+  }
+}
+
+/** The SDK's JSON EmulationRequest: `data` is the commands as the JSON text a WebSocket frame would carry. */
+export interface EmulationRequest {
+  node: string
+  session: string
+  data: string
+}
+
+function parseEmulationRequest(body: string): EmulationRequest | { field: string; message: string } {
+  let value: unknown
+  try {
+    value = JSON.parse(body)
+  } catch {
+    return { field: 'body', message: 'the body must be a JSON EmulationRequest' }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { field: 'body', message: 'the body must be a JSON object' }
+  const v = value as Record<string, unknown>
+  for (const field of ['node', 'session', 'data'] as const) {
+    if (typeof v[field] !== 'string' || (field !== 'data' && v[field] === '')) return { field, message: `${field} must be a non-empty string` }
+  }
+  return { node: v.node as string, session: v.session as string, data: v.data as string }
+}
+
+/** A page on another allowed origin (the widget) reads the stream only when its origin is echoed back. */
+function corsHeaders(req: IncomingMessage): Record<string, string> {
+  const origin = req.headers.origin
+  if (!origin) return {}
+  return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Headers': 'Content-Type', Vary: 'Origin' }
+}

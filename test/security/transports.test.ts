@@ -1,0 +1,268 @@
+/**
+ * One suite over every transport (issue 13 items 1, 2, 5): the real SDK connects over `websocket`,
+ * `http_stream` and `sse` (emulation), and each behaviour is asserted the same way whatever the transport.
+ * Then what only the HTTP transports have: the emulation endpoint's bad input, streams that outlive the HTTP
+ * idle timeout, backpressure, and emulation across two nodes over Redis.
+ */
+import { randomBytes } from 'node:crypto'
+import { connect as netConnect } from 'node:net'
+import EventSource from 'eventsource'
+import { SignJWT } from 'jose'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Centrifuge, Options } from 'centrifuge'
+import { serverApi, startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
+import { serviceUrl } from '../realtime/services.js'
+
+type TransportKind = 'websocket' | 'http_stream' | 'sse'
+const TRANSPORTS: TransportKind[] = ['websocket', 'http_stream', 'sse']
+const SECRET = 'transports-test-secret'
+
+/** The one place a test says how it connects: the same SDK, configured for one transport. */
+function connectOver(transport: TransportKind, l: TestLivedesk, options: Partial<Options> = {}, emulationVia: TestLivedesk = l): Centrifuge {
+  if (transport === 'websocket') return newSdk(l.wsUrl, options)
+  return newSdk([{ transport, endpoint: `${l.url}/centrifugo/connection/${transport}` }] as never, {
+    emulationEndpoint: `${emulationVia.url}/centrifugo/emulation`,
+    // The SDK's option for Node, where EventSource is not global (centrifuge-js's own tests use this package).
+    eventsource: EventSource,
+    ...options,
+  } as Partial<Options>)
+}
+
+const jwt = (claims: Record<string, unknown>, exp: number) =>
+  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(new TextEncoder().encode(SECRET))
+
+/** Holds connects in `authenticate` while a test publishes what the client will have missed. */
+const gate = { promise: undefined as Promise<void> | undefined, open: () => {}, held: 0 }
+const hooks = {
+  authenticate: async (e: { data?: unknown }) => {
+    const { user } = e.data as { user: string }
+    if (gate.promise) (gate.held++, await gate.promise)
+    return { user, channels: [`t:${user}`] }
+  },
+  rpc: async (_ctx: unknown, method: string, data: unknown) => ({ method, data }),
+}
+const realtime = {
+  hmacSecret: SECRET,
+  // Pongs travel through the emulation endpoint: a connection that lives several rounds answered them.
+  pingIntervalMs: 600,
+  pongTimeoutMs: 500,
+  namespaces: {
+    t: { historySize: 100, historyTtlMs: 60_000, forceRecovery: true, presence: true, allowSubscribe: true, allowHistory: true, allowPresence: true },
+  },
+}
+
+let l: TestLivedesk
+const clients: Centrifuge[] = []
+beforeAll(async () => {
+  // The idle timeout (issue 12) is shorter than a ping interval: a stream it applied to would be cut.
+  l = await startTestLivedesk({ hooks: hooks as never, realtime, httpTimeouts: { idleTimeoutMs: 300 } })
+})
+afterAll(() => {
+  for (const c of clients) c.disconnect()
+})
+
+describe.each(TRANSPORTS)('over %s', (transport) => {
+  const run = randomBytes(3).toString('hex')
+  const sdk = (options: Partial<Options>) => {
+    const c = connectOver(transport, l, options)
+    clients.push(c)
+    return c
+  }
+
+  it('connects, gets its server-side channel and its publications', async () => {
+    const user = `pub-${transport}-${run}`
+    const c = sdk({ data: { user } })
+    const subscribed = nextEvent(c, 'subscribed', (e) => e.channel === `t:${user}`)
+    const connected = nextEvent(c, 'connected')
+    c.connect()
+    expect((await connected).transport).toBe(transport)
+    await subscribed
+    const pub = nextEvent(c, 'publication')
+    await serverApi(l, 'publish', { channel: `t:${user}`, data: { hello: transport } })
+    expect(await pub).toMatchObject({ channel: `t:${user}`, data: { hello: transport }, offset: 1 })
+  })
+
+  it('recovers what it missed during a cut (recovered: true)', async () => {
+    const user = `rec-${transport}-${run}`
+    const channel = `t:${user}`
+    const c = sdk({ data: { user } })
+    const pubs = collect(c, 'publication')
+    const first = nextEvent(c, 'subscribed', (e) => e.channel === channel)
+    c.connect()
+    await first
+    await serverApi(l, 'publish', { channel, data: { seq: 1 } })
+    await until(() => pubs.length === 1, 5_000, 'first publication')
+    gate.held = 0
+    gate.promise = new Promise((r) => (gate.open = r))
+    const again = nextEvent(c, 'subscribed', (e) => e.channel === channel)
+    await serverApi(l, 'disconnect', { user, disconnect: { code: 3010, reason: 'cut' } })
+    await until(() => gate.held > 0, 5_000, 'the reconnect to wait in authenticate')
+    for (const seq of [2, 3]) await serverApi(l, 'publish', { channel, data: { seq } })
+    gate.promise = undefined
+    gate.open()
+    const ctx = await again
+    expect(ctx).toMatchObject({ wasRecovering: true, recovered: true })
+    await until(() => pubs.length === 3, 5_000, 'recovered publications')
+    expect(pubs.map((p) => p.data.seq)).toEqual([1, 2, 3])
+  })
+
+  it('answers rpc, presence and history, and keeps answering pongs past the HTTP idle timeout', async () => {
+    const user = `cmd-${transport}-${run}`
+    const c = sdk({ data: { user } })
+    const disconnects = collect(c, 'disconnected')
+    const connecting = collect(c, 'connecting')
+    const connected = nextEvent(c, 'connected')
+    c.connect()
+    const { client } = await connected
+    expect(await c.rpc('echo', { n: 1 })).toEqual({ data: { method: 'echo', data: { n: 1 } } })
+    const room = `t:room-${transport}-${run}`
+    const sub = c.newSubscription(room)
+    const subscribed = nextEvent(sub as never, 'subscribed')
+    sub.subscribe()
+    await subscribed
+    await serverApi(l, 'publish', { channel: room, data: { n: 1 } })
+    expect((await sub.history({ limit: 10 })).publications.map((p) => p.data)).toEqual([{ n: 1 }])
+    expect(Object.keys((await sub.presence()).clients)).toEqual([client])
+    // Three ping rounds (600 ms, pong within 500 ms) and well past the 300 ms idle timeout.
+    await new Promise((r) => setTimeout(r, 1_900))
+    expect(connecting.length + disconnects.length).toBe(0)
+    expect(await c.rpc('echo', 2)).toEqual({ data: { method: 'echo', data: 2 } })
+  })
+
+  it('refreshes a connection JWT before it expires and stays connected past its first expiry', async () => {
+    const user = `ref-${transport}-${run}`
+    const exp = () => Math.floor(Date.now() / 1000) + 2
+    let refreshes = 0
+    const c = sdk({ token: await jwt({ sub: user }, exp()), getToken: async () => (refreshes++, jwt({ sub: user }, exp())) })
+    const disconnects = collect(c, 'disconnected')
+    const connecting = collect(c, 'connecting')
+    const connected = nextEvent(c, 'connected')
+    c.connect()
+    await connected
+    const firstExpiry = Date.now() + 2_000 + 1_000 // the token's exp plus the server's grace (expiredCloseDelayMs)
+    await until(() => refreshes > 0, 5_000, 'a token refresh')
+    await until(() => Date.now() > firstExpiry + 200, 5_000, 'the first token to expire')
+    expect(connecting.length + disconnects.length).toBe(0)
+    expect(await c.rpc('still', 1)).toEqual({ data: { method: 'still', data: 1 } })
+  })
+
+  it('ends on a terminal disconnect with its code and does not reconnect', async () => {
+    const user = `term-${transport}-${run}`
+    const c = sdk({ data: { user } })
+    const connecting = collect(c, 'connecting')
+    const connected = nextEvent(c, 'connected')
+    c.connect()
+    await connected
+    const disconnected = nextEvent(c, 'disconnected')
+    await serverApi(l, 'disconnect', { user, disconnect: { code: 3777, reason: 'go away' } })
+    expect(await disconnected).toMatchObject({ code: 3777, reason: 'go away' })
+    const before = connecting.length
+    // A reconnect would start within maxReconnectDelay (300 ms); it must not.
+    await new Promise((r) => setTimeout(r, 600))
+    expect(connecting.length).toBe(before)
+    expect(c.state).toBe('disconnected')
+  })
+})
+
+describe('HTTP transports at the edge', () => {
+  const post = (path: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+    fetch(`${l.url}${path}`, { method: 'POST', headers, body })
+
+  it('answers bad emulation and connect requests with 4xx naming the field', async () => {
+    const missing = await post('/centrifugo/emulation', JSON.stringify({ node: 'x', data: '{}' }))
+    expect(missing.status).toBe(400)
+    expect((await missing.json()).error.field).toBe('session')
+    const notJson = await post('/emulation', '{')
+    expect(notJson.status).toBe(400)
+    expect((await notJson.json()).error.field).toBe('body')
+    const nodeId = l.node.config.nodeId
+    const noSession = await post('/emulation', JSON.stringify({ node: nodeId, session: 'nope', data: '{}' }))
+    expect(noSession.status).toBe(404)
+    expect((await noSession.json()).error.field).toBe('session')
+    const emptyConnect = await post('/connection/http_stream', '')
+    expect(emptyConnect.status).toBe(400)
+    const noConnect = await fetch(`${l.url}/connection/sse`)
+    expect(noConnect.status).toBe(400)
+    expect((await noConnect.json()).error.field).toBe('cf_connect')
+    const tooLarge = await post('/emulation', JSON.stringify({ node: nodeId, session: 's', data: 'x'.repeat(70_000) }))
+    expect(tooLarge.status).toBe(413)
+  })
+
+  it('a garbage frame over the emulation endpoint closes the session with 3503 bad request, as over WebSocket', async () => {
+    const user = `bad-${randomBytes(3).toString('hex')}`
+    const c = connectOver('http_stream', l, { data: { user } })
+    const connected = nextEvent(c, 'connected')
+    c.connect()
+    await connected
+    const session = [...l.node.hub.sessions.values()].find((x) => x.user === user)!.session!
+    const disconnected = nextEvent(c, 'disconnected')
+    expect((await post('/emulation', JSON.stringify({ node: l.node.config.nodeId, session, data: 'not json' }))).status).toBe(204)
+    expect((await disconnected).code).toBe(3503)
+    expect(l.node.hub.sessions.has(session)).toBe(false)
+  })
+
+  it('cuts an HTTP stream whose reader stopped reading once its unsent bytes pass the queue bound (3008 slow)', async () => {
+    const slow = await startTestLivedesk({ hooks: hooks as never, realtime: { ...realtime, maxQueueBytes: 256 * 1024 } })
+    const user = `slow-${randomBytes(3).toString('hex')}`
+    const body = JSON.stringify({ id: 1, connect: { data: { user } } })
+    const socket = netConnect(slow.port, '127.0.0.1')
+    await new Promise((r) => socket.once('connect', r))
+    socket.write(`POST /connection/http_stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    // Reads the connect reply, then never again.
+    await new Promise((r) => socket.once('data', r))
+    socket.pause()
+    await until(() => slow.node.hub.userClients(user).length === 1, 5_000, 'the stream to connect')
+    const big = 'x'.repeat(60_000)
+    const before = slow.node.stats.slowDisconnects
+    for (let i = 0; i < 400 && slow.node.hub.userClients(user).length > 0; i++) {
+      await serverApi(slow, 'publish', { channel: `t:${user}`, data: { big, i } })
+    }
+    expect(slow.node.hub.userClients(user)).toHaveLength(0)
+    expect(slow.node.stats.slowDisconnects).toBe(before + 1)
+    socket.destroy()
+  })
+})
+
+const redisUrl = serviceUrl('REDIS_URL', 'emulation across two nodes over Redis')
+if (redisUrl) {
+  describe('emulation across two nodes over Redis', () => {
+    let a: TestLivedesk
+    let b: TestLivedesk
+    beforeAll(async () => {
+      const redisPrefix = `ft-${randomBytes(4).toString('hex')}`
+      ;[a, b] = await Promise.all([
+        startTestLivedesk({ hooks: hooks as never, realtime, redisUrl, redisPrefix }),
+        startTestLivedesk({ hooks: hooks as never, realtime, redisUrl, redisPrefix }),
+      ])
+    })
+
+    it.each(['http_stream', 'sse'] as const)('%s: the stream on node A, every command through node B', async (transport) => {
+      const user = `two-${transport}-${randomBytes(3).toString('hex')}`
+      const c = connectOver(transport, a, { data: { user } }, b)
+      clients.push(c)
+      const disconnects = collect(c, 'disconnected')
+      const connected = nextEvent(c, 'connected')
+      c.connect()
+      const { client } = await connected
+      expect(a.node.hub.clients.has(client)).toBe(true)
+      expect(b.node.hub.clients.has(client)).toBe(false)
+      const emulated = () => b.node.stats.emulationRequests
+      const before = emulated()
+      expect(await c.rpc('via-b', 1)).toEqual({ data: { method: 'via-b', data: 1 } })
+      const room = `t:two-${transport}-${randomBytes(3).toString('hex')}`
+      const sub = c.newSubscription(room)
+      const pub = nextEvent(sub as never, 'publication')
+      const subscribed = nextEvent(sub as never, 'subscribed')
+      sub.subscribe()
+      await subscribed
+      await serverApi(b, 'publish', { channel: room, data: { n: 1 } })
+      expect(await pub).toMatchObject({ data: { n: 1 } })
+      expect(emulated()).toBeGreaterThanOrEqual(before + 2)
+      // Pongs go through node B too: the session outlives two ping rounds.
+      await new Promise((r) => setTimeout(r, 1_300))
+      expect(disconnects).toHaveLength(0)
+      expect(await c.rpc('still', 2)).toEqual({ data: { method: 'still', data: 2 } })
+    })
+  })
+}
