@@ -3,26 +3,34 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
+import { chooseLogFormat, createLogger, printStartBanner, type LogFormat } from './log.js'
 import { Errors, ReplyError, Disconnect } from './protocol/codes.js'
 import { MemoryBroker } from './realtime/broker-memory.js'
 import type { Broker } from './realtime/broker.js'
-import { DEFAULT_NAMESPACE, DEFAULT_REALTIME_CONFIG, type RealtimeConfig } from './realtime/config.js'
+import type { NamespaceOptions, RealtimeConfig } from './realtime/config.js'
+import { loadConfig, printableConfig, realtimeConfigOf } from './config/index.js'
 import { Node } from './realtime/node.js'
 import { MemoryPresenceManager } from './realtime/presence-memory.js'
 import type { PresenceManager } from './realtime/presence.js'
 import { attachWebSocket } from './realtime/transport-ws.js'
 import { httpTransports } from './realtime/transport-http.js'
+import { attachUniWebSocket } from './realtime/transport-uni.js'
 import { MemoryConnectionCounter, maxServerConnections, type LimitStore, type RateLimit } from './realtime/limits.js'
 import { apiV1 } from './http/api-v1.js'
 import { buildApp } from './http/app.js'
 import { startMetricsServer } from './http/metrics-server.js'
+import { Observations, tracingWanted } from './http/observability.js'
+import type { TracingOptions } from './http/tracing.js'
 import type { HttpTimeouts } from './http/timeouts.js'
 import type { RealtimeHooks } from './realtime/hooks.js'
 import { createDomain, DEFAULT_DOMAIN_CONFIG, type Domain, type DomainConfig } from './domain/index.js'
 import type { LiveGateway } from './domain/ports.js'
 import { openDb } from './store/index.js'
-import { pgliteDurabilityOf, type PgliteDurability } from './store/pglite-durability.js'
+import { Readiness, databaseCheck, readyRoute, redisChecks } from './http/ready.js'
+import { configSchemaRoute } from './http/config-schema.js'
+import { backupRoute } from './http/backup.js'
+import type { PgliteDurability } from './store/pglite-durability.js'
 
 export interface LivedeskOptions {
   port?: number
@@ -37,7 +45,8 @@ export interface LivedeskOptions {
   redisUrl?: string
   /** Key and channel prefix in Redis, so that several deployments can share one server. @default 'livedesk' */
   redisPrefix?: string
-  realtime?: Partial<RealtimeConfig>
+  /** Gateway settings; `defaultNamespace` keys not given keep livedesk's (history and presence on). */
+  realtime?: Partial<Omit<RealtimeConfig, 'defaultNamespace'>> & { defaultNamespace?: Partial<NamespaceOptions> }
   domain?: Partial<DomainConfig>
   /** Behind a proxy: trust its X-Forwarded-For (`true`, or the proxies' addresses). @default false */
   trustProxy?: boolean | string[]
@@ -64,7 +73,13 @@ export interface LivedeskOptions {
   /** Serve `/metrics` on this `host:port` (its own listener) instead of the main port. */
   metricsAddress?: string
   logLevel?: string
+  /** `json` or `pretty` (one readable line per event); unset: pretty when stdout is a terminal (src/log.ts). */
+  logFormat?: LogFormat
+  /** On SIGTERM, `/ready` answers 503 this long before connections close, so a load balancer stops sending first. @default 0 */
+  drainDelayMs?: number
   demo?: boolean
+  /** OpenTelemetry traces (src/http/tracing.ts); absent: on only when OTEL_TRACES_EXPORTER or an OTLP endpoint is set. */
+  tracing?: TracingOptions
   /** Gateway-only mode (gateway tests, benchmarks): these hooks replace the domain, and no database is opened. */
   hooks?: RealtimeHooks
 }
@@ -85,119 +100,8 @@ export interface Livedesk {
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string
 
-/** Reads a number from the environment; a malformed value stops the start with a message naming the variable. */
-function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return undefined
-  const n = Number(raw)
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`)
-  return n
-}
-
-/** Reads an on/off variable (`1`/`true`, `0`/`false`); unset is undefined, anything else stops the start. */
-function envFlag(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return undefined
-  if (raw === '1' || raw === 'true') return true
-  if (raw === '0' || raw === 'false') return false
-  throw new Error(`${name} must be 1, true, 0 or false, got "${raw}"`)
-}
-
-const seconds = (n: number | undefined) => (n === undefined ? undefined : n * 1000)
-const perWindow = (points: number | undefined, windowMs: number): RateLimit | undefined => (points === undefined ? undefined : { points, windowMs })
-const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
-
-/** Options from environment variables (the table in the README). */
-export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): LivedeskOptions {
-  const historySize = envNumber(env, 'HISTORY_SIZE')
-  const historyTtlMs = seconds(envNumber(env, 'HISTORY_TTL'))
-  return {
-    port: envNumber(env, 'PORT') ?? 8000,
-    host: env.HOST || '0.0.0.0',
-    apiKey: env.API_KEY || undefined,
-    dataDir: env.DATA_DIR || './data',
-    databaseUrl: env.DATABASE_URL || undefined,
-    databasePoolSize: envNumber(env, 'DATABASE_POOL_SIZE'),
-    pgliteDurability: pgliteDurabilityOf(env.PGLITE_DURABILITY),
-    redisUrl: env.REDIS_URL || undefined,
-    redisPrefix: env.REDIS_PREFIX || undefined,
-    logLevel: env.LOG_LEVEL || 'info',
-    widgetSignupsPerMinute: envNumber(env, 'WIDGET_SIGNUPS_PER_MINUTE'),
-    clientMessages: perWindow(envNumber(env, 'CLIENT_MESSAGES_PER_MINUTE'), 60_000),
-    operatorMessages: perWindow(envNumber(env, 'OPERATOR_MESSAGES_PER_MINUTE'), 60_000),
-    httpTimeouts: defined({
-      headersTimeoutMs: seconds(envNumber(env, 'HTTP_HEADERS_TIMEOUT')),
-      requestTimeoutMs: seconds(envNumber(env, 'HTTP_REQUEST_TIMEOUT')),
-      idleTimeoutMs: seconds(envNumber(env, 'HTTP_IDLE_TIMEOUT')),
-      keepAliveTimeoutMs: seconds(envNumber(env, 'HTTP_KEEP_ALIVE_TIMEOUT')),
-    }),
-    maxJsonDepth: envNumber(env, 'MAX_JSON_DEPTH'),
-    emulationMaxRequestBytes: envNumber(env, 'EMULATION_MAX_REQUEST_BYTES'),
-    apiKeyInQuery: env.API_KEY_IN_QUERY === '1' || env.API_KEY_IN_QUERY === 'true',
-    channelPatternMaxLength: envNumber(env, 'CHANNEL_PATTERN_MAX_LENGTH'),
-    widgetFrameAncestors: env.WIDGET_FRAME_ANCESTORS ? env.WIDGET_FRAME_ANCESTORS.split(/[\s,]+/).filter(Boolean) : undefined,
-    metricsToken: env.METRICS_TOKEN || undefined,
-    metricsAddress: env.METRICS_ADDRESS || undefined,
-    trustProxy: trustProxyOf(env.TRUST_PROXY),
-    demo: argv.includes('--demo') || env.DEMO === '1' || env.DEMO === 'true',
-    domain: defined({
-      clientPresenceGraceMs: seconds(envNumber(env, 'CLIENT_PRESENCE_GRACE')),
-      typingTtlMs: seconds(envNumber(env, 'TYPING_TTL')),
-      typingMinIntervalMs: envNumber(env, 'TYPING_MIN_INTERVAL'),
-      timerFirstAnswerSec: envNumber(env, 'TIMER_FIRST_ANSWER'),
-      timerNextAnswersSec: envNumber(env, 'TIMER_NEXT_ANSWERS'),
-      tokenTtlMs: seconds(envNumber(env, 'OPERATOR_TOKEN_TTL')),
-      operatorJwtLeewayMs: seconds(envNumber(env, 'OPERATOR_JWT_LEEWAY')),
-      revocationCheckMs: envNumber(env, 'REVOCATION_CHECK_INTERVAL'),
-      clientTokenIdleTtlMs: seconds(envNumber(env, 'CLIENT_TOKEN_IDLE_TTL')),
-      defaultMaxChats: envNumber(env, 'DEFAULT_MAX_CHATS'),
-      operatorJwtSecret: env.OPERATOR_JWT_SECRET || undefined,
-      nodeTtlMs: seconds(envNumber(env, 'NODE_TTL')),
-      timerSweepMs: envNumber(env, 'TIMER_SWEEP_INTERVAL'),
-      outboxRelayIntervalMs: envNumber(env, 'OUTBOX_RELAY_INTERVAL'),
-      publishWaitMs: envNumber(env, 'PUBLISH_WAIT'),
-      outboxRetentionMs: seconds(envNumber(env, 'OUTBOX_RETENTION')),
-      openSessionsPerIp: envNumber(env, 'OPEN_SESSIONS_PER_IP'),
-      sessionsPerIp: perWindow(envNumber(env, 'SESSIONS_PER_IP_PER_HOUR'), 3_600_000),
-    }),
-    realtime: defined({
-      nodeId: env.NODE_ID || undefined,
-      hmacSecret: env.GATEWAY_HMAC_SECRET || undefined,
-      disallowAnonymousConnectionTokens: envFlag(env, 'GATEWAY_DISALLOW_ANONYMOUS_TOKENS'),
-      insecure: envFlag(env, 'GATEWAY_INSECURE'),
-      allowedOrigins: env.ALLOWED_ORIGINS ? env.ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
-      pingIntervalMs: seconds(envNumber(env, 'PING_INTERVAL')),
-      pongTimeoutMs: seconds(envNumber(env, 'PONG_TIMEOUT')),
-      maxFrameBytes: envNumber(env, 'MAX_FRAME_BYTES'),
-      maxMessagesInFrame: envNumber(env, 'MAX_MESSAGES_IN_FRAME'),
-      maxQueueBytes: envNumber(env, 'MAX_QUEUE_BYTES'),
-      expiredCloseDelayMs: seconds(envNumber(env, 'EXPIRED_CLOSE_DELAY')),
-      maxConnections: envNumber(env, 'MAX_CONNECTIONS'),
-      connectionsPerIp: envNumber(env, 'CONNECTIONS_PER_IP'),
-      connectsPerIp: perWindow(envNumber(env, 'CONNECTS_PER_IP_PER_SECOND'), 1_000),
-      connectionsPerUser: envNumber(env, 'CONNECTIONS_PER_USER'),
-      maxSubscriptions: envNumber(env, 'MAX_SUBSCRIPTIONS'),
-      commandRate: perWindow(envNumber(env, 'COMMANDS_PER_SECOND'), 1_000),
-      defaultNamespace: historySize !== undefined || historyTtlMs !== undefined
-        ? { ...LIVEDESK_NAMESPACE, ...defined({ historySize, historyTtlMs }) }
-        : undefined,
-    }),
-  }
-}
-
-/** TRUST_PROXY: `true`/`1`, or comma-separated proxy addresses (CIDR allowed). */
-function trustProxyOf(raw: string | undefined): boolean | string[] | undefined {
-  if (!raw) return undefined
-  if (raw === 'true' || raw === '1') return true
-  if (raw === 'false' || raw === '0') return false
-  return raw.split(',').map((s) => s.trim()).filter(Boolean)
-}
-
-/** How long past its token's expiry a connection may still refresh before it is closed with 3005 (EXPIRED_CLOSE_DELAY). */
-const EXPIRED_CLOSE_DELAY_MS = 5_000
-
-/** Every channel keeps history with recovery and tracks presence unless a namespace says otherwise. */
-const LIVEDESK_NAMESPACE = { ...DEFAULT_NAMESPACE, historySize: 1000, historyTtlMs: 3_600_000, presence: true }
+/** Option parsing lives in src/config: the environment table, the configuration file and its schema. */
+export { optionsFromEnv, loadConfig } from './config/index.js'
 
 /** The API key: given, or stored in the data directory, or generated, stored and printed once. */
 function resolveApiKey(given: string | undefined, dataDir: string, log: Logger): string {
@@ -211,12 +115,15 @@ function resolveApiKey(given: string | undefined, dataDir: string, log: Logger):
   return key
 }
 
-async function createBrokers(options: LivedeskOptions, realtime: RealtimeConfig, log: Logger): Promise<{ broker: Broker; presence: PresenceManager }> {
+async function createBrokers(options: LivedeskOptions, realtime: RealtimeConfig, log: Logger, observations: Observations): Promise<{ broker: Broker; presence: PresenceManager }> {
   if (!options.redisUrl) return { broker: new MemoryBroker(), presence: new MemoryPresenceManager() }
   const { RedisBroker } = await import('./realtime/broker-redis.js')
   const { RedisPresenceManager } = await import('./realtime/presence-redis.js')
   const { splitRedisUrl } = await import('./realtime/redis-topology.js')
-  const onError = (err: Error) => log.warn({ err: err.message }, 'redis')
+  const onError = (err: Error) => {
+    observations.brokerErrors.inc()
+    log.warn({ err: err.message }, 'redis')
+  }
   const shards = splitRedisUrl(options.redisUrl).map((url) => ({ url, prefix: options.redisPrefix, onError }))
   const brokers = shards.map((common) => new RedisBroker(common))
   const presences = shards.map((common) => new RedisPresenceManager({ ...common, ttlMs: realtime.presenceTtlMs }))
@@ -293,20 +200,20 @@ function domainHooks(domain: () => Domain): RealtimeHooks {
 }
 
 export async function startLivedesk(options: LivedeskOptions = {}): Promise<Livedesk> {
-  const log = pino({ level: options.logLevel ?? 'info' })
+  const log = createLogger({ level: options.logLevel, format: options.logFormat })
   const dataDir = resolve(options.dataDir ?? './data')
   const apiKey = resolveApiKey(options.apiKey, dataDir, log)
-  const realtime: RealtimeConfig = {
-    ...DEFAULT_REALTIME_CONFIG,
-    defaultNamespace: LIVEDESK_NAMESPACE,
-    // A console has this long past its token's expiry to refresh it (Centrifugo gives 25 s): then 3005.
-    expiredCloseDelayMs: EXPIRED_CLOSE_DELAY_MS,
-    nodeId: `livedesk-${randomBytes(3).toString('hex')}`,
-    ...options.realtime,
-  }
+  const realtime: RealtimeConfig = realtimeConfigOf(options)
   if (realtime.insecure) log.warn('insecure gateway: connections without a token are anonymous and every channel operation is allowed (for SDK test suites only)')
-  const db = options.hooks ? undefined : await openDb({ databaseUrl: options.databaseUrl, poolSize: options.databasePoolSize, dataDir, pgliteDurability: options.pgliteDurability })
-  const { broker, presence } = await createBrokers(options, realtime, log)
+  const observations = new Observations(realtime.nodeId)
+  // The standard OTEL_* variables turn traces on; the SDK is loaded only then.
+  const tracingOptions = options.tracing ?? (tracingWanted(process.env) ? {} : undefined)
+  const tracing = tracingOptions ? await (await import('./http/tracing.js')).startTracing({ ...tracingOptions, nodeId: realtime.nodeId, version: VERSION }) : undefined
+  const opened = options.hooks ? undefined : await openDb({ databaseUrl: options.databaseUrl, poolSize: options.databasePoolSize, dataDir, pgliteDurability: options.pgliteDurability })
+  const timed = opened && observations.timedDb(opened)
+  const db = timed && tracing ? tracing.tracedDb(timed) : timed
+  if (db) observations.outboxBacklog(db)
+  const { broker, presence } = await createBrokers(options, realtime, log, observations)
   // The node needs the hooks and the domain needs the node: the hooks reach the domain once it exists.
   let domain: Domain | undefined
   const hooks = options.hooks ?? domainHooks(() => domain!)
@@ -314,28 +221,33 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   const rateLimitRedis = options.redisUrl ? await connectRedis(options.redisUrl, 'ratelimit', log) : undefined
   const limitStore = await limitStoreOf(rateLimitRedis, options.redisPrefix, log)
   const node = new Node({ config: realtime, broker, presence, hooks, log: log.child({ part: 'realtime' }), version: VERSION, limitStore })
+  observations.instrumentNode(node)
   await node.run()
-  const live: LiveGateway = {
+  const gateway: LiveGateway = {
     publish: async (channel, data, opts) => void (await node.publish(channel, data, { idempotencyKey: opts?.idempotencyKey })),
     disconnectUser: (user, code, reason) => node.disconnectUser(user, code, reason),
     closeConnection: (client, code, reason) => node.hub.clients.get(client)?.disconnect(new Disconnect(code, reason)),
     connectionCount: async (channel) => (await node.presenceStats(channel)).numClients,
   }
+  const live = tracing ? tracing.tracedLive(gateway) : gateway
   if (db) domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...options.domain }, log: log.child({ part: 'domain' }), nodeId: realtime.nodeId })
 
+  const redisProbe = options.redisUrl ? await redisChecks(options.redisUrl) : undefined
+  const readiness = new Readiness([...(db ? [databaseCheck(db)] : []), ...(redisProbe?.checks ?? [])])
   const plugins = domain
     ? [{ plugin: apiV1({ domain, apiKey, rateLimitRedis, rateLimitPrefix: options.redisPrefix, widgetSignupsPerMinute: options.widgetSignupsPerMinute, clientMessages: options.clientMessages, operatorMessages: options.operatorMessages, maxJsonDepth: options.maxJsonDepth }), prefix: '/api/v1' }]
     : []
   const app = await buildApp({
     node, apiKey, log, webDir: join(ROOT, 'web', 'dist'),
     // HTTP-streaming, SSE and emulation beside each WebSocket path (transport-http.ts).
-    plugins: [...plugins, { plugin: httpTransports({ node, prefixes: ['', '/centrifugo'], maxRequestBytes: options.emulationMaxRequestBytes }), prefix: '' }],
+    plugins: [...plugins, { plugin: readyRoute(readiness), prefix: '' }, { plugin: configSchemaRoute, prefix: '' }, { plugin: backupRoute({ db: opened, apiKey, dataDir }), prefix: '' }, { plugin: httpTransports({ node, prefixes: ['', '/centrifugo'], maxRequestBytes: options.emulationMaxRequestBytes }), prefix: '' }],
     dbStats: db?.stats, trustProxy: options.trustProxy,
     timeouts: options.httpTimeouts, widgetFrameAncestors: options.widgetFrameAncestors, metricsToken: options.metricsToken,
-    metricsOnMainPort: !options.metricsAddress,
+    metricsOnMainPort: !options.metricsAddress, observations, instrument: tracing?.instrumentHttp,
     serverApi: { keyInQuery: options.apiKeyInQuery, channelPatternMaxLength: options.channelPatternMaxLength, maxJsonDepth: options.maxJsonDepth },
   })
   const detach = attachWebSocket(app.server, node, { paths: ['/connection/websocket', '/centrifugo/connection/websocket'], trustProxy: options.trustProxy })
+  const detachUni = attachUniWebSocket(app.server, node, { paths: ['/connection/uni_websocket', '/centrifugo/connection/uni_websocket'], otherPaths: ['/connection/websocket', '/centrifugo/connection/websocket'] })
   // Past this, accept() drops the socket: a flood of any kind cannot take the files the process needs.
   if (realtime.maxConnections > 0) app.server.maxConnections = maxServerConnections(realtime.maxConnections)
   await app.listen({ port: options.port ?? 8000, host: options.host ?? '0.0.0.0' })
@@ -343,29 +255,41 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 8000)
   const url = `http://127.0.0.1:${port}`
   const metricsServer = options.metricsAddress
-    ? await startMetricsServer({ address: options.metricsAddress, node, db: db?.stats, token: options.metricsToken, log, timeouts: options.httpTimeouts })
+    ? await startMetricsServer({ address: options.metricsAddress, node, db: db?.stats, token: options.metricsToken, log, timeouts: options.httpTimeouts, observations })
     : undefined
 
   let closed: Promise<void> | undefined
   const close = () =>
     (closed ??= (async () => {
+      // Not ready first: a load balancer polling /ready stops sending here before the sockets close.
+      readiness.drain()
+      if (options.drainDelayMs) await new Promise((r) => setTimeout(r, options.drainDelayMs))
       await node.shutdown()
       detach()
+      detachUni()
       await app.close()
       await metricsServer?.close()
       await domain?.close()
       await db?.close()
       rateLimitRedis?.disconnect()
+      await tracing?.close()
+      redisProbe?.close()
     })())
   return { url, wsUrl: `ws://127.0.0.1:${port}/centrifugo/connection/websocket`, port, apiKey, metricsUrl: metricsServer?.url, node, domain, close }
 }
 
-/** `npm start`: start, print where, and stop cleanly on SIGTERM/SIGINT within 5 s. */
+/** `npm start [-- --config livedesk.json] [--print-config]`: start, print where, and stop cleanly on SIGTERM/SIGINT within 5 s of the drain delay. */
 async function main(): Promise<void> {
-  const options = optionsFromEnv()
+  const options = loadConfig()
+  if (process.argv.includes('--print-config')) {
+    process.stdout.write(JSON.stringify(printableConfig(options), null, 2) + '\n')
+    return
+  }
   const livedesk = await startLivedesk(options)
-  const log = pino({ level: options.logLevel })
-  log.info({ url: livedesk.url, ws: livedesk.wsUrl, docs: `${livedesk.url}/docs` }, 'livedesk is up')
+  const log = createLogger({ level: options.logLevel, format: options.logFormat })
+  const noOperators = livedesk.domain ? (await livedesk.domain.operators.list({ limit: 1 })).items.length === 0 : false
+  const apiKeyFile = options.apiKey ? undefined : join(resolve(options.dataDir ?? './data'), 'api-key')
+  printStartBanner(log, chooseLogFormat(options.logFormat, process.stdout.isTTY === true), { url: livedesk.url, apiKeyFile, noOperators })
   let demo: { stop(): Promise<void> } | undefined
   if (options.demo) {
     const { startDemo } = await import('./demo/simulator.js')
@@ -375,7 +299,7 @@ async function main(): Promise<void> {
   }
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down')
-    setTimeout(() => process.exit(1), 5_000).unref()
+    setTimeout(() => process.exit(1), 5_000 + (options.drainDelayMs ?? 0)).unref()
     Promise.resolve(demo?.stop())
       .then(() => livedesk.close())
       .then(() => process.exit(0), () => process.exit(1))

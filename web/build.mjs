@@ -12,11 +12,13 @@ const dist = join(web, 'dist')
 const started = Date.now()
 await rm(dist, { recursive: true, force: true })
 await mkdir(join(dist, 'widget'), { recursive: true })
+await mkdir(join(dist, 'admin'), { recursive: true })
 
 await build({
   entryPoints: {
     'assets/console': join(src, 'console/main.ts'),
     'assets/widget': join(src, 'widget/main.ts'),
+    'assets/admin': join(src, 'admin/main.ts'),
   },
   outdir: dist,
   bundle: true,
@@ -36,7 +38,8 @@ await build({
 await cp(join(src, 'styles'), join(dist, 'assets'), { recursive: true })
 await cp(join(src, 'console/index.html'), join(dist, 'index.html'))
 await cp(join(src, 'widget/index.html'), join(dist, 'widget/index.html'))
+await cp(join(src, 'admin/index.html'), join(dist, 'admin/index.html'))
 
 const version = JSON.parse(await readFile(join(web, '..', 'package.json'), 'utf8')).version
 await writeFile(join(dist, 'build.json'), JSON.stringify({ version, builtAt: new Date().toISOString() }) + '\n')
-console.log(`web: console and widget built into web/dist in ${Date.now() - started} ms`)
+console.log(`web: console, widget and admin page built into web/dist in ${Date.now() - started} ms`)

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Db } from '../store/db.js'
 import { clientById } from '../store/chat.js'
+import { sessionFigures, type SessionFigures } from '../store/figures.js'
 import type { ConnectionCredentials } from '../store/credentials.js'
 import { QUEUE_CHANNEL, clientChannel, clientUser, operatorChannel, operatorUser } from './channels.js'
 import { channelsOf } from './audience.js'
@@ -65,6 +66,8 @@ export interface Domain {
   readonly requests: IdempotentRequests
   /** Client typing (HTTP or widget RPC): to the operator holding the session. */
   clientTyping(clientId: string, text?: string | null): Promise<{ until: string | null }>
+  /** Open sessions by state and busy operators, across every node (the admin page's figures). */
+  figures(): Promise<SessionFigures>
 }
 
 export async function createDomain(deps: { db: Db; live: LiveGateway; config: DomainConfig; log: Logger; nodeId: string }): Promise<Domain> {
@@ -136,6 +139,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
     sessions,
     requests: new IdempotentRequests(ctx),
     clientTyping,
+    figures: () => sessionFigures(ctx.db),
 
     async authenticate(input) {
       if (input.application === 'notifications') {

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import { Type } from 'typebox'
 import { DomainError, type Domain } from '../domain/index.js'
 import rateLimit from '@fastify/rate-limit'
+import { adminRoutes } from './api-v1-admin.js'
 import { Auth } from './api-v1-auth.js'
 import * as S from './api-v1-schemas.js'
 import { errorHandler, sendError } from './errors.js'
@@ -159,6 +160,8 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
       preValidation: auth.apiKey,
       schema: { tags: ['operators'], summary: 'Unblock', security: API_KEY, params: S.IdParams, response: { 200: S.Operator, ...errors(401, 404) } },
     }, async (req) => domain.operators.unblock(req.params.id))
+
+    adminRoutes(plain, { domain, auth })
 
     // ---- clients (API key) -------------------------------------------------------------------------
     app.post('/clients', {

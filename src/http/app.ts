@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import type { Node } from '../realtime/node.js'
 import type { DbStats } from '../store/db.js'
 import { metrics } from './metrics.js'
+import type { Observations } from './observability.js'
 import { securityHeaders } from './security-headers.js'
 import { serverApi, type ServerApiOptions } from './server-api.js'
 import { serverTimeoutOptions, type HttpTimeouts } from './timeouts.js'
@@ -39,12 +40,18 @@ export interface AppOptions {
   metricsToken?: string
   /** Serve `/metrics` here; false when a listener of its own does (metrics-server.ts). @default true */
   metricsOnMainPort?: boolean
+  /** Latency metrics (observability.ts), served at /metrics with the counters. */
+  observations?: Observations
+  /** Called first on the new instance: request hooks that must see every route (traces). */
+  instrument?: (app: FastifyInstance) => void
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({ ...serverTimeoutOptions(opts.timeouts), trustProxy: opts.trustProxy ?? false, loggerInstance: opts.log as FastifyBaseLogger, bodyLimit: opts.bodyLimit ?? 1_048_576, logController: new LogController({ disableRequestLogging: true }) })
   // First, so every route registered below (plugins, static pages, 404s) answers with the headers.
   app.addHook('onSend', securityHeaders({ widgetFrameAncestors: opts.widgetFrameAncestors }))
+  opts.observations?.instrumentHttp(app)
+  opts.instrument?.(app)
 
   await app.register(swagger, {
     openapi: {
@@ -65,7 +72,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     if (opts.node.isClosing) return reply.code(503).send({ status: 'shutting down' })
     return { status: 'ok', node: opts.node.config.nodeId }
   })
-  if (opts.metricsOnMainPort !== false) await app.register(metrics({ node: opts.node, db: opts.dbStats, token: opts.metricsToken }))
+  if (opts.metricsOnMainPort !== false) await app.register(metrics({ node: opts.node, db: opts.dbStats, token: opts.metricsToken, observations: opts.observations }))
   await app.register(serverApi({ ...opts.serverApi, node: opts.node, apiKey: opts.apiKey }))
   for (const { plugin, prefix } of opts.plugins ?? []) await app.register(plugin, { prefix })
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
@@ -73,6 +80,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (opts.webDir && existsSync(opts.webDir)) {
     await app.register(fastifyStatic, { root: opts.webDir, index: 'index.html' })
     app.get('/widget', { schema: { hide: true } }, (_req, reply) => reply.sendFile('widget/index.html'))
+    app.get('/admin', { schema: { hide: true } }, (_req, reply) => reply.sendFile('admin/index.html'))
   }
   return app
 }

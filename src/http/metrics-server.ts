@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { Node } from '../realtime/node.js'
 import type { DbStats } from '../store/db.js'
 import { metrics } from './metrics.js'
+import type { Observations } from './observability.js'
 import { securityHeaders } from './security-headers.js'
 import { serverTimeoutOptions, type HttpTimeouts } from './timeouts.js'
 
@@ -28,11 +29,12 @@ export async function startMetricsServer(opts: {
   token?: string
   log: Logger
   timeouts?: Partial<HttpTimeouts>
+  observations?: Observations
 }): Promise<MetricsServer> {
   const { host, port } = parseListenAddress(opts.address)
   const app = Fastify({ ...serverTimeoutOptions(opts.timeouts), loggerInstance: opts.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
   app.addHook('onSend', securityHeaders())
-  await app.register(metrics({ node: opts.node, db: opts.db, token: opts.token }))
+  await app.register(metrics({ node: opts.node, db: opts.db, token: opts.token, observations: opts.observations }))
   await app.listen({ host, port })
   const bound = app.server.address()
   const url = typeof bound === 'object' && bound ? `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : `http://${host}:${port}`

@@ -3,12 +3,16 @@ import type { FastifyPluginAsync } from 'fastify'
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Node } from '../realtime/node.js'
 import type { DbStats } from '../store/db.js'
+import type { Observations } from './observability.js'
 import { secretMatcher } from './secret.js'
 
-/** `db` absent in gateway-only mode; with `token`, a scrape needs `Authorization: Bearer <token>` (else 401). */
-export function metrics(opts: { node: Node; db?: DbStats; token?: string }): FastifyPluginAsync {
+/**
+ * `db` absent in gateway-only mode; with `token`, a scrape needs `Authorization: Bearer <token>` (else 401).
+ * With `observations`, its histograms are served too (they share its registry, labelled by node).
+ */
+export function metrics(opts: { node: Node; db?: DbStats; token?: string; observations?: Observations }): FastifyPluginAsync {
   const { node } = opts
-  const registry = new Registry()
+  const registry = opts.observations?.registry ?? new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'livedesk_' })
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({ name, help, registers: [registry], collect() { this.set(read()) } })

@@ -1,7 +1,7 @@
 /**
  * Security headers of every answer: `nosniff` and a `Referrer-Policy` everywhere, a strict Content-Security-Policy
- * on the console and widget pages (they load only their own scripts, styles and WebSocket), and `default-src
- * 'none'` on JSON. The console may not be framed; the widget may be framed by the sites configured.
+ * on the console, admin and widget pages (they load only their own scripts, styles and WebSocket), and `default-src
+ * 'none'` on JSON. The console and the admin page may not be framed; the widget may be framed by the sites configured.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
@@ -15,6 +15,8 @@ export interface SecurityHeadersOptions {
 
 /** The console page's paths (web/dist/index.html) and the widget's (web/dist/widget/index.html). */
 const CONSOLE_PAGES = new Set(['/', '/index.html'])
+/** The admin page (web/dist/admin/index.html): the console's policy, never framed. */
+const ADMIN_PAGES = new Set(['/admin', '/admin/', '/admin/index.html'])
 const WIDGET_PAGES = new Set(['/widget', '/widget/', '/widget/index.html'])
 
 /** A Host header fit to be written into a CSP source: a DNS name or an IP address, with an optional port. */
@@ -56,7 +58,7 @@ export function securityHeaders(opts: SecurityHeadersOptions = {}) {
     // Same-origin requests (the pages' own API calls) keep their Referer; no URL leaves for another site.
     reply.header('referrer-policy', 'same-origin')
     const path = req.url.split('?')[0]!
-    if (CONSOLE_PAGES.has(path)) {
+    if (CONSOLE_PAGES.has(path) || ADMIN_PAGES.has(path)) {
       reply.header('content-security-policy', pagePolicy(req.headers.host, "'none'"))
       reply.header('x-frame-options', 'DENY')
     } else if (WIDGET_PAGES.has(path)) {

@@ -37,6 +37,8 @@ export interface ClientNode {
   removeSubscriber(channel: string, client: Client): Promise<void>
   publish(channel: string, data: unknown, opts: { info?: import('../protocol/types.js').ClientInfo }): Promise<Partial<StreamPosition>>
   historyResult(channel: string, req: Omit<HistoryRequest, 'channel'>): Promise<unknown>
+  /** Told when a command's reply (or error) is queued; `startedAt` is its `performance.now()` (metrics). */
+  observeCommand?(transport: string, method: string, startedAt: number): void
   /** Asks for `client.flush()` once this event-loop turn's I/O is done. */
   scheduleFlush(client: Client): void
 }

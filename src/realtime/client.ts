@@ -67,7 +67,8 @@ export class Client {
     private readonly transport: Transport,
     private readonly info: TransportInfo,
   ) {
-    if (!transport.capabilities.bidirectional) this.session = randomUUID()
+    // Centrifugo gives emulated and unidirectional connections a session id.
+    if (transport.capabilities.emulation || !transport.capabilities.bidirectional) this.session = randomUUID()
     this.writes = new WriteQueue(transport, node.config, () => node.scheduleFlush(this))
     this.staleTimer = setTimeout(() => this.disconnect(Disconnects.stale), node.config.staleCloseDelayMs)
     this.commandBudget = node.limits.commandBudget()
@@ -136,6 +137,7 @@ export class Client {
 
   /** Runs one command; a ReplyError becomes an error reply, a Disconnect closes, anything else is error 100. */
   private async run(id: number, method: CommandMethod, fn: () => Promise<unknown>, after?: () => void): Promise<boolean> {
+    const startedAt = performance.now()
     try {
       const result = await fn()
       if (method !== 'send' && method !== 'connect' && this.state !== 'closed') this.enqueue(encodeReply(id, method, result ?? {}))
@@ -153,6 +155,8 @@ export class Client {
         if (method !== 'send') this.enqueue(encodeError(id, Errors.internal().toJSON()))
       }
       return false
+    } finally {
+      this.node.observeCommand?.(this.transport.name, method, startedAt)
     }
   }
 
@@ -218,7 +222,8 @@ export class Client {
     const result: ConnectResult = { client: this.id, version: this.node.version, ping: 0, pong: false, node: this.node.config.nodeId }
     if (this.node.config.pingIntervalMs > 0) {
       result.ping = Math.max(1, Math.round(this.node.config.pingIntervalMs / 1000))
-      result.pong = true
+      // A unidirectional client cannot answer.
+      result.pong = this.transport.capabilities.bidirectional
     } else {
       delete result.ping
       delete result.pong
@@ -536,7 +541,7 @@ export class Client {
 
   ping(): void {
     if (this.state !== 'connected') return
-    if (this.pingSentAt === 0) this.pingSentAt = Date.now()
+    if (this.pingSentAt === 0 && this.transport.capabilities.bidirectional) this.pingSentAt = Date.now()
     this.enqueue(PING)
   }
 

@@ -61,6 +61,8 @@ export class Node implements BrokerEventHandler, ClientNode {
   readonly limits: GatewayLimits
   /** Imported once: importing the HMAC key for every verification was the largest cost of a JWT connect. */
   readonly hmacKey?: Promise<CryptoKey>
+  /** Set by whoever measures the node (src/http/observability.ts); absent: no timing. */
+  observeCommand?: (transport: string, method: string, startedAt: number) => void
   readonly stats: NodeStats = { connects: 0, publications: 0, deliveries: 0, frames: 0, slowDisconnects: 0, errors: 0, emulationRequests: 0 }
   private readonly dirty: Client[] = []
   private flushScheduled = false

@@ -5,11 +5,13 @@
  * node that holds it. A request reaching another node is passed on through the broker's control channel.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { sendError } from '../http/errors.js'
 import type { Node } from './node.js'
 import { originAllowed } from './transport-ws.js'
 import type { Transport, TransportInfo, TransportName } from './transport.js'
+import { connectCommandOf, UniTransport } from './transport-uni.js'
 
 export interface HttpTransportOptions {
   node: Node
@@ -30,10 +32,12 @@ const STREAM_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
 }
 const NEWLINE = Buffer.from('\n')
+const SSE_DATA = Buffer.from('data: ')
+const SSE_END = Buffer.from('\n\n')
 
 /** One streaming response as a transport; commands after connect come through the emulation endpoint. */
 class HttpStreamTransport implements Transport {
-  readonly capabilities = { streaming: true, binary: false, bidirectional: false }
+  readonly capabilities = { streaming: true, binary: false, bidirectional: true, emulation: true }
 
   constructor(readonly name: Exclude<TransportName, 'websocket'>, private readonly res: ServerResponse) {}
 
@@ -45,6 +49,15 @@ class HttpStreamTransport implements Transport {
   write(frame: Buffer | string): void {
     if (this.res.writableEnded || this.res.destroyed) return
     if (this.name === 'sse') {
+      if (typeof frame !== 'string' && frame.indexOf(10) === -1) {
+        // A fan-out publication alone in its frame: the shared Buffer between the event's prefix and end, not copied.
+        this.res.cork()
+        this.res.write(SSE_DATA)
+        this.res.write(frame)
+        this.res.write(SSE_END)
+        process.nextTick(() => this.res.uncork())
+        return
+      }
       // One event per frame; the newlines between messages become `data:` lines, which EventSource joins with '\n'.
       const text = typeof frame === 'string' ? frame : frame.toString()
       this.res.write(`data: ${text.replaceAll('\n', '\ndata: ')}\n\n`)
@@ -74,8 +87,11 @@ export function httpTransports(opts: HttpTransportOptions) {
   // Streams open on this process: they count for the same connection limit as WebSockets.
   let open = 0
   const responses = new Set<ServerResponse>()
+  // A socket that carried a stream is not reused (`Connection: close`); until it is gone, closing the app ends it.
+  const streamSockets = new Set<Socket>()
 
-  const openStream = async (name: 'http_stream' | 'sse', connect: string, req: FastifyRequest, reply: FastifyReply) => {
+  const openStream = async (name: 'http_stream' | 'sse' | 'uni_http_stream' | 'uni_sse', connect: string, req: FastifyRequest, reply: FastifyReply) => {
+    const sse = name === 'sse' || name === 'uni_sse'
     const refusal = await node.limits.admitSocket(req.ip, open++).catch(() => undefined)
     if (refusal) {
       open--
@@ -85,17 +101,29 @@ export function httpTransports(opts: HttpTransportOptions) {
     reply.hijack()
     const res = reply.raw
     // A stream lives as long as the connection: the HTTP idle timeout (issue 12) must not cut it; pings find dead peers.
-    req.raw.socket.setTimeout(0)
+    const socket = req.raw.socket
+    socket.setTimeout(0)
+    streamSockets.add(socket)
+    socket.once('close', () => streamSockets.delete(socket))
     res.writeHead(200, {
       ...STREAM_HEADERS,
-      'Content-Type': name === 'sse' ? 'text/event-stream; charset=utf-8' : 'application/json',
+      'Content-Type': sse ? 'text/event-stream; charset=utf-8' : 'application/json',
+      Connection: 'close',
       ...corsHeaders(req.raw),
     })
     // SSE: an empty line first so that EventSource opens before the connect reply.
-    if (name === 'sse') res.write('\r\n')
+    if (sse) res.write('\r\n')
     res.flushHeaders()
     const info: TransportInfo = { remoteAddress: req.ip, userAgent: req.headers['user-agent'] }
-    const client = node.accept(new HttpStreamTransport(name, res), info)
+    const transport = name === 'uni_http_stream' || name === 'uni_sse'
+      ? new UniTransport(name, {
+        // One push per line (uni_http_stream) or per event (uni_sse).
+        write: (m) => void (res.writableEnded || (sse ? res.write(`data: ${m}\n\n`) : (res.write(m), res.write('\n')))),
+        end: () => void res.end(),
+        get bufferedAmount() { return res.writableLength },
+      })
+      : new HttpStreamTransport(name, res)
+    const client = node.accept(transport, info)
     responses.add(res)
     res.once('close', () => {
       responses.delete(res)
@@ -115,6 +143,7 @@ export function httpTransports(opts: HttpTransportOptions) {
     // Connected streams were ended by the node's shutdown (3001); the rest (not connected yet) end here.
     app.addHook('preClose', async () => {
       for (const res of responses) res.destroy()
+      for (const socket of streamSockets) socket.destroy()
     })
     app.removeAllContentTypeParsers()
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body))
@@ -143,6 +172,21 @@ export function httpTransports(opts: HttpTransportOptions) {
       }
       app.get(`${prefix}/connection/sse`, { schema: { hide: true } }, sse)
       app.post(`${prefix}/connection/sse`, { schema: { hide: true } }, sse)
+
+      // Unidirectional: the body or cf_connect is a bare ConnectRequest (an empty body connects with no data).
+      app.post(`${prefix}/connection/uni_http_stream`, { schema: { hide: true } }, async (req, reply) => {
+        const command = connectCommandOf(typeof req.body === 'string' ? req.body : '')
+        if (command === undefined) return sendError(reply, 400, 'bad_request', 'the body must be a JSON ConnectRequest', 'body')
+        return openStream('uni_http_stream', command, req, reply)
+      })
+      const uniSse = async (req: FastifyRequest, reply: FastifyReply) => {
+        const raw = req.method === 'GET' ? (req.query as Record<string, unknown>).cf_connect : req.body
+        const command = connectCommandOf(typeof raw === 'string' ? raw : '')
+        if (command === undefined) return sendError(reply, 400, 'bad_request', 'cf_connect must be a JSON ConnectRequest', 'cf_connect')
+        return openStream('uni_sse', command, req, reply)
+      }
+      app.get(`${prefix}/connection/uni_sse`, { schema: { hide: true } }, uniSse)
+      app.post(`${prefix}/connection/uni_sse`, { schema: { hide: true } }, uniSse)
 
       app.post(`${prefix}/emulation`, { schema: { hide: true } }, async (req, reply) => {
         if (req.headers['content-type'] === 'application/octet-stream') {

@@ -39,7 +39,7 @@ function framed(payload: Buffer): Buffer[] {
 
 class WsTransport implements Transport {
   readonly name = 'websocket'
-  readonly capabilities = { streaming: true, binary: true, bidirectional: true }
+  readonly capabilities = { streaming: true, binary: true, bidirectional: true, emulation: false }
   private readonly sender: { sendFrame(list: Buffer[]): void }
 
   constructor(private readonly ws: WebSocket) {

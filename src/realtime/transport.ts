@@ -1,6 +1,6 @@
 /** What the client core needs from a connection; transport-ws.ts and transport-http.ts provide it. */
 export interface Transport {
-  /** Centrifugo's transport name: `websocket`, `http_stream`, `sse`. */
+  /** Centrifugo's transport name. */
   readonly name: TransportName
   readonly capabilities: TransportCapabilities
   /** Writes one frame: one message, or several joined by newlines. */
@@ -11,15 +11,17 @@ export interface Transport {
   readonly bufferedAmount: number
 }
 
-export type TransportName = 'websocket' | 'http_stream' | 'sse'
+export type TransportName = 'websocket' | 'http_stream' | 'sse' | 'uni_websocket' | 'uni_http_stream' | 'uni_sse'
 
 export interface TransportCapabilities {
   /** One long response or socket carries every push (all transports so far). */
   streaming: boolean
   /** Binary frames can be written (WebSocket). */
   binary: boolean
-  /** Commands after connect arrive on the same connection; false: through the emulation endpoint. */
+  /** The client sends commands after connect (and answers pings); false: unidirectional, connect only. */
   bidirectional: boolean
+  /** Commands after connect arrive through the emulation endpoint, not on this connection (HTTP-streaming, SSE). */
+  emulation: boolean
 }
 
 /** Facts about the peer, captured at upgrade time. */

@@ -16,4 +16,6 @@ export interface Db {
   close(): Promise<void>
   /** Totals since open; shared by the handle and every transaction handle it gives out. */
   readonly stats: DbStats
+  /** PGlite only: copies its data directory to `target` between two statements (crash-consistent; src/store/pglite-snapshot.ts). */
+  copyDataDir?(target: string): Promise<void>
 }

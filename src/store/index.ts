@@ -5,7 +5,6 @@ import type { Db } from './db.js'
 import { migrate } from './migrate.js'
 import { openPglite } from './pglite.js'
 import type { PgliteDurability } from './pglite-durability.js'
-import { openPostgres } from './postgres.js'
 
 export type { Db } from './db.js'
 
@@ -20,8 +19,9 @@ export interface OpenDbOptions {
 }
 
 export async function openDb(options: OpenDbOptions): Promise<Db> {
+  // pg is loaded only for a PostgreSQL server: the embedded default does not pay for it.
   const db = options.databaseUrl
-    ? await openPostgres(options.databaseUrl, options.poolSize)
+    ? await (await import('./postgres.js')).openPostgres(options.databaseUrl, options.poolSize)
     : await openPgliteExclusive(options.dataDir, options.pgliteDurability)
   try {
     await migrate(db)

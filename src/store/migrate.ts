@@ -1,4 +1,8 @@
-/** Applies pending migrations in one transaction under an advisory lock, so nodes starting together apply each once. */
+/**
+ * Applies pending migrations in one transaction under an advisory lock, so nodes starting together apply each once.
+ * Migrations are forward only: numbered, applied in order, recorded in schema_migrations (id, name, applied_at), never
+ * edited once released (a change is a new migration).
+ */
 import type { Db } from './db.js'
 import { MIGRATIONS, type Migration } from './migrations/index.js'
 
@@ -12,6 +16,10 @@ export async function migrate(db: Db, migrations: Migration[] = MIGRATIONS): Pro
     await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
     const done = new Set((await tx.query<{ id: number }>('SELECT id FROM schema_migrations')).map((r) => Number(r.id)))
+    // Forward only: a schema that a newer livedesk migrated is never served (nor "downgraded") by this one.
+    const known = new Set(migrations.map((m) => m.id))
+    const unknown = [...done].filter((id) => !known.has(id)).sort((a, b) => a - b)
+    if (unknown.length > 0) throw new Error(`the database has migrations this livedesk does not know (${unknown.join(', ')}): it was upgraded by a newer version; run that version or restore a backup`)
     const applied: number[] = []
     for (const m of migrations) {
       if (done.has(m.id)) continue

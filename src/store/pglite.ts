@@ -1,9 +1,14 @@
 /** The embedded default: PGlite (PostgreSQL in WebAssembly) in one directory; one connection, transactions serialised. */
+import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
 import { PGlite, type Transaction } from '@electric-sql/pglite'
 import type { Db, DbStats } from './db.js'
+import { copyBetweenStatements } from './pglite-snapshot.js'
 import { DEFAULT_PGLITE_DURABILITY, fsyncTree, pgliteOptions, type FsyncCounter, type PgliteDurability } from './pglite-durability.js'
 
 /**
@@ -14,9 +19,34 @@ let freshCluster: Blob | undefined
 /** A server opens one database; only a process that creates a second one keeps the dump (40 MB). */
 let newDatabases = 0
 
+/**
+ * PostgreSQL memory settings for PGlite: its defaults (shared_buffers 128 MB, wal_buffers 4 MB) grow the WASM
+ * memory, which never shrinks, to ~190 MB; with these it stays at its 128 MB minimum. livedesk's working set
+ * (open chats, the outbox's tail) fits many times over; the OS page cache holds the rest of the files.
+ */
+export const PGLITE_MEMORY_PARAMS = ['-c', 'shared_buffers=16MB', '-c', 'wal_buffers=1MB', '-c', 'temp_buffers=2MB']
+
+/**
+ * Creates a new cluster in `dir` in a child process: PGlite's initdb takes the WASM memory to ~800 MB and it never
+ * shrinks, so a server that ran initdb itself would keep that memory for its whole life (ESM text: runs from src/ too).
+ */
+async function initdbInChild(dir: string): Promise<void> {
+  const entry = pathToFileURL(createRequire(import.meta.url).resolve('@electric-sql/pglite')).href
+  const script = `const { PGlite } = await import(process.argv[1]); const pg = await PGlite.create({ dataDir: process.argv[2] }); await pg.close()`
+  await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, entry, dir], { maxBuffer: 1 << 20 })
+}
+
 async function createPglite(dir: string | undefined, durability: PgliteDurability, counter: FsyncCounter): Promise<PGlite> {
-  const options = dir ? pgliteOptions(dir, durability, counter) : {}
+  const base = dir ? pgliteOptions(dir, durability, counter) : {}
+  const options = { ...base, startParams: [...(base.startParams ?? PGlite.defaultStartParams), ...PGLITE_MEMORY_PARAMS] }
   if (dir && existsSync(join(dir, 'PG_VERSION'))) return PGlite.create(options)
+  if (dir && !freshCluster) {
+    await initdbInChild(dir)
+    if (durability === 'fsync') await fsyncTree(dir)
+    const pg = await PGlite.create(options)
+    if (++newDatabases >= 2) freshCluster = await pg.dumpDataDir('none')
+    return pg
+  }
   const pg = await PGlite.create(freshCluster ? { ...options, loadDataDir: freshCluster } : options)
   if (!freshCluster && ++newDatabases >= 2) freshCluster = await pg.dumpDataDir('none')
   if (dir && durability === 'fsync') await fsyncTree(dir)
@@ -55,5 +85,6 @@ export async function openPglite(dir?: string, options: OpenPgliteOptions = {}):
     },
     close: () => pg.close(),
     stats,
+    copyDataDir: dir ? (target) => copyBetweenStatements(pg, dir, target) : undefined,
   }
 }

@@ -5,7 +5,7 @@ import { WriteQueue } from '../../src/realtime/write-queue.js'
 /** Records every frame written; `bufferedAmount` is set by the test to play a peer that stopped reading. */
 class RecordingTransport implements Transport {
   readonly name = 'websocket'
-  readonly capabilities = { streaming: true, binary: true, bidirectional: true }
+  readonly capabilities = { streaming: true, binary: true, bidirectional: true, emulation: false }
   readonly frames: Array<Buffer | string> = []
   bufferedAmount = 0
   closed?: { code: number; reason: string }

@@ -17,6 +17,8 @@ import { serviceUrl } from '../realtime/services.js'
 type TransportKind = 'websocket' | 'http_stream' | 'sse'
 const TRANSPORTS: TransportKind[] = ['websocket', 'http_stream', 'sse']
 const SECRET = 'transports-test-secret'
+/** Waits for events are generous: other suites may share the machine's CPUs. */
+const WAIT_MS = 15_000
 
 /** The one place a test says how it connects: the same SDK, configured for one transport. */
 function connectOver(transport: TransportKind, l: TestLivedesk, options: Partial<Options> = {}, emulationVia: TestLivedesk = l): Centrifuge {
@@ -73,12 +75,12 @@ describe.each(TRANSPORTS)('over %s', (transport) => {
   it('connects, gets its server-side channel and its publications', async () => {
     const user = `pub-${transport}-${run}`
     const c = sdk({ data: { user } })
-    const subscribed = nextEvent(c, 'subscribed', (e) => e.channel === `t:${user}`)
-    const connected = nextEvent(c, 'connected')
+    const subscribed = nextEvent(c, 'subscribed', (e) => e.channel === `t:${user}`, WAIT_MS)
+    const connected = nextEvent(c, 'connected', undefined, WAIT_MS)
     c.connect()
     expect((await connected).transport).toBe(transport)
     await subscribed
-    const pub = nextEvent(c, 'publication')
+    const pub = nextEvent(c, 'publication', undefined, WAIT_MS)
     await serverApi(l, 'publish', { channel: `t:${user}`, data: { hello: transport } })
     expect(await pub).toMatchObject({ channel: `t:${user}`, data: { hello: transport }, offset: 1 })
   })
@@ -88,37 +90,37 @@ describe.each(TRANSPORTS)('over %s', (transport) => {
     const channel = `t:${user}`
     const c = sdk({ data: { user } })
     const pubs = collect(c, 'publication')
-    const first = nextEvent(c, 'subscribed', (e) => e.channel === channel)
+    const first = nextEvent(c, 'subscribed', (e) => e.channel === channel, WAIT_MS)
     c.connect()
     await first
     await serverApi(l, 'publish', { channel, data: { seq: 1 } })
-    await until(() => pubs.length === 1, 5_000, 'first publication')
+    await until(() => pubs.length === 1, WAIT_MS, 'first publication')
     gate.held = 0
     gate.promise = new Promise((r) => (gate.open = r))
-    const again = nextEvent(c, 'subscribed', (e) => e.channel === channel)
+    const again = nextEvent(c, 'subscribed', (e) => e.channel === channel, WAIT_MS)
     await serverApi(l, 'disconnect', { user, disconnect: { code: 3010, reason: 'cut' } })
-    await until(() => gate.held > 0, 5_000, 'the reconnect to wait in authenticate')
+    await until(() => gate.held > 0, WAIT_MS, 'the reconnect to wait in authenticate')
     for (const seq of [2, 3]) await serverApi(l, 'publish', { channel, data: { seq } })
     gate.promise = undefined
     gate.open()
     const ctx = await again
     expect(ctx).toMatchObject({ wasRecovering: true, recovered: true })
-    await until(() => pubs.length === 3, 5_000, 'recovered publications')
+    await until(() => pubs.length === 3, WAIT_MS, 'recovered publications')
     expect(pubs.map((p) => p.data.seq)).toEqual([1, 2, 3])
   })
 
   it('answers rpc, presence and history, and keeps answering pongs past the HTTP idle timeout', async () => {
     const user = `cmd-${transport}-${run}`
     const c = sdk({ data: { user } })
-    const disconnects = collect(c, 'disconnected')
-    const connecting = collect(c, 'connecting')
-    const connected = nextEvent(c, 'connected')
+    const connected = nextEvent(c, 'connected', undefined, WAIT_MS)
     c.connect()
     const { client } = await connected
+    const disconnects = collect(c, 'disconnected')
+    const connecting = collect(c, 'connecting')
     expect(await c.rpc('echo', { n: 1 })).toEqual({ data: { method: 'echo', data: { n: 1 } } })
     const room = `t:room-${transport}-${run}`
     const sub = c.newSubscription(room)
-    const subscribed = nextEvent(sub as never, 'subscribed')
+    const subscribed = nextEvent(sub as never, 'subscribed', undefined, WAIT_MS)
     sub.subscribe()
     await subscribed
     await serverApi(l, 'publish', { channel: room, data: { n: 1 } })
@@ -135,14 +137,14 @@ describe.each(TRANSPORTS)('over %s', (transport) => {
     const exp = () => Math.floor(Date.now() / 1000) + 2
     let refreshes = 0
     const c = sdk({ token: await jwt({ sub: user }, exp()), getToken: async () => (refreshes++, jwt({ sub: user }, exp())) })
-    const disconnects = collect(c, 'disconnected')
-    const connecting = collect(c, 'connecting')
-    const connected = nextEvent(c, 'connected')
+    const connected = nextEvent(c, 'connected', undefined, WAIT_MS)
     c.connect()
     await connected
+    const disconnects = collect(c, 'disconnected')
+    const connecting = collect(c, 'connecting')
     const firstExpiry = Date.now() + 2_000 + 1_000 // the token's exp plus the server's grace (expiredCloseDelayMs)
-    await until(() => refreshes > 0, 5_000, 'a token refresh')
-    await until(() => Date.now() > firstExpiry + 200, 5_000, 'the first token to expire')
+    await until(() => refreshes > 0, WAIT_MS, 'a token refresh')
+    await until(() => Date.now() > firstExpiry + 200, WAIT_MS, 'the first token to expire')
     expect(connecting.length + disconnects.length).toBe(0)
     expect(await c.rpc('still', 1)).toEqual({ data: { method: 'still', data: 1 } })
   })
@@ -151,10 +153,10 @@ describe.each(TRANSPORTS)('over %s', (transport) => {
     const user = `term-${transport}-${run}`
     const c = sdk({ data: { user } })
     const connecting = collect(c, 'connecting')
-    const connected = nextEvent(c, 'connected')
+    const connected = nextEvent(c, 'connected', undefined, WAIT_MS)
     c.connect()
     await connected
-    const disconnected = nextEvent(c, 'disconnected')
+    const disconnected = nextEvent(c, 'disconnected', undefined, WAIT_MS)
     await serverApi(l, 'disconnect', { user, disconnect: { code: 3777, reason: 'go away' } })
     expect(await disconnected).toMatchObject({ code: 3777, reason: 'go away' })
     const before = connecting.length
@@ -189,21 +191,21 @@ describe('HTTP transports at the edge', () => {
     expect(tooLarge.status).toBe(413)
   })
 
-  it('a garbage frame over the emulation endpoint closes the session with 3503 bad request, as over WebSocket', async () => {
+  it('a garbage frame over the emulation endpoint closes the session with 3501 bad request, as over WebSocket', async () => {
     const user = `bad-${randomBytes(3).toString('hex')}`
     const c = connectOver('http_stream', l, { data: { user } })
-    const connected = nextEvent(c, 'connected')
+    const connected = nextEvent(c, 'connected', undefined, WAIT_MS)
     c.connect()
     await connected
     const session = [...l.node.hub.sessions.values()].find((x) => x.user === user)!.session!
-    const disconnected = nextEvent(c, 'disconnected')
+    const disconnected = nextEvent(c, 'disconnected', undefined, WAIT_MS)
     expect((await post('/emulation', JSON.stringify({ node: l.node.config.nodeId, session, data: 'not json' }))).status).toBe(204)
-    expect((await disconnected).code).toBe(3503)
+    expect((await disconnected).code).toBe(3501)
     expect(l.node.hub.sessions.has(session)).toBe(false)
   })
 
   it('cuts an HTTP stream whose reader stopped reading once its unsent bytes pass the queue bound (3008 slow)', async () => {
-    const slow = await startTestLivedesk({ hooks: hooks as never, realtime: { ...realtime, maxQueueBytes: 256 * 1024 } })
+    const slow = await startTestLivedesk({ hooks: hooks as never, realtime: { ...realtime, maxQueueBytes: 256 * 1024, pingIntervalMs: 0 } }) // no pings: this reader never answers
     const user = `slow-${randomBytes(3).toString('hex')}`
     const body = JSON.stringify({ id: 1, connect: { data: { user } } })
     const socket = netConnect(slow.port, '127.0.0.1')
@@ -212,13 +214,14 @@ describe('HTTP transports at the edge', () => {
     // Reads the connect reply, then never again.
     await new Promise((r) => socket.once('data', r))
     socket.pause()
-    await until(() => slow.node.hub.userClients(user).length === 1, 5_000, 'the stream to connect')
+    await until(() => slow.node.hub.userClients(user).length === 1, WAIT_MS, 'the stream to connect')
     const big = 'x'.repeat(60_000)
     const before = slow.node.stats.slowDisconnects
     for (let i = 0; i < 400 && slow.node.hub.userClients(user).length > 0; i++) {
       await serverApi(slow, 'publish', { channel: `t:${user}`, data: { big, i } })
     }
-    expect(slow.node.hub.userClients(user)).toHaveLength(0)
+    // The cut happens at the next flush (after this turn's I/O).
+    await until(() => slow.node.hub.userClients(user).length === 0, WAIT_MS, 'the slow stream to be cut')
     expect(slow.node.stats.slowDisconnects).toBe(before + 1)
     socket.destroy()
   })
@@ -242,7 +245,7 @@ if (redisUrl) {
       const c = connectOver(transport, a, { data: { user } }, b)
       clients.push(c)
       const disconnects = collect(c, 'disconnected')
-      const connected = nextEvent(c, 'connected')
+      const connected = nextEvent(c, 'connected', undefined, WAIT_MS)
       c.connect()
       const { client } = await connected
       expect(a.node.hub.clients.has(client)).toBe(true)
@@ -252,8 +255,8 @@ if (redisUrl) {
       expect(await c.rpc('via-b', 1)).toEqual({ data: { method: 'via-b', data: 1 } })
       const room = `t:two-${transport}-${randomBytes(3).toString('hex')}`
       const sub = c.newSubscription(room)
-      const pub = nextEvent(sub as never, 'publication')
-      const subscribed = nextEvent(sub as never, 'subscribed')
+      const pub = nextEvent(sub as never, 'publication', undefined, WAIT_MS)
+      const subscribed = nextEvent(sub as never, 'subscribed', undefined, WAIT_MS)
       sub.subscribe()
       await subscribed
       await serverApi(b, 'publish', { channel: room, data: { n: 1 } })
@@ -266,3 +269,112 @@ if (redisUrl) {
     })
   })
 }
+
+/** Reads messages from a unidirectional stream as they come. */
+function messageQueue() {
+  const items: any[] = []
+  let wake = () => {}
+  return {
+    push(m: any) { items.push(m); wake() },
+    async next(timeoutMs = WAIT_MS): Promise<any> {
+      const deadline = Date.now() + timeoutMs
+      while (items.length === 0) {
+        if (Date.now() > deadline) throw new Error('timed out waiting for a message')
+        await new Promise<void>((r) => { wake = r; setTimeout(r, 50) })
+      }
+      return items.shift()
+    },
+    /** The next message that is not a `{}` ping. */
+    async nextPush(timeoutMs = WAIT_MS): Promise<any> {
+      for (let i = 0; i < 20; i++) {
+        const m = await this.next(timeoutMs)
+        if (Object.keys(m).length) return m
+      }
+      throw new Error('only pings')
+    },
+  }
+}
+
+describe('unidirectional transports', () => {
+  const run = randomBytes(3).toString('hex')
+
+  async function uniHttpStream(user: string) {
+    const q = messageQueue()
+    const res = await fetch(`${l.url}/connection/uni_http_stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: { user } }) })
+    expect(res.status).toBe(200)
+    const done = (async () => {
+      let buf = ''
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += Buffer.from(chunk).toString()
+        let i: number
+        while ((i = buf.indexOf('\n')) >= 0) {
+          q.push(JSON.parse(buf.slice(0, i)))
+          buf = buf.slice(i + 1)
+        }
+      }
+    })()
+    return { q, done }
+  }
+
+  function uniSse(user: string) {
+    const q = messageQueue()
+    const es = new EventSource(`${l.url}/centrifugo/connection/uni_sse?cf_connect=${encodeURIComponent(JSON.stringify({ data: { user } }))}`)
+    es.onmessage = (e: { data: string }) => q.push(JSON.parse(e.data))
+    return { q, close: () => es.close() }
+  }
+
+  async function uniWebSocket(user: string, inUrl: boolean) {
+    const { default: WebSocket } = await import('ws')
+    const q = messageQueue()
+    const connect = JSON.stringify({ data: { user } })
+    const ws = new WebSocket(`${l.wsUrl.replace('/connection/websocket', '/connection/uni_websocket')}${inUrl ? `?cf_connect=${encodeURIComponent(connect)}` : ''}`)
+    const closed = new Promise<{ code: number }>((r) => ws.on('close', (code) => r({ code })))
+    ws.on('message', (data) => q.push(JSON.parse(data.toString())))
+    await new Promise((r) => ws.once('open', r))
+    if (!inUrl) ws.send(connect)
+    return { q, closed, ws }
+  }
+
+  const cases = [
+    ['uni_http_stream', async (user: string) => (await uniHttpStream(user)).q],
+    ['uni_sse', async (user: string) => { const s = uniSse(user); clients.push({ disconnect: s.close } as never); return s.q }],
+    ['uni_websocket (cf_connect)', async (user: string) => (await uniWebSocket(user, true)).q],
+    ['uni_websocket (first message)', async (user: string) => (await uniWebSocket(user, false)).q],
+  ] as const
+
+  it.each(cases)('%s: a connect push with the server-side channel, publications as bare pushes, the disconnect push', async (name, open) => {
+    const user = `uni-${name.replace(/\W+/g, '-')}-${run}`
+    const q = await open(user)
+    const connect = await q.nextPush()
+    expect(connect.connect).toMatchObject({ client: expect.any(String), session: expect.any(String), subs: { [`t:${user}`]: { recoverable: true, positioned: true } } })
+    expect(connect.connect.pong).toBeFalsy()
+    await serverApi(l, 'publish', { channel: `t:${user}`, data: { uni: 1 } })
+    expect(await q.nextPush()).toEqual({ channel: `t:${user}`, pub: { data: { uni: 1 }, offset: 1 } })
+    await serverApi(l, 'disconnect', { user, disconnect: { code: 3777, reason: 'go away' } })
+    expect(await q.nextPush()).toEqual({ disconnect: { code: 3777, reason: 'go away' } })
+  })
+
+  it('lives past several ping rounds without answering them (no pong is expected)', async () => {
+    const user = `uni-ping-${run}`
+    const { q } = await uniHttpStream(user)
+    const { connect } = await q.next()
+    // 600 ms pings, 500 ms pong timeout: a bidirectional client that never answered would be cut by now.
+    await new Promise((r) => setTimeout(r, 1_500))
+    expect(l.node.hub.clients.has(connect.client)).toBe(true)
+    const pings: any[] = []
+    for (let m = await q.next(); ; m = await q.next()) { if (Object.keys(m).length) break; pings.push(m); if (pings.length >= 2) break }
+    expect(pings.length).toBeGreaterThanOrEqual(2)
+  })
+
+  it('refuses a connect request that is not a JSON object with 400 naming it; a refused connect ends with its disconnect', async () => {
+    const bad = await fetch(`${l.url}/connection/uni_http_stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[1]' })
+    expect(bad.status).toBe(400)
+    expect((await bad.json()).error.field).toBe('body')
+    const badSse = await fetch(`${l.url}/connection/uni_sse?cf_connect=nope`)
+    expect(badSse.status).toBe(400)
+    expect((await badSse.json()).error.field).toBe('cf_connect')
+    // An expired JWT (error 109 on a bidirectional connect) ends a unidirectional one with 3005, as Centrifugo maps it.
+    const res = await fetch(`${l.url}/connection/uni_http_stream`, { method: 'POST', body: JSON.stringify({ token: await jwt({ sub: 'late' }, Math.floor(Date.now() / 1000) - 10) }) })
+    expect((await res.text()).trim()).toBe('{"disconnect":{"code":3005,"reason":"connection expired"}}')
+  })
+})

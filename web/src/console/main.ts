@@ -4,7 +4,7 @@
  */
 import { Centrifuge } from 'centrifuge'
 import type { ServerSubscribedContext } from 'centrifuge'
-import { ApiError, apiClient, socketUrl } from '../shared/api.js'
+import { ApiError, apiClient, emulationUrl, transportEndpoints } from '../shared/api.js'
 import { byId, formatCountdown, formatTime, h, safely, throttle } from '../shared/dom.js'
 import type { ChatSession, Envelope, Message, Operator } from '../shared/types.js'
 import { ConsoleState, isClientOnline, type EndReason } from './state.js'
@@ -134,7 +134,8 @@ function endSession(reason: EndReason): void {
 function connect(tok: string): void {
   everConnected = false
   setConn('connecting', 'Connecting…')
-  const c = new Centrifuge(socketUrl(), { data: { application: 'notifications', settings: { token: tok } }, maxReconnectDelay: 5000 })
+  // WebSocket first; behind a proxy that refuses upgrades the SDK falls back to HTTP-streaming, then SSE.
+  const c = new Centrifuge(transportEndpoints(), { data: { application: 'notifications', settings: { token: tok } }, maxReconnectDelay: 5000, emulationEndpoint: emulationUrl() })
   centrifuge = c
   c.on('connecting', safely((ctx: { code: number; reason: string }) => {
     setConn(everConnected ? 'reconnecting' : 'connecting', everConnected ? `Reconnecting… (${ctx.reason})` : 'Connecting…')
@@ -503,9 +504,17 @@ setInterval(safely(() => {
   else updateTimers()
 }), 1000)
 
-// `/?token=...` signs in straight away; the token then lives in sessionStorage, not in the address bar.
-const fromUrl = new URLSearchParams(location.search).get('token')
+// `/#token=...` (the admin page's sign-in link: a fragment never reaches a server or a Referer) or `/?token=...`
+// signs in straight away; the token then lives in sessionStorage, not in the address bar.
+const fromUrl = new URLSearchParams(location.hash.slice(1)).get('token') ?? new URLSearchParams(location.search).get('token')
 if (fromUrl) history.replaceState(null, '', location.pathname)
 const initial = fromUrl ?? sessionStorage.getItem(TOKEN_KEY)
 if (initial) void signIn(initial).catch(() => undefined)
 else showSignIn()
+// A sign-in link opened in a tab already on the console changes only the fragment: start over with its token.
+window.addEventListener('hashchange', safely(() => {
+  const linked = new URLSearchParams(location.hash.slice(1)).get('token')
+  if (!linked) return
+  sessionStorage.setItem(TOKEN_KEY, linked)
+  location.replace(location.pathname)
+}))

@@ -184,6 +184,9 @@ export class ConsoleState {
         return { end: { kind: 'operatorBlocked', message: `You were blocked on the platform${d.reason ? `: ${d.reason}` : ''}. Ask an administrator to unblock you.` } }
       case 'chatUserExists':
         return { end: { kind: 'chatUserExists', message: `Someone signed in as you elsewhere${d.userAgent ? ` (${d.userAgent})` : ''}${d.ip ? ` from ${d.ip}` : ''}, so this console session was closed.` } }
+      // Published by an administrator (the admin page's test event) to this operator or to the queue.
+      case 'adminNotice':
+        return typeof d.text === 'string' ? { notice: `From the administrators: ${d.text}` } : {}
       case 'operatorLoggedOut':
         return { end: { kind: 'operatorLoggedOut', message: `You were signed out${d.reason ? `: ${d.reason}` : ' (in another tab or by an administrator)'}.` } }
       default:

@@ -46,3 +46,20 @@ export function socketUrl(): string {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws'
   return `${proto}://${location.host}/centrifugo/connection/websocket`
 }
+
+/**
+ * The SDK's transports in the order it tries them: WebSocket, then HTTP-streaming and SSE for networks whose
+ * proxies refuse WebSocket upgrades (later commands then go to `emulationUrl()`).
+ */
+export function transportEndpoints(): Array<{ transport: 'websocket' | 'http_stream' | 'sse'; endpoint: string }> {
+  return [
+    { transport: 'websocket', endpoint: socketUrl() },
+    { transport: 'http_stream', endpoint: `${location.origin}/centrifugo/connection/http_stream` },
+    { transport: 'sse', endpoint: `${location.origin}/centrifugo/connection/sse` },
+  ]
+}
+
+/** Where the SDK sends commands of an HTTP-streaming or SSE connection. */
+export function emulationUrl(): string {
+  return `${location.origin}/centrifugo/emulation`
+}
