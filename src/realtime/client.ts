@@ -3,7 +3,7 @@
  * and the write queue that coalesces what is due into one frame.
  */
 import { randomUUID } from 'node:crypto'
-import { decodeCommands, encodeError, encodePush, encodeReply, PING, type DecodedCommand } from '../protocol/codec.js'
+import { jsonCodec, type Codec, type DecodedCommand, type EncodedMessage } from '../protocol/codec.js'
 import { Disconnect, Disconnects, Errors, PublishType, ReplyError, SubscribeFlag, SubscriptionType, UnsubscribeCode } from '../protocol/codes.js'
 import type {
   ClientInfo, Command, CommandMethod, ConnectResult, HistoryRequest, Publication, SubscribeRecoveryRequest, SubscribeResult,
@@ -66,10 +66,12 @@ export class Client {
     private readonly node: ClientNode,
     private readonly transport: Transport,
     private readonly info: TransportInfo,
+    /** The wire format chosen at the handshake; fan-out shares one encoding per codec. */
+    readonly codec: Codec = jsonCodec,
   ) {
     // Centrifugo gives emulated and unidirectional connections a session id.
     if (transport.capabilities.emulation || !transport.capabilities.bidirectional) this.session = randomUUID()
-    this.writes = new WriteQueue(transport, node.config, () => node.scheduleFlush(this))
+    this.writes = new WriteQueue(transport, node.config, () => node.scheduleFlush(this), codec.joinMessages)
     this.staleTimer = setTimeout(() => this.disconnect(Disconnects.stale), node.config.staleCloseDelayMs)
     this.commandBudget = node.limits.commandBudget()
   }
@@ -94,10 +96,10 @@ export class Client {
 
   // ---- incoming ----------------------------------------------------------------------------
 
-  /** A text frame from the socket: newline-joined commands, handled strictly in order. */
-  handleFrame(text: string): void {
+  /** A frame from the socket: newline-joined JSON commands or length-delimited protobuf ones, handled strictly in order. */
+  handleFrame(frame: string | Buffer): void {
     if (this.state === 'closed') return
-    const decoded = decodeCommands(text)
+    const decoded = this.codec.decodeCommands(frame)
     if (!decoded.ok) {
       this.node.log.debug({ client: this.id, error: decoded.error }, 'bad frame')
       this.disconnect(Disconnects.badRequest)
@@ -106,9 +108,10 @@ export class Client {
     this.chain = this.chain.then(() => this.handleCommands(decoded.commands))
   }
 
-  /** A binary frame: this is a JSON-protocol server. */
-  handleBinary(): void {
-    this.disconnect(Disconnects.inappropriateProtocol)
+  /** A binary frame: commands for a protobuf connection, the wrong protocol for a JSON one. */
+  handleBinary(frame: Buffer): void {
+    if (this.codec.binary) this.handleFrame(frame)
+    else this.disconnect(Disconnects.inappropriateProtocol)
   }
 
   private async handleCommands(commands: DecodedCommand[]): Promise<void> {
@@ -120,7 +123,7 @@ export class Client {
       }
       const budget = this.commandBudget.take()
       if (budget === 'disconnect') return this.disconnect(Disconnects.tooManyRequests)
-      if (budget === 'refuse') { this.enqueue(encodeError(cmd.id, Errors.tooManyRequests().toJSON())); continue }
+      if (budget === 'refuse') { this.enqueue(this.codec.encodeError(cmd.id, Errors.tooManyRequests().toJSON())); continue }
       if (cmd.method === 'connect') {
         if (this.connectSeen) return this.disconnect(Disconnects.badRequest)
         this.connectSeen = true
@@ -140,7 +143,7 @@ export class Client {
     const startedAt = performance.now()
     try {
       const result = await fn()
-      if (method !== 'send' && method !== 'connect' && this.state !== 'closed') this.enqueue(encodeReply(id, method, result ?? {}))
+      if (method !== 'send' && method !== 'connect' && this.state !== 'closed') this.enqueue(this.codec.encodeReply(id, method, result ?? {}))
       after?.()
       return true
     } catch (err) {
@@ -148,11 +151,11 @@ export class Client {
       if (err instanceof Disconnect) {
         this.disconnect(err)
       } else if (err instanceof ReplyError) {
-        if (method !== 'send') this.enqueue(encodeError(id, err.toJSON()))
+        if (method !== 'send') this.enqueue(this.codec.encodeError(id, err.toJSON()))
       } else {
         this.node.log.error({ err, client: this.id, method }, 'command failed')
         this.node.stats.errors++
-        if (method !== 'send') this.enqueue(encodeError(id, Errors.internal().toJSON()))
+        if (method !== 'send') this.enqueue(this.codec.encodeError(id, Errors.internal().toJSON()))
       }
       return false
     } finally {
@@ -248,7 +251,7 @@ export class Client {
     }
     this.state = 'connected'
     this.node.stats.connects++
-    this.enqueue(encodeReply(id, 'connect', result))
+    this.enqueue(this.codec.encodeReply(id, 'connect', result))
     for (const channel of channels) this.releasePending(channel)
     this.node.hooks.connected?.(this.ctx!, channels)
   }
@@ -418,7 +421,7 @@ export class Client {
   unsubscribeByServer(channel: string, code: number = UnsubscribeCode.Server, reason = 'server unsubscribe'): void {
     if (!this.subs.has(channel)) return
     void this.removeSubscription(channel).catch((err) => this.node.log.warn({ err }, 'unsubscribe failed'))
-    this.enqueue(encodePush({ channel, unsubscribe: { code, reason } }))
+    this.enqueue(this.codec.encodePush({ channel, unsubscribe: { code, reason } }))
   }
 
   /** Server-side addition at run time: a `subscribe` push, then the channel's publications. */
@@ -432,7 +435,7 @@ export class Client {
       epoch: result.epoch ?? '', offset: result.offset ?? 0,
     }
     if (data !== undefined) push.data = data
-    this.enqueue(encodePush({ channel, subscribe: push }))
+    this.enqueue(this.codec.encodePush({ channel, subscribe: push }))
     this.releasePending(channel)
   }
 
@@ -520,7 +523,7 @@ export class Client {
   }
 
   /** Queues a message; a connection whose unsent bytes pass the cap is cut as slow (3008). */
-  enqueue(message: Buffer | string): void {
+  enqueue(message: EncodedMessage): void {
     if (this.state === 'closed') return
     if (!this.writes.enqueue(message)) this.cutSlow()
   }
@@ -542,7 +545,7 @@ export class Client {
   ping(): void {
     if (this.state !== 'connected') return
     if (this.pingSentAt === 0 && this.transport.capabilities.bidirectional) this.pingSentAt = Date.now()
-    this.enqueue(PING)
+    this.enqueue(this.codec.ping)
   }
 
   // ---- closing -----------------------------------------------------------------------------

@@ -3,9 +3,9 @@
  * connections, and applies node-to-node control messages. Knows nothing of what the channels mean.
  */
 import type { Logger } from 'pino'
-import { encodePublicationPush, encodePush } from '../protocol/codec.js'
+import { encodePublicationPush, encodePush, jsonCodec, type Codec, type EncodedMessage } from '../protocol/codec.js'
 import { Disconnect, Disconnects, Errors } from '../protocol/codes.js'
-import type { ClientInfo, HistoryRequest, StreamPosition } from '../protocol/types.js'
+import type { ClientInfo, HistoryRequest, Push, StreamPosition } from '../protocol/types.js'
 import type { Broker, BrokerEventHandler, BrokerPublication, ControlMessage } from './broker.js'
 import { Client, toPublication } from './client.js'
 import type { ClientNode } from './client-node.js'
@@ -96,8 +96,8 @@ export class Node implements BrokerEventHandler, ClientNode {
   }
 
   /** A new socket. Returns the client so the transport can feed it frames and closes. */
-  accept(transport: Transport, info: TransportInfo): Client {
-    return new Client(this, transport, info)
+  accept(transport: Transport, info: TransportInfo, codec: Codec = jsonCodec): Client {
+    return new Client(this, transport, info, codec)
   }
 
   get isClosing(): boolean {
@@ -133,24 +133,36 @@ export class Node implements BrokerEventHandler, ClientNode {
     const subscribers = this.hub.channels.get(channel)
     if (!subscribers) return
     // Encoded once per channel: every subscriber gets the same bytes.
-    const frame = Buffer.from(encodePublicationPush(channel, pub.data, { offset: position?.offset, info: pub.info, tags: pub.tags }))
+    const meta = { offset: position?.offset, info: pub.info, tags: pub.tags }
+    const frame = Buffer.from(encodePublicationPush(channel, pub.data, meta))
     const offset = position?.offset ?? 0
     const epoch = position?.epoch
-    for (const client of subscribers) client.deliver(channel, frame, offset, epoch)
+    // Other codecs (protobuf) encode lazily, once per channel, only when one of their clients subscribes.
+    let other: OtherEncodings<Buffer> | undefined
+    for (const client of subscribers) {
+      if (client.codec === jsonCodec) client.deliver(channel, frame, offset, epoch)
+      else client.deliver(channel, encodedFor(other ??= new Map(), client.codec, (c) => c.encodePublicationPush(channel, pub.data, meta) as Buffer), offset, epoch)
+    }
     this.stats.deliveries += subscribers.size
   }
 
   handleJoin(channel: string, info: ClientInfo): void {
-    this.broadcastPush(channel, encodePush({ channel, join: { info } }))
+    const push: Push = { channel, join: { info } }
+    this.broadcastPush(channel, encodePush(push), push)
   }
 
   handleLeave(channel: string, info: ClientInfo): void {
-    this.broadcastPush(channel, encodePush({ channel, leave: { info } }))
+    const push: Push = { channel, leave: { info } }
+    this.broadcastPush(channel, encodePush(push), push)
   }
 
-  private broadcastPush(channel: string, frame: string): void {
+  private broadcastPush(channel: string, frame: string, push: Push): void {
     const subscribers = this.hub.channels.get(channel)
-    if (subscribers) for (const client of subscribers) client.enqueue(frame)
+    if (!subscribers) return
+    let other: OtherEncodings<EncodedMessage> | undefined
+    for (const client of subscribers) {
+      client.enqueue(client.codec === jsonCodec ? frame : encodedFor(other ??= new Map(), client.codec, (c) => c.encodePush(push)))
+    }
   }
 
   handleControl(msg: ControlMessage): void {
@@ -181,7 +193,8 @@ export class Node implements BrokerEventHandler, ClientNode {
           }
           break
         case 'message':
-          client.enqueue(`{"push":{"message":{"data":${msg.data}}}}`)
+          // msg.data is JSON text: the protobuf codec sends it as those bytes.
+          client.enqueue(client.codec === jsonCodec ? `{"push":{"message":{"data":${msg.data}}}}` : client.codec.encodePush({ message: { data: Buffer.from(msg.data) } }))
           break
       }
     }
@@ -359,4 +372,13 @@ export class Node implements BrokerEventHandler, ClientNode {
     await this.presenceManager.close()
     await this.limits.close()
   }
+}
+
+/** One fan-out's encodings for codecs other than JSON, by codec name. */
+type OtherEncodings<T> = Map<string, T>
+
+function encodedFor<T>(cache: OtherEncodings<T>, codec: Codec, encode: (codec: Codec) => T): T {
+  let encoded = cache.get(codec.name)
+  if (encoded === undefined) cache.set(codec.name, (encoded = encode(codec)))
+  return encoded
 }

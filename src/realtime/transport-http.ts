@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { sendError } from '../http/errors.js'
 import type { Node } from './node.js'
 import { originAllowed } from './transport-ws.js'
+import { queryWantsProtobuf } from './protocol-choice.js'
 import type { Transport, TransportInfo, TransportName } from './transport.js'
 import { connectCommandOf, UniTransport } from './transport-uni.js'
 
@@ -92,6 +93,8 @@ export function httpTransports(opts: HttpTransportOptions) {
 
   const openStream = async (name: 'http_stream' | 'sse' | 'uni_http_stream' | 'uni_sse', connect: string, req: FastifyRequest, reply: FastifyReply) => {
     const sse = name === 'sse' || name === 'uni_sse'
+    // Centrifugo's SSE is JSON only; its http_stream's protobuf framing is not served here.
+    if (queryWantsProtobuf(req.url)) return sendError(reply, 400, 'bad_request', `cf_protocol=protobuf is served over WebSocket only; ${name} speaks JSON`, 'cf_protocol')
     const refusal = await node.limits.admitSocket(req.ip, open++).catch(() => undefined)
     if (refusal) {
       open--

@@ -7,6 +7,7 @@ import proxyAddr from '@fastify/proxy-addr'
 import { limitCloseReason } from '../protocol/codes.js'
 import type { UpgradeRefusal } from './limits.js'
 import type { Node } from './node.js'
+import { PROTOBUF_SUBPROTOCOL, wsCodec } from './protocol-choice.js'
 import type { Transport, TransportInfo } from './transport.js'
 
 export interface WebSocketOptions {
@@ -21,6 +22,7 @@ const CLOSE_TIMEOUT_MS = 2_000
 const Sender = (wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender
 const TEXT = { binary: false }
 const FRAME = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false }
+const BINARY_FRAME = { ...FRAME, opcode: 2 }
 
 /**
  * Fan-out hands the same Buffer to every subscriber in a row, so the last WebSocket framing is kept and
@@ -28,6 +30,8 @@ const FRAME = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false 
  */
 let lastPayload: Buffer | undefined
 let lastFramed: Buffer[] | undefined
+let lastBinaryPayload: Buffer | undefined
+let lastBinaryFramed: Buffer[] | undefined
 
 function framed(payload: Buffer): Buffer[] {
   if (payload !== lastPayload) {
@@ -37,19 +41,29 @@ function framed(payload: Buffer): Buffer[] {
   return lastFramed!
 }
 
+function framedBinary(payload: Buffer): Buffer[] {
+  if (payload !== lastBinaryPayload) {
+    lastBinaryPayload = payload
+    lastBinaryFramed = Sender.frame(payload, BINARY_FRAME)
+  }
+  return lastBinaryFramed!
+}
+
 class WsTransport implements Transport {
   readonly name = 'websocket'
   readonly capabilities = { streaming: true, binary: true, bidirectional: true, emulation: false }
   private readonly sender: { sendFrame(list: Buffer[]): void }
 
-  constructor(private readonly ws: WebSocket) {
+  /** `binary`: every frame goes out as a binary message (the protobuf protocol). */
+  constructor(private readonly ws: WebSocket, private readonly binary = false) {
     // Without permessage-deflate and Blob payloads, ws's sender writes frames straight through.
     this.sender = (ws as unknown as { _sender: { sendFrame(list: Buffer[]): void } })._sender
   }
 
   write(frame: Buffer | string): void {
     if (this.ws.readyState !== 1) return
-    if (typeof frame === 'string') this.ws.send(frame, TEXT)
+    if (this.binary) this.sender.sendFrame(framedBinary(typeof frame === 'string' ? Buffer.from(frame) : frame))
+    else if (typeof frame === 'string') this.ws.send(frame, TEXT)
     else this.sender.sendFrame(framed(frame))
   }
 
@@ -91,8 +105,9 @@ export function attachWebSocket(server: Server, node: Node, opts: WebSocketOptio
     noServer: true,
     maxPayload: node.config.maxFrameBytes,
     perMessageDeflate: false,
-    // The SDK offers no subprotocol and browsers abort if the server picks one.
-    handleProtocols: () => false,
+    // The JSON SDK offers no subprotocol and browsers abort if the server picks one; the protobuf SDK offers
+    // `centrifuge-protobuf` and aborts unless the server selects it.
+    handleProtocols: (offered) => (offered.has(PROTOBUF_SUBPROTOCOL) ? PROTOBUF_SUBPROTOCOL : false),
   })
   const sockets = new Set<WebSocket>()
 
@@ -110,7 +125,7 @@ export function attachWebSocket(server: Server, node: Node, opts: WebSocketOptio
     const ua = req.headers['user-agent']
     const info = { remoteAddress: req.socket.remoteAddress, userAgent: typeof ua === 'string' ? ua : undefined }
     admit(req, socket)
-      .then((admitted) => admitted && wss.handleUpgrade(req, socket, head, (ws) => serve(ws, info)))
+      .then((admitted) => admitted && wss.handleUpgrade(req, socket, head, (ws) => serve(ws, info, req.url ?? '')))
       .catch((err) => (node.log.warn({ err }, 'upgrade failed'), socket.destroy()))
   }
   // Limits answer before the handshake. An admitted socket counts for the process cap and holds its IP's slot
@@ -137,11 +152,12 @@ export function attachWebSocket(server: Server, node: Node, opts: WebSocketOptio
     return true
   }
   // Listeners live outside the upgrade callback so that they do not keep the upgrade request alive.
-  const serve = (ws: WebSocket, info: TransportInfo) => {
+  const serve = (ws: WebSocket, info: TransportInfo, url: string) => {
     sockets.add(ws)
-    const client = node.accept(new WsTransport(ws), info)
+    const codec = wsCodec(ws.protocol, url)
+    const client = node.accept(new WsTransport(ws, codec.binary), info, codec)
     ws.on('message', (data, isBinary) => {
-      if (isBinary) client.handleBinary()
+      if (isBinary) client.handleBinary(data as Buffer)
       else client.handleFrame(data.toString())
     })
     ws.on('close', (code, reason) => {

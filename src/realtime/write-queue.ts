@@ -25,6 +25,8 @@ export class WriteQueue {
     private readonly transport: Transport,
     private readonly limits: WriteQueueLimits,
     private readonly onDue: () => void,
+    /** Joins several messages into one frame (the codec's `joinMessages`); default: JSON lines. */
+    private readonly join: (messages: readonly (Buffer | string)[]) => Buffer | string = (m) => joinMessages(m, 0, m.length),
   ) {}
 
   /** Queued messages not written yet. */
@@ -59,7 +61,7 @@ export class WriteQueue {
       const max = this.limits.maxMessagesInFrame
       for (let i = 0; i < count; i += max) {
         const n = Math.min(max, count - i)
-        this.transport.write(n === 1 ? queue[i] : joinMessages(queue, i, i + n))
+        this.transport.write(n === 1 ? queue[i] : this.join(i === 0 && n === count ? queue : queue.slice(i, i + n)))
       }
     }
     // Writes are synchronous, so the array can be reused for the next turn.
@@ -76,7 +78,7 @@ export class WriteQueue {
 
 const NEWLINE = Buffer.from('\n')
 
-function joinMessages(queue: Array<Buffer | string>, from: number, to: number): Buffer | string {
+function joinMessages(queue: readonly (Buffer | string)[], from: number, to: number): Buffer | string {
   let allStrings = true
   for (let i = from; i < to; i++) if (typeof queue[i] !== 'string') { allStrings = false; break }
   if (allStrings) return (queue.slice(from, to) as string[]).join('\n')

@@ -10,12 +10,15 @@ import EventSource from 'eventsource'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Centrifuge, Options } from 'centrifuge'
+import { Centrifuge as CentrifugeProtobuf } from 'centrifuge/build/protobuf'
+import WebSocket from 'ws'
+import { decodeReplies, encodeCommands } from '../../src/protocol/codec-protobuf.js'
 import { serverApi, startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
 import { serviceUrl } from '../realtime/services.js'
 
-type TransportKind = 'websocket' | 'http_stream' | 'sse'
-const TRANSPORTS: TransportKind[] = ['websocket', 'http_stream', 'sse']
+type TransportKind = 'websocket' | 'websocket-protobuf' | 'http_stream' | 'sse'
+const TRANSPORTS: TransportKind[] = ['websocket', 'websocket-protobuf', 'http_stream', 'sse']
 const SECRET = 'transports-test-secret'
 /** Waits for events are generous: other suites may share the machine's CPUs. */
 const WAIT_MS = 15_000
@@ -23,12 +26,40 @@ const WAIT_MS = 15_000
 /** The one place a test says how it connects: the same SDK, configured for one transport. */
 function connectOver(transport: TransportKind, l: TestLivedesk, options: Partial<Options> = {}, emulationVia: TestLivedesk = l): Centrifuge {
   if (transport === 'websocket') return newSdk(l.wsUrl, options)
+  if (transport === 'websocket-protobuf') return protobufSdk(l.wsUrl, options)
   return newSdk([{ transport, endpoint: `${l.url}/centrifugo/connection/${transport}` }] as never, {
     emulationEndpoint: `${emulationVia.url}/centrifugo/emulation`,
     // The SDK's option for Node, where EventSource is not global (centrifuge-js's own tests use this package).
     eventsource: EventSource,
     ...options,
   } as Partial<Options>)
+}
+
+/**
+ * The protobuf SDK, speaking JSON values to the tests: payloads travel as the UTF-8 bytes of their JSON text
+ * (the codec's contract), so its codec's commands get `data` as JSON bytes and its replies' payloads are parsed.
+ */
+function protobufSdk(url: string, options: Partial<Options>): Centrifuge {
+  const c = new CentrifugeProtobuf(url, { websocket: WebSocket, minReconnectDelay: 50, maxReconnectDelay: 300, ...options } as never)
+  const codec = (c as unknown as { _codec: { encodeCommands(cs: object[]): Uint8Array; decodeReplies(d: unknown): object[] } })._codec
+  const encode = codec.encodeCommands.bind(codec)
+  const decode = codec.decodeReplies.bind(codec)
+  codec.encodeCommands = (commands) => encode(commands.map((cmd) => mapPayloads(cmd, (v) => (v instanceof Uint8Array ? v : Buffer.from(JSON.stringify(v))))))
+  codec.decodeReplies = (data) => decode(data).map((reply) => mapPayloads(reply, (v) => (v instanceof Uint8Array && v.length ? JSON.parse(Buffer.from(v).toString()) : v)))
+  return c as unknown as Centrifuge
+}
+
+const PAYLOAD_FIELDS = new Set(['data', 'info', 'conn_info', 'chan_info'])
+
+/** Applies `f` to every payload field (`data`, `conn_info`, `chan_info`; `info` when it holds bytes), depth-bounded. */
+function mapPayloads<T>(value: T, f: (v: unknown) => unknown, depth = 0): T {
+  if (depth > 16 || value === null || typeof value !== 'object' || value instanceof Uint8Array) return value
+  for (const [key, v] of Object.entries(value as object)) {
+    if (v === undefined || v === null) continue
+    const payload = PAYLOAD_FIELDS.has(key) && (key !== 'info' || v instanceof Uint8Array)
+    ;(value as Record<string, unknown>)[key] = payload ? f(v) : mapPayloads(v, f, depth + 1)
+  }
+  return value
 }
 
 const jwt = (claims: Record<string, unknown>, exp: number) =>
@@ -78,7 +109,7 @@ describe.each(TRANSPORTS)('over %s', (transport) => {
     const subscribed = nextEvent(c, 'subscribed', (e) => e.channel === `t:${user}`, WAIT_MS)
     const connected = nextEvent(c, 'connected', undefined, WAIT_MS)
     c.connect()
-    expect((await connected).transport).toBe(transport)
+    expect((await connected).transport).toBe(transport === 'websocket-protobuf' ? 'websocket' : transport)
     await subscribed
     const pub = nextEvent(c, 'publication', undefined, WAIT_MS)
     await serverApi(l, 'publish', { channel: `t:${user}`, data: { hello: transport } })
@@ -376,5 +407,62 @@ describe('unidirectional transports', () => {
     // An expired JWT (error 109 on a bidirectional connect) ends a unidirectional one with 3005, as Centrifugo maps it.
     const res = await fetch(`${l.url}/connection/uni_http_stream`, { method: 'POST', body: JSON.stringify({ token: await jwt({ sub: 'late' }, Math.floor(Date.now() / 1000) - 10) }) })
     expect((await res.text()).trim()).toBe('{"disconnect":{"code":3005,"reason":"connection expired"}}')
+  })
+})
+
+describe('protobuf on the WebSocket (issue 13 item 3)', () => {
+  /** A raw socket speaking protobuf chosen by the query (no subprotocol), as Centrifugo's `cf_protocol=protobuf`. */
+  async function rawProtobuf(user: string) {
+    const ws = new WebSocket(`${l.wsUrl}?cf_protocol=protobuf`)
+    const replies: Array<Record<string, any>> = []
+    const binary: boolean[] = []
+    ws.on('message', (data, isBinary) => {
+      binary.push(isBinary)
+      replies.push(...decodeReplies(data as Buffer))
+    })
+    await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)))
+    ws.send(encodeCommands([{ id: 1, connect: { data: { user } } }]))
+    await until(() => replies.some((r) => r.id === 1), WAIT_MS, 'the protobuf connect reply')
+    return { ws, replies, binary }
+  }
+
+  it('serves JSON and protobuf subscribers of one channel from one publication, binary frames for protobuf', async () => {
+    const user = `pb-${randomBytes(3).toString('hex')}`
+    const channel = `t:${user}`
+    const pb = await rawProtobuf(user)
+    const json = newSdk(l.wsUrl, { data: { user } })
+    clients.push(json)
+    const subscribed = nextEvent(json, 'subscribed', (e) => e.channel === channel, WAIT_MS)
+    json.connect()
+    await subscribed
+    const jsonPub = nextEvent(json, 'publication', undefined, WAIT_MS)
+    await serverApi(l, 'publish', { channel, data: { both: true } })
+    expect(await jsonPub).toMatchObject({ channel, data: { both: true } })
+    await until(() => pb.replies.some((r) => r.push?.pub), WAIT_MS, 'the protobuf publication')
+    expect(pb.replies.find((r) => r.push?.pub)!.push).toMatchObject({ channel, pub: { data: { both: true }, offset: 1 } })
+    expect(pb.binary.every(Boolean)).toBe(true)
+    // A user message (a JSON push built by hand for JSON clients) reaches the protobuf client encoded for it.
+    await l.node.sendToUser(user, { note: 1 })
+    await until(() => pb.replies.some((r) => r.push?.message), WAIT_MS, 'the protobuf message push')
+    expect(pb.replies.find((r) => r.push?.message)!.push.message.data).toEqual({ note: 1 })
+    pb.ws.close()
+  })
+
+  it('closes a protobuf connection that sends a malformed command with 3501 bad request', async () => {
+    const pb = await rawProtobuf(`pbbad-${randomBytes(3).toString('hex')}`)
+    const closed = new Promise<number>((r) => pb.ws.once('close', (code) => r(code)))
+    pb.ws.send(Buffer.from([5, 0xff, 0xff]))
+    expect(await closed).toBe(3501)
+  })
+
+  it('refuses cf_protocol=protobuf on HTTP-streaming and SSE with 400 naming cf_protocol', async () => {
+    const http = await fetch(`${l.url}/centrifugo/connection/http_stream?cf_protocol=protobuf`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 1, connect: {} }),
+    })
+    expect(http.status).toBe(400)
+    expect((await http.json()).error.field).toBe('cf_protocol')
+    const sse = await fetch(`${l.url}/centrifugo/connection/sse?cf_protocol=protobuf&cf_connect=${encodeURIComponent('{"id":1,"connect":{}}')}`)
+    expect(sse.status).toBe(400)
+    expect((await sse.json()).error.field).toBe('cf_protocol')
   })
 })
