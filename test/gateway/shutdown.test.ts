@@ -1,16 +1,15 @@
-import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import { describe, it } from 'vitest'
+import { ensureBuilt, ROOT } from '../helpers/built.js'
 import { startTestLivedesk } from '../helpers/livedesk.js'
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
 import { dataAuth } from './raw.js'
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 
 // Concurrent: the in-process restart and the child process are independent and each mostly waits.
 describe.concurrent('graceful shutdown', () => {
@@ -89,18 +88,6 @@ describe.concurrent('graceful shutdown', () => {
     }
   }, 90_000)
 })
-
-/** `npm test` builds first; run alone, this builds the server when dist/main.js is missing or older than src. */
-function ensureBuilt(): void {
-  const main = join(ROOT, 'dist/main.js')
-  const newest = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
-      const p = join(dir, e.name)
-      return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs)
-    }, 0)
-  if (existsSync(main) && statSync(main).mtimeMs >= newest(join(ROOT, 'src'))) return
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe', timeout: 120_000 })
-}
 
 /** A port that was free a moment ago (PORT=0 would not tell us which one the server took). */
 function freePort(): Promise<number> {

@@ -14,11 +14,6 @@ export function ensureBuilt(): string {
       return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs)
     }, 0)
   if (existsSync(main) && statSync(main).mtimeMs >= newest(join(ROOT, 'src'))) return main
-  // Emits even when a file another change is editing has a type error; the test then runs what compiled.
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe', timeout: 180_000 })
-  } catch (err) {
-    if (!existsSync(main)) throw err
-  }
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe', timeout: 180_000 })
   return main
 }
