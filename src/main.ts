@@ -247,7 +247,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
     serverApi: { keyInQuery: options.apiKeyInQuery, channelPatternMaxLength: options.channelPatternMaxLength, maxJsonDepth: options.maxJsonDepth },
   })
   const detach = attachWebSocket(app.server, node, { paths: ['/connection/websocket', '/centrifugo/connection/websocket'], trustProxy: options.trustProxy })
-  const detachUni = attachUniWebSocket(app.server, node, { paths: ['/connection/uni_websocket', '/centrifugo/connection/uni_websocket'], otherPaths: ['/connection/websocket', '/centrifugo/connection/websocket'] })
+  const detachUni = attachUniWebSocket(app.server, node, { paths: ['/connection/uni_websocket', '/centrifugo/connection/uni_websocket'], otherPaths: ['/connection/websocket', '/centrifugo/connection/websocket'], trustProxy: options.trustProxy })
   // Past this, accept() drops the socket: a flood of any kind cannot take the files the process needs.
   if (realtime.maxConnections > 0) app.server.maxConnections = maxServerConnections(realtime.maxConnections)
   await app.listen({ port: options.port ?? 8000, host: options.host ?? '0.0.0.0' })

@@ -98,6 +98,7 @@ export function envOptions(env: NodeJS.ProcessEnv = process.env, argv: string[] 
       maxConnections: envNumber(env, 'MAX_CONNECTIONS'),
       connectionsPerIp: envNumber(env, 'CONNECTIONS_PER_IP'),
       connectsPerIp: perWindow(envNumber(env, 'CONNECTS_PER_IP_PER_SECOND'), 1_000),
+      emulationPerIp: perWindow(envNumber(env, 'EMULATION_PER_IP_PER_SECOND'), 1_000),
       connectionsPerUser: envNumber(env, 'CONNECTIONS_PER_USER'),
       maxSubscriptions: envNumber(env, 'MAX_SUBSCRIPTIONS'),
       commandRate: perWindow(envNumber(env, 'COMMANDS_PER_SECOND'), 1_000),

@@ -101,6 +101,7 @@ export const ConfigSchema = Type.Object(optional({
     maxConnections: count('MAX_CONNECTIONS'),
     connectionsPerIp: count('CONNECTIONS_PER_IP'),
     connectsPerIp: RateLimitSchema,
+    emulationPerIp: RateLimitSchema,
     connectionsPerUser: count('CONNECTIONS_PER_USER'),
     maxSubscriptions: count('MAX_SUBSCRIPTIONS'),
     commandRate: RateLimitSchema,

@@ -12,6 +12,7 @@ import type { Observations } from './observability.js'
 import { securityHeaders } from './security-headers.js'
 import { serverApi, type ServerApiOptions } from './server-api.js'
 import { serverTimeoutOptions, type HttpTimeouts } from './timeouts.js'
+import { unusedConnections } from './unused-connections.js'
 
 export interface AppOptions {
   node: Node
@@ -48,6 +49,9 @@ export interface AppOptions {
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({ ...serverTimeoutOptions(opts.timeouts), trustProxy: opts.trustProxy ?? false, loggerInstance: opts.log as FastifyBaseLogger, bodyLimit: opts.bodyLimit ?? 1_048_576, logController: new LogController({ disableRequestLogging: true }) })
+  // A connection that never sent a request would otherwise hold close() open (unused-connections.ts).
+  const unused = unusedConnections(app.server)
+  app.addHook('preClose', async () => unused.end())
   // First, so every route registered below (plugins, static pages, 404s) answers with the headers.
   app.addHook('onSend', securityHeaders({ widgetFrameAncestors: opts.widgetFrameAncestors }))
   opts.observations?.instrumentHttp(app)

@@ -74,7 +74,8 @@ export class Observations {
   /**
    * Times the node's commands, and the lag of publications made here: from `publishJson` to the end of the
    * event-loop turn whose flush wrote them (a setImmediate queued after the node's flush). One observation per
-   * publication, not per subscriber; a publication made on another node is timed there (clocks may differ).
+   * publication with local subscribers, not per subscriber; a publication made on another node is timed there
+   * (clocks may differ).
    */
   instrumentNode(node: Node): void {
     node.observeCommand = (transport, command, startedAt) =>
@@ -87,21 +88,20 @@ export class Observations {
       current = new Map()
     }, LAG_PENDING_MS)
     rotate.unref()
-    const keyOf = (channel: string, data: string) => `${channel}\n${data}`
-    const publishJson = node.publishJson.bind(node)
-    node.publishJson = (channel, dataJson, opts) => {
-      if (current.size < LAG_PENDING_MAX) current.set(keyOf(channel, dataJson), performance.now())
-      return publishJson(channel, dataJson, opts)
-    }
-    const handlePublication = node.handlePublication.bind(node)
-    node.handlePublication = (channel: string, pub: BrokerPublication, position) => {
-      const key = keyOf(channel, pub.data)
-      const startedAt = current.get(key) ?? previous.get(key)
-      handlePublication(channel, pub, position)
-      if (startedAt === undefined) return
-      current.delete(key)
-      previous.delete(key)
-      if (node.hub.channels.has(channel)) setImmediate(() => this.deliveryLagSeconds.observe((performance.now() - startedAt) / 1000))
+    // A publication back from the broker is a new object (Redis): channel and data find the one published here.
+    const keyOf = (channel: string, pub: BrokerPublication) => `${channel}\n${pub.data}`
+    node.observePublication = {
+      published: (channel, pub) => {
+        if (current.size < LAG_PENDING_MAX) current.set(keyOf(channel, pub), performance.now())
+      },
+      fannedOut: (channel, pub, subscribers) => {
+        const key = keyOf(channel, pub)
+        const startedAt = current.get(key) ?? previous.get(key)
+        if (startedAt === undefined) return
+        current.delete(key)
+        previous.delete(key)
+        if (subscribers > 0) setImmediate(() => this.deliveryLagSeconds.observe((performance.now() - startedAt) / 1000))
+      },
     }
   }
 

@@ -15,6 +15,7 @@ const messageType = (name: string) => root.lookupType(`centrifugal.centrifuge.pr
 const CommandType = messageType('Command')
 const ReplyType = messageType('Reply')
 const ClientInfoType = messageType('ClientInfo')
+const EmulationRequestType = messageType('EmulationRequest')
 
 /** Deeper than any command the SDK sends (a subscription filter is the only recursive message). */
 const MAX_DEPTH = 32
@@ -282,6 +283,29 @@ export function encodePublicationPush(channel: string, dataJson: string, pub: Om
   return delimitedReply({ push: { channel, pub: wirePub } })
 }
 
+/** The protobuf SDK's EmulationRequest (the emulation endpoint's `application/octet-stream` body); `data` is its Commands frame. */
+export interface ProtobufEmulationRequest {
+  node: string
+  session: string
+  data: Buffer
+}
+
+const emulationRequestSchema = wireSchema(EmulationRequestType)
+
+/** Decodes an EmulationRequest body; a bad one is `{ field, message }` naming what is wrong, never a throw. */
+export function decodeEmulationRequest(body: Uint8Array): ProtobufEmulationRequest | { field: string; message: string } {
+  try {
+    checkMessage(body, 0, body.length, emulationRequestSchema, '', 0)
+    const m = EmulationRequestType.decode(body) as unknown as { node?: string; session?: string; data?: Uint8Array }
+    for (const field of ['node', 'session'] as const) {
+      if (!m[field]) return { field, message: `${field} must be a non-empty string` }
+    }
+    return { node: m.node!, session: m.session!, data: Buffer.from(m.data ?? []) }
+  } catch (err) {
+    return { field: 'body', message: `the body must be a protobuf EmulationRequest: ${(err as Error).message}` }
+  }
+}
+
 export const protobufCodec: Codec = {
   name: 'protobuf',
   binary: true,
@@ -301,6 +325,11 @@ export function encodeCommands(commands: readonly Record<string, unknown>[]): Bu
   const writer = protobuf.Writer.create()
   for (const command of commands) CommandType.encodeDelimited(toWire(command, CommandType), writer)
   return writer.finish() as Buffer
+}
+
+/** An EmulationRequest body as the protobuf SDK sends it to the emulation endpoint. */
+export function encodeEmulationRequest(req: { node: string; session: string; data: Uint8Array }): Buffer {
+  return EmulationRequestType.encode(req).finish() as Buffer
 }
 
 /** Decodes a server frame into JSON-shaped replies (`data` parsed from its JSON text). Throws on bad input. */

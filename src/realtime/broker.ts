@@ -48,7 +48,7 @@ export type ControlMessage =
   | { type: 'refresh'; user: string; client?: string; expireAt?: number; expired?: boolean }
   | { type: 'message'; user: string; client?: string; data: string }
   /** Commands for an emulated session: only the node named `node` applies them (centrifuge emulation.go). */
-  | { type: 'emulation'; node: string; session: string; data: string }
+  | { type: 'emulation'; node: string; session: string; data: string; /** `data` is base64 of a protobuf Commands frame. */ binary?: true }
 
 /** Called by the broker for traffic from any node, this one included. */
 export interface BrokerEventHandler {

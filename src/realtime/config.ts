@@ -70,6 +70,11 @@ export interface RealtimeConfig {
    * @default 300 per second
    */
   connectsPerIp: RateLimit
+  /**
+   * Emulation requests (the commands of HTTP-streaming and SSE sessions) per IP address per window, across nodes;
+   * past it the request is answered 429 with Retry-After and its commands are dropped. @default 1000 per second
+   */
+  emulationPerIp: RateLimit
   /** Connections per user, across nodes; past it the connect is closed 3504 connection limit. 0: no limit. @default 32 */
   connectionsPerUser: number
   /**
@@ -115,6 +120,7 @@ export const DEFAULT_REALTIME_CONFIG: RealtimeConfig = {
   maxConnections: defaultMaxConnections(),
   connectionsPerIp: 200,
   connectsPerIp: { points: 300, windowMs: 1_000 },
+  emulationPerIp: { points: 1_000, windowMs: 1_000 },
   connectionsPerUser: 32,
   maxSubscriptions: 128,
   commandRate: { points: 100, windowMs: 1_000 },

@@ -158,6 +158,7 @@ export interface UpgradeRefusal {
 /** The gateway's limits, owned by the node; the transport asks at the upgrade, the client at connect and per command. */
 export class GatewayLimits {
   private readonly connects: Throttle
+  private readonly emulations: Throttle
   private readonly counter: ConnectionCounter
 
   constructor(
@@ -166,6 +167,7 @@ export class GatewayLimits {
   ) {
     this.counter = store.counter
     this.connects = new Throttle('connects', config.connectsPerIp, store)
+    this.emulations = new Throttle('emulation', config.emulationPerIp, store)
   }
 
   /**
@@ -181,6 +183,14 @@ export class GatewayLimits {
     if (connectionsPerIp > 0 && !(await this.shared(() => this.counter.acquire(`ip:${ip}`, connectionsPerIp)))) {
       return { status: 429, retryAfterSec: 1, reason: 'too many connections from this address' }
     }
+    return undefined
+  }
+
+  /** Before an emulation request is read: 429 past the IP's emulation rate. A rate that cannot be read (Redis away) falls back to memory. */
+  async admitEmulation(ip: string | undefined): Promise<UpgradeRefusal | undefined> {
+    if (ip === undefined) return undefined
+    const refused = await this.emulations.take(ip)
+    if (refused) return { status: 429, retryAfterSec: Math.ceil(refused.retryAfterMs / 1000), reason: 'too many emulation requests' }
     return undefined
   }
 

@@ -47,6 +47,17 @@ export interface NodeStats {
   emulationRequests: number
 }
 
+/**
+ * Sees each publication once, never per subscriber (src/http/observability.ts times the delivery lag with it).
+ * Called synchronously on the hot path: keep it cheap, and do not throw.
+ */
+export interface PublicationObserver {
+  /** A publication made on this node, before the broker has it (a memory broker hands it back at once). */
+  published(channel: string, pub: BrokerPublication): void
+  /** A publication back from the broker (made on any node), its frames queued to this node's `subscribers` (0: none here). */
+  fannedOut(channel: string, pub: BrokerPublication, subscribers: number): void
+}
+
 /** The largest history page a client or the server API may ask for. */
 const HISTORY_MAX_LIMIT = 1000
 
@@ -63,6 +74,8 @@ export class Node implements BrokerEventHandler, ClientNode {
   readonly hmacKey?: Promise<CryptoKey>
   /** Set by whoever measures the node (src/http/observability.ts); absent: no timing. */
   observeCommand?: (transport: string, method: string, startedAt: number) => void
+  /** Set by whoever measures the node's publications (src/http/observability.ts); absent: no cost but one check. */
+  observePublication?: PublicationObserver
   readonly stats: NodeStats = { connects: 0, publications: 0, deliveries: 0, frames: 0, slowDisconnects: 0, errors: 0, emulationRequests: 0 }
   private readonly dirty: Client[] = []
   private flushScheduled = false
@@ -117,6 +130,7 @@ export class Node implements BrokerEventHandler, ClientNode {
     const pub: BrokerPublication = { data: dataJson }
     if (opts.info) pub.info = opts.info
     if (opts.tags) pub.tags = opts.tags
+    this.observePublication?.published(channel, pub)
     const position = await this.broker.publish(channel, pub, {
       historySize: opts.skipHistory ? 0 : ns.historySize,
       historyTtlMs: ns.historyTtlMs,
@@ -131,7 +145,10 @@ export class Node implements BrokerEventHandler, ClientNode {
 
   handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition | null): void {
     const subscribers = this.hub.channels.get(channel)
-    if (!subscribers) return
+    if (!subscribers) {
+      this.observePublication?.fannedOut(channel, pub, 0)
+      return
+    }
     // Encoded once per channel: every subscriber gets the same bytes.
     const meta = { offset: position?.offset, info: pub.info, tags: pub.tags }
     const frame = Buffer.from(encodePublicationPush(channel, pub.data, meta))
@@ -144,6 +161,7 @@ export class Node implements BrokerEventHandler, ClientNode {
       else client.deliver(channel, encodedFor(other ??= new Map(), client.codec, (c) => c.encodePublicationPush(channel, pub.data, meta) as Buffer), offset, epoch)
     }
     this.stats.deliveries += subscribers.size
+    this.observePublication?.fannedOut(channel, pub, subscribers.size)
   }
 
   handleJoin(channel: string, info: ClientInfo): void {
@@ -167,7 +185,7 @@ export class Node implements BrokerEventHandler, ClientNode {
 
   handleControl(msg: ControlMessage): void {
     if (msg.type === 'emulation') {
-      if (msg.node === this.config.nodeId) this.hub.sessions.get(msg.session)?.handleFrame(msg.data)
+      if (msg.node === this.config.nodeId) this.hub.sessions.get(msg.session)?.handleFrame(msg.binary ? Buffer.from(msg.data, 'base64') : msg.data)
       return
     }
     const targets = this.hub.userClients(msg.user, msg.client)
@@ -227,10 +245,12 @@ export class Node implements BrokerEventHandler, ClientNode {
    * Commands from the emulation endpoint for a session: applied here when this node holds it, else passed on
    * through the broker to the node named in the request. False when this node was named and has no such session.
    */
-  async emulate(req: { node: string; session: string; data: string }): Promise<boolean> {
+  async emulate(req: { node: string; session: string; data: string | Buffer }): Promise<boolean> {
     this.stats.emulationRequests++
     if (req.node !== this.config.nodeId) {
-      await this.broker.publishControl({ type: 'emulation', ...req })
+      const { node, session, data } = req
+      // Protobuf commands (a Buffer) cross the broker's JSON control channel as base64.
+      await this.broker.publishControl(typeof data === 'string' ? { type: 'emulation', node, session, data } : { type: 'emulation', node, session, data: data.toString('base64'), binary: true })
       return true
     }
     const client = this.hub.sessions.get(req.session)

@@ -13,6 +13,14 @@ export function queryWantsProtobuf(url: string): boolean {
   return params.get('cf_protocol') === 'protobuf' || params.get('format') === 'protobuf'
 }
 
+/**
+ * An HTTP-streaming connection's codec: protobuf when the connect request's Content-Type is
+ * `application/octet-stream`, as Centrifugo's handler_http_stream.go decides (it does not read `cf_protocol`).
+ */
+export function httpStreamCodec(contentType: string | undefined): Codec {
+  return contentType?.split(';')[0].trim().toLowerCase() === 'application/octet-stream' ? protobufCodec : jsonCodec
+}
+
 /** A WebSocket's codec from the selected subprotocol or the query (Centrifugo's websocket handler). */
 export function wsCodec(subprotocol: string, url: string): Codec {
   return subprotocol === PROTOBUF_SUBPROTOCOL || queryWantsProtobuf(url) ? protobufCodec : jsonCodec

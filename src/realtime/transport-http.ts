@@ -1,16 +1,20 @@
 /**
  * Centrifugo's bidirectional emulation (centrifuge handler_http_stream.go, handler_sse.go, emulation.go):
- * the connect command opens a long response (HTTP-streaming: one JSON reply per line; SSE: one `data:` event
- * per frame), and every later command arrives as a POST to the emulation endpoint naming the session and the
- * node that holds it. A request reaching another node is passed on through the broker's control channel.
+ * the connect command opens a long response (HTTP-streaming: one JSON reply per line, or with a binary
+ * `application/octet-stream` connect the protobuf protocol's length-delimited Replies; SSE: JSON only, one `data:`
+ * event per frame), and every later command arrives as a POST to the emulation endpoint (a JSON or protobuf
+ * EmulationRequest) naming the session and the node that holds it. A request reaching another node is passed
+ * on through the broker's control channel.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { sendError } from '../http/errors.js'
+import { jsonCodec, type Codec } from '../protocol/codec.js'
+import { decodeEmulationRequest } from '../protocol/codec-protobuf.js'
 import type { Node } from './node.js'
 import { originAllowed } from './transport-ws.js'
-import { queryWantsProtobuf } from './protocol-choice.js'
+import { httpStreamCodec } from './protocol-choice.js'
 import type { Transport, TransportInfo, TransportName } from './transport.js'
 import { connectCommandOf, UniTransport } from './transport-uni.js'
 
@@ -36,11 +40,16 @@ const NEWLINE = Buffer.from('\n')
 const SSE_DATA = Buffer.from('data: ')
 const SSE_END = Buffer.from('\n\n')
 
-/** One streaming response as a transport; commands after connect come through the emulation endpoint. */
+/**
+ * One streaming response as a transport; commands after connect come through the emulation endpoint.
+ * JSON: one reply per line. Protobuf (http_stream only): the codec's varint length-delimited Replies, back to back.
+ */
 class HttpStreamTransport implements Transport {
-  readonly capabilities = { streaming: true, binary: false, bidirectional: true, emulation: true }
+  readonly capabilities: Transport['capabilities']
 
-  constructor(readonly name: Exclude<TransportName, 'websocket'>, private readonly res: ServerResponse) {}
+  constructor(readonly name: Exclude<TransportName, 'websocket'>, private readonly res: ServerResponse, private readonly codec: Codec = jsonCodec) {
+    this.capabilities = { streaming: true, binary: codec.binary, bidirectional: true, emulation: true }
+  }
 
   get bufferedAmount(): number {
     // The response's own buffer plus its socket's: what the peer has not read yet.
@@ -49,6 +58,11 @@ class HttpStreamTransport implements Transport {
 
   write(frame: Buffer | string): void {
     if (this.res.writableEnded || this.res.destroyed) return
+    if (this.codec.binary) {
+      // Length-delimited messages frame themselves: written as they are, no separator.
+      this.res.write(frame)
+      return
+    }
     if (this.name === 'sse') {
       if (typeof frame !== 'string' && frame.indexOf(10) === -1) {
         // A fan-out publication alone in its frame: the shared Buffer between the event's prefix and end, not copied.
@@ -76,7 +90,7 @@ class HttpStreamTransport implements Transport {
   /** As Centrifugo: a disconnect push, then the end of the response (the SDK reads the code from the push). */
   close(code: number, reason: string): void {
     if (this.res.writableEnded || this.res.destroyed) return
-    this.write(JSON.stringify({ push: { disconnect: { code, reason } } }))
+    this.write(this.codec.binary ? this.codec.encodePush({ disconnect: { code, reason } }) : JSON.stringify({ push: { disconnect: { code, reason } } }))
     this.res.end()
   }
 }
@@ -91,10 +105,9 @@ export function httpTransports(opts: HttpTransportOptions) {
   // A socket that carried a stream is not reused (`Connection: close`); until it is gone, closing the app ends it.
   const streamSockets = new Set<Socket>()
 
-  const openStream = async (name: 'http_stream' | 'sse' | 'uni_http_stream' | 'uni_sse', connect: string, req: FastifyRequest, reply: FastifyReply) => {
+  // Centrifugo's SSE and unidirectional streams speak JSON whatever the query says; only http_stream serves protobuf.
+  const openStream = async (name: 'http_stream' | 'sse' | 'uni_http_stream' | 'uni_sse', connect: string | Buffer, req: FastifyRequest, reply: FastifyReply, codec: Codec = jsonCodec) => {
     const sse = name === 'sse' || name === 'uni_sse'
-    // Centrifugo's SSE is JSON only; its http_stream's protobuf framing is not served here.
-    if (queryWantsProtobuf(req.url)) return sendError(reply, 400, 'bad_request', `cf_protocol=protobuf is served over WebSocket only; ${name} speaks JSON`, 'cf_protocol')
     const refusal = await node.limits.admitSocket(req.ip, open++).catch(() => undefined)
     if (refusal) {
       open--
@@ -110,7 +123,7 @@ export function httpTransports(opts: HttpTransportOptions) {
     socket.once('close', () => streamSockets.delete(socket))
     res.writeHead(200, {
       ...STREAM_HEADERS,
-      'Content-Type': sse ? 'text/event-stream; charset=utf-8' : 'application/json',
+      'Content-Type': sse ? 'text/event-stream; charset=utf-8' : codec.binary ? 'application/octet-stream' : 'application/json',
       Connection: 'close',
       ...corsHeaders(req.raw),
     })
@@ -125,8 +138,8 @@ export function httpTransports(opts: HttpTransportOptions) {
         end: () => void res.end(),
         get bufferedAmount() { return res.writableLength },
       })
-      : new HttpStreamTransport(name, res)
-    const client = node.accept(transport, info)
+      : new HttpStreamTransport(name, res, codec)
+    const client = node.accept(transport, info, codec)
     responses.add(res)
     res.once('close', () => {
       responses.delete(res)
@@ -150,6 +163,14 @@ export function httpTransports(opts: HttpTransportOptions) {
     })
     app.removeAllContentTypeParsers()
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body))
+    // The protobuf SDK's bodies (connect Commands, EmulationRequest) are binary: kept as bytes.
+    app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body))
+    const limitEmulation = async (req: FastifyRequest, reply: FastifyReply) => {
+      const refusal = await node.limits.admitEmulation(req.ip).catch(() => undefined)
+      if (!refusal) return
+      reply.header('Retry-After', String(refusal.retryAfterSec)).headers(corsHeaders(req.raw))
+      return sendError(reply, refusal.status, 'rate_limited', refusal.reason)
+    }
     const preflight = (_req: FastifyRequest, reply: FastifyReply) =>
       reply.code(204).headers({ 'Access-Control-Max-Age': '300', 'Access-Control-Allow-Methods': 'POST, OPTIONS', ...corsHeaders(_req.raw) }).send()
 
@@ -158,16 +179,14 @@ export function httpTransports(opts: HttpTransportOptions) {
       app.options(`${prefix}/emulation`, { schema: { hide: true } }, preflight)
 
       app.post(`${prefix}/connection/http_stream`, { schema: { hide: true } }, async (req, reply) => {
-        if (req.headers['content-type'] === 'application/octet-stream') {
-          return sendError(reply, 415, 'unsupported_media_type', 'only the JSON protocol is served', 'content-type')
-        }
-        const body = typeof req.body === 'string' ? req.body : ''
-        if (!body.trim()) return sendError(reply, 400, 'bad_request', 'the body must hold the connect command', 'body')
-        return openStream('http_stream', body, req, reply)
+        const body = req.body
+        const empty = Buffer.isBuffer(body) ? body.length === 0 : typeof body !== 'string' || !body.trim()
+        if (empty) return sendError(reply, 400, 'bad_request', 'the body must hold the connect command', 'body')
+        return openStream('http_stream', body as string | Buffer, req, reply, httpStreamCodec(req.headers['content-type']))
       })
 
       const sse = async (req: FastifyRequest, reply: FastifyReply) => {
-        const connect = req.method === 'GET' ? (req.query as Record<string, unknown>).cf_connect : req.body
+        const connect = req.method === 'GET' ? (req.query as Record<string, unknown>).cf_connect : textOf(req.body)
         if (typeof connect !== 'string' || !connect.trim()) {
           return sendError(reply, 400, 'bad_request', 'cf_connect must hold the connect command', 'cf_connect')
         }
@@ -178,12 +197,12 @@ export function httpTransports(opts: HttpTransportOptions) {
 
       // Unidirectional: the body or cf_connect is a bare ConnectRequest (an empty body connects with no data).
       app.post(`${prefix}/connection/uni_http_stream`, { schema: { hide: true } }, async (req, reply) => {
-        const command = connectCommandOf(typeof req.body === 'string' ? req.body : '')
+        const command = connectCommandOf(textOf(req.body) ?? '')
         if (command === undefined) return sendError(reply, 400, 'bad_request', 'the body must be a JSON ConnectRequest', 'body')
         return openStream('uni_http_stream', command, req, reply)
       })
       const uniSse = async (req: FastifyRequest, reply: FastifyReply) => {
-        const raw = req.method === 'GET' ? (req.query as Record<string, unknown>).cf_connect : req.body
+        const raw = req.method === 'GET' ? (req.query as Record<string, unknown>).cf_connect : textOf(req.body)
         const command = connectCommandOf(typeof raw === 'string' ? raw : '')
         if (command === undefined) return sendError(reply, 400, 'bad_request', 'cf_connect must be a JSON ConnectRequest', 'cf_connect')
         return openStream('uni_sse', command, req, reply)
@@ -191,11 +210,10 @@ export function httpTransports(opts: HttpTransportOptions) {
       app.get(`${prefix}/connection/uni_sse`, { schema: { hide: true } }, uniSse)
       app.post(`${prefix}/connection/uni_sse`, { schema: { hide: true } }, uniSse)
 
-      app.post(`${prefix}/emulation`, { schema: { hide: true } }, async (req, reply) => {
-        if (req.headers['content-type'] === 'application/octet-stream') {
-          return sendError(reply, 415, 'unsupported_media_type', 'only the JSON protocol is served', 'content-type')
-        }
-        const parsed = parseEmulationRequest(typeof req.body === 'string' ? req.body : '')
+      // Rate-limited per address before the body is read (Centrifugo has no such limit; 429 as the other edges answer).
+      app.post(`${prefix}/emulation`, { schema: { hide: true }, onRequest: limitEmulation }, async (req, reply) => {
+        // The protobuf SDK posts a binary EmulationRequest (application/octet-stream); `data` is then its Commands frame.
+        const parsed = Buffer.isBuffer(req.body) ? decodeEmulationRequest(req.body) : parseEmulationRequest(typeof req.body === 'string' ? req.body : '')
         if ('field' in parsed) return sendError(reply, 400, 'bad_request', parsed.message, parsed.field)
         reply.headers(corsHeaders(req.raw))
         const found = await node.emulate(parsed)
@@ -226,6 +244,11 @@ function parseEmulationRequest(body: string): EmulationRequest | { field: string
     if (typeof v[field] !== 'string' || (field !== 'data' && v[field] === '')) return { field, message: `${field} must be a non-empty string` }
   }
   return { node: v.node as string, session: v.session as string, data: v.data as string }
+}
+
+/** A text body as text; a binary one (application/octet-stream) as its UTF-8 text, read as JSON as Centrifugo does. */
+function textOf(body: unknown): string | undefined {
+  return Buffer.isBuffer(body) ? body.toString() : typeof body === 'string' ? body : undefined
 }
 
 /** A page on another allowed origin (the widget) reads the stream only when its origin is echoed back. */

@@ -10,7 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { Disconnects, limitCloseReason } from '../protocol/codes.js'
 import type { Node } from './node.js'
 import type { Transport, TransportName } from './transport.js'
-import { originAllowed } from './transport-ws.js'
+import { originAllowed, peerAddress } from './transport-ws.js'
 
 /** Where a unidirectional transport puts one message. */
 export interface UniSink {
@@ -87,10 +87,22 @@ export function connectCommandOf(text: string): string | undefined {
   }
 }
 
-/** Serves `uni_websocket` on these paths: the ConnectRequest in `cf_connect` or as the first message. */
-export function attachUniWebSocket(server: Server, node: Node, opts: { paths: string[]; otherPaths: string[] }): () => void {
+export interface UniWebSocketOptions {
+  paths: string[]
+  /** Paths another upgrade handler serves: left to it. */
+  otherPaths: string[]
+  /** As fastify's `trustProxy`: behind a proxy, the peer's address (per-IP limits, `remoteAddress`) comes from X-Forwarded-For. */
+  trustProxy?: boolean | string[]
+}
+
+/**
+ * Serves `uni_websocket` on these paths: the ConnectRequest in `cf_connect` or as the first message. JSON only,
+ * as Centrifugo's uniws (its transport's protocol is always JSON; `cf_protocol` is not read).
+ */
+export function attachUniWebSocket(server: Server, node: Node, opts: UniWebSocketOptions): () => void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 65_536, perMessageDeflate: false })
   const sockets = new Set<WebSocket>()
+  const addressOf = peerAddress(opts.trustProxy)
   let open = 0
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x')
@@ -104,8 +116,14 @@ export function attachUniWebSocket(server: Server, node: Node, opts: { paths: st
       return
     }
     const inUrl = url.searchParams.get('cf_connect')
+    // As Centrifugo: a `cf_connect` that is not a JSON ConnectRequest is answered 400 before the upgrade.
+    if (inUrl !== null && inUrl !== '' && connectCommandOf(inUrl) === undefined) {
+      const body = JSON.stringify({ error: { code: 'bad_request', message: 'cf_connect must be a JSON ConnectRequest', field: 'cf_connect' } })
+      socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+      return
+    }
     // The same admission as the other transports: per-IP connects and open connections, and this handler's process cap.
-    const ip = req.socket.remoteAddress
+    const ip = addressOf(req)
     socket.on('error', () => {})
     node.limits.admitSocket(ip, open++).catch(() => undefined).then((refusal) => {
       if (refusal || socket.destroyed) {
@@ -118,17 +136,17 @@ export function attachUniWebSocket(server: Server, node: Node, opts: { paths: st
         open--
         node.limits.releaseSocket(ip)
       })
-      wss.handleUpgrade(req, socket, head, (ws) => serve(ws, req, inUrl))
+      wss.handleUpgrade(req, socket, head, (ws) => serve(ws, req, ip, inUrl || null))
     })
   }
-  const serve = (ws: WebSocket, req: IncomingMessage, inUrl: string | null) => {
+  const serve = (ws: WebSocket, req: IncomingMessage, ip: string | undefined, inUrl: string | null) => {
     sockets.add(ws)
     const ua = req.headers['user-agent']
     const client = node.accept(new UniTransport('uni_websocket', {
       write: (m) => ws.readyState === 1 && ws.send(m, { binary: false }),
       end: (code, reason) => ws.readyState < 2 && ws.close(code, limitCloseReason(reason)),
       get bufferedAmount() { return ws.bufferedAmount },
-    }), { remoteAddress: req.socket.remoteAddress, userAgent: typeof ua === 'string' ? ua : undefined })
+    }), { remoteAddress: ip, userAgent: typeof ua === 'string' ? ua : undefined })
     ws.on('close', (code, reason) => {
       sockets.delete(ws)
       client.handleClose(code, reason.toString())

@@ -88,7 +88,7 @@ function upgradeRefusal(r: UpgradeRefusal): string {
 }
 
 /** The peer's address as fastify's `request.ip` gives it for the same `trustProxy`. */
-function peerAddress(trustProxy: boolean | string[] | undefined): (req: IncomingMessage) => string | undefined {
+export function peerAddress(trustProxy: boolean | string[] | undefined): (req: IncomingMessage) => string | undefined {
   if (!trustProxy) return (req) => req.socket.remoteAddress
   const trusted = trustProxy === true ? () => true : proxyAddr.compile(trustProxy)
   return (req) => (req.socket.remoteAddress === undefined ? undefined : proxyAddr.all(req, trusted).at(-1))
@@ -123,7 +123,7 @@ export function attachWebSocket(server: Server, node: Node, opts: WebSocketOptio
       return
     }
     const ua = req.headers['user-agent']
-    const info = { remoteAddress: req.socket.remoteAddress, userAgent: typeof ua === 'string' ? ua : undefined }
+    const info = { remoteAddress: addressOf(req), userAgent: typeof ua === 'string' ? ua : undefined }
     admit(req, socket)
       .then((admitted) => admitted && wss.handleUpgrade(req, socket, head, (ws) => serve(ws, info, req.url ?? '')))
       .catch((err) => (node.log.warn({ err }, 'upgrade failed'), socket.destroy()))

@@ -1,8 +1,9 @@
 import WebSocket from 'ws'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, expect, it } from 'vitest'
 import { decodeCommands } from '../../src/protocol/codec.js'
 import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
+import { describeWebSocketOnly } from '../helpers/transports.js'
 import { closedWithin, dataAuth, openRaw, type RawClient } from './raw.js'
 
 const MAX_FRAME = 4_096
@@ -36,7 +37,7 @@ const cases: Array<{ name: string; connectFirst: boolean; frame: string | Buffer
   { name: `an oversized frame (> maxFrameBytes ${MAX_FRAME})`, connectFirst: true, frame: JSON.stringify({ rpc: { method: 'x', data: 'y'.repeat(MAX_FRAME) }, id: 2 }), code: 1009 },
 ]
 
-describe('bad input on the WebSocket', () => {
+describeWebSocketOnly('bad input on the WebSocket', 'raw frames', () => {
   for (const c of cases) {
     it(`closes on ${c.name} with ${c.code}`, async () => {
       const raw = c.connectFirst ? await connectedRaw() : await openRaw(livedesk.wsUrl)

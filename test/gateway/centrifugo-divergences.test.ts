@@ -8,6 +8,7 @@ import WebSocket from 'ws'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { serverApi, startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
 import { newSdk, nextEvent } from '../helpers/sdk.js'
+import { itWebSocketOnly } from '../helpers/transports.js'
 
 const secret = 'divergences-secret'
 const jwt = (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret))
@@ -154,7 +155,7 @@ describe('livedesk answers as Centrifugo v6 where the SDK suite found it did not
     expect(sdk.state).toBe('connected')
   })
 
-  it('a sub_refresh without a token gets error 107 (the subscription ends), not a 3501 disconnect', async () => {
+  itWebSocketOnly('a sub_refresh without a token gets error 107 (the subscription ends), not a 3501 disconnect', 'rewrites the SDK\'s JSON frames in its socket', async () => {
     // The SDK never sends an empty token itself: its socket drops the token from the sub_refresh it sends.
     class TokenlessRefresh extends WebSocket {
       override send(data: any, ...rest: any[]): void {

@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { startTestLivedesk } from '../helpers/livedesk.js'
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
+import { describeWebSocketOnly } from '../helpers/transports.js'
 import { dataAuth, openRaw } from './raw.js'
 
-describe('fan-out', () => {
+describeWebSocketOnly('fan-out', 'counts the lines of raw frames', () => {
   it('coalesces a burst into frames of at most maxMessagesInFrame messages, in order, for raw sockets and the SDK alike', async () => {
     const MAX_IN_FRAME = 8
     const livedesk = await startTestLivedesk({ hooks: dataAuth, realtime: { maxMessagesInFrame: MAX_IN_FRAME } })

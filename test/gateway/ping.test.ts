@@ -1,6 +1,7 @@
 import { beforeAll, describe, it } from 'vitest'
 import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
+import { itWebSocketOnly } from '../helpers/transports.js'
 import { closedWithin, dataAuth, openRaw } from './raw.js'
 
 let livedesk: TestLivedesk
@@ -26,7 +27,7 @@ describe.concurrent('server pings', () => {
     sdk.disconnect()
   }, 20_000)
 
-  it('advertises the ping interval and closes a raw client that never answers pings with 3012', async ({ expect }) => {
+  itWebSocketOnly('advertises the ping interval and closes a raw client that never answers pings with 3012', 'a raw client', async ({ expect }) => {
     const raw = await openRaw(livedesk.wsUrl)
     const reply = await raw.connect({ user: 'mute' })
     expect(reply.connect).toMatchObject({ ping: 1, pong: true })
@@ -36,7 +37,7 @@ describe.concurrent('server pings', () => {
     expect(closed).toEqual({ code: 3012, reason: 'no pong' })
   })
 
-  it('keeps a raw client that answers every ping with {}', async ({ expect }) => {
+  itWebSocketOnly('keeps a raw client that answers every ping with {}', 'a raw client', async ({ expect }) => {
     const raw = await openRaw(livedesk.wsUrl)
     await raw.connect({ user: 'polite' })
     let pings = 0

@@ -4,15 +4,16 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SignJWT } from 'jose'
-import { describe, it } from 'vitest'
+import { it } from 'vitest'
 import { ensureBuilt, ROOT } from '../helpers/built.js'
 import { startTestLivedesk } from '../helpers/livedesk.js'
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
+import { describeWebSocketOnly } from '../helpers/transports.js'
 import { dataAuth } from './raw.js'
 
 
 // Concurrent: the in-process restart and the child process are independent and each mostly waits.
-describe.concurrent('graceful shutdown', () => {
+describeWebSocketOnly('graceful shutdown', 'restarts servers and spawns a built one', () => {
   it('closes SDK clients with 3001 (they reconnect, not disconnect) within 5 s; a new server on the same port takes them back', async ({ expect }) => {
     const first = await startTestLivedesk({ hooks: dataAuth })
     const sdks = Array.from({ length: 3 }, (_, i) => newSdk(first.wsUrl, { data: { user: `u${i}`, channels: [`home:u${i}`] } }))
@@ -87,7 +88,7 @@ describe.concurrent('graceful shutdown', () => {
       rmSync(dataDir, { recursive: true, force: true })
     }
   }, 90_000)
-})
+}, { concurrent: true })
 
 /** A port that was free a moment ago (PORT=0 would not tell us which one the server took). */
 function freePort(): Promise<number> {

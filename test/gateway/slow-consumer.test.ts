@@ -1,13 +1,14 @@
 import type { Socket } from 'node:net'
-import { describe, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { startTestLivedesk } from '../helpers/livedesk.js'
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
+import { describeWebSocketOnly } from '../helpers/transports.js'
 import { dataAuth, metric, openRaw } from './raw.js'
 
 const MAX_QUEUE = 512 * 1024
 const PAD = 'x'.repeat(16 * 1024)
 
-describe('a slow consumer', () => {
+describeWebSocketOnly('a slow consumer', 'pauses a raw socket', () => {
   it('is disconnected with 3008 while a normal SDK client keeps its latency and server memory stays bounded', async () => {
     const livedesk = await startTestLivedesk({ hooks: dataAuth, realtime: { maxQueueBytes: MAX_QUEUE } })
     const channel = 'flood:1'

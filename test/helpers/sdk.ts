@@ -1,8 +1,18 @@
 /** The real `centrifuge` SDK in Node (no global WebSocket in Node 20), plus a way to wait for its events. */
-import { Centrifuge, type ClientEvents, type Options } from 'centrifuge'
+import { Centrifuge, type ClientEvents, type Options, type TransportEndpoint } from 'centrifuge'
 import WebSocket from 'ws'
+import { gatewayTransport } from './transports.js'
 
-export function newSdk(url: string, options: Partial<Options> = {}): Centrifuge {
+const LIVEDESK_WEBSOCKET = /^(wss?):\/\/([^/]+)\/centrifugo\/connection\/websocket$/
+
+/**
+ * The SDK for a livedesk's WebSocket URL (`livedesk.wsUrl`) over the transport `GATEWAY_TRANSPORT` names
+ * (test/helpers/transports.ts). A test that lists its own transports (an array) gets exactly those.
+ */
+export function newSdk(url: string | TransportEndpoint[], options: Partial<Options> = {}): Centrifuge {
+  const livedesk = typeof url === 'string' ? LIVEDESK_WEBSOCKET.exec(url) : null
+  if (livedesk) return gatewayTransport().newSdk(`${livedesk[1] === 'wss' ? 'https' : 'http'}://${livedesk[2]}`, options)
+  if (gatewayTransport().name !== 'websocket') throw new Error(`newSdk: ${JSON.stringify(url)} is not a livedesk WebSocket URL to run over ${gatewayTransport().name}`)
   return new Centrifuge(url, { websocket: WebSocket, minReconnectDelay: 50, maxReconnectDelay: 300, ...options })
 }
 

@@ -25,12 +25,6 @@ export interface ExpectedGroup {
 
 export const EXPECTED: ExpectedGroup[] = [
   {
-    group: 'protobuf over HTTP-streaming',
-    reason: 'protobuf is served over WebSocket only: HTTP-streaming with `cf_protocol=protobuf` (varint-length framing, protobuf emulation requests) answers 400, so the connect times out',
-    run: 'skip',
-    tests: [{ file: 'centrifuge.protobuf.test.ts', name: /^http_stream \(Protobuf\): / }],
-  },
-  {
     group: 'map',
     reason: 'map subscriptions (a later issue): a map subscribe is refused with 103 and map_publish is not a server API method',
     run: 'skip',

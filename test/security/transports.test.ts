@@ -455,14 +455,14 @@ describe('protobuf on the WebSocket (issue 13 item 3)', () => {
     expect(await closed).toBe(3501)
   })
 
-  it('refuses cf_protocol=protobuf on HTTP-streaming and SSE with 400 naming cf_protocol', async () => {
+  // Protobuf over HTTP-streaming and what SSE answers a protobuf request: test/gateway/transport-gaps.test.ts.
+  it('serves HTTP-streaming in the protocol its Content-Type names, not cf_protocol (as Centrifugo)', async () => {
+    const abort = new AbortController()
     const http = await fetch(`${l.url}/centrifugo/connection/http_stream?cf_protocol=protobuf`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 1, connect: {} }),
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 1, connect: { data: { user: `pbq-${randomBytes(3).toString('hex')}` } } }), signal: abort.signal,
     })
-    expect(http.status).toBe(400)
-    expect((await http.json()).error.field).toBe('cf_protocol')
-    const sse = await fetch(`${l.url}/centrifugo/connection/sse?cf_protocol=protobuf&cf_connect=${encodeURIComponent('{"id":1,"connect":{}}')}`)
-    expect(sse.status).toBe(400)
-    expect((await sse.json()).error.field).toBe('cf_protocol')
+    expect(http.status).toBe(200)
+    expect(http.headers.get('content-type')).toBe('application/json')
+    abort.abort()
   })
 })
