@@ -4,7 +4,8 @@ import { lockDataDir } from './data-dir-lock.js'
 import type { Db } from './db.js'
 import { migrate } from './migrate.js'
 import { openPglite } from './pglite.js'
-import type { PgliteDurability } from './pglite-durability.js'
+import { DEFAULT_PGLITE_DURABILITY, type PgliteDurability } from './pglite-durability.js'
+import { clusterFromTemplate } from './pglite-template.js'
 
 export type { Db } from './db.js'
 
@@ -16,13 +17,15 @@ export interface OpenDbOptions {
   dataDir: string
   /** How PGlite's commits reach the disk (src/store/pglite-durability.ts). @default 'fsync' */
   pgliteDurability?: PgliteDurability
+  /** The cluster a new PGlite data directory is copied from (src/store/pglite-template.ts). @default DEFAULT_PGLITE_TEMPLATE */
+  pgliteTemplate?: string
 }
 
 export async function openDb(options: OpenDbOptions): Promise<Db> {
   // pg is loaded only for a PostgreSQL server: the embedded default does not pay for it.
   const db = options.databaseUrl
     ? await (await import('./postgres.js')).openPostgres(options.databaseUrl, options.poolSize)
-    : await openPgliteExclusive(options.dataDir, options.pgliteDurability)
+    : await openPgliteExclusive(options.dataDir, options.pgliteDurability, options.pgliteTemplate)
   try {
     await migrate(db)
   } catch (err) {
@@ -33,10 +36,14 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
 }
 
 /** PGlite in `<dataDir>/pglite`, for this process alone: a process that finds the directory held is refused. */
-async function openPgliteExclusive(dataDir: string, durability: PgliteDurability | undefined): Promise<Db> {
+async function openPgliteExclusive(dataDir: string, durability: PgliteDurability | undefined, template: string | undefined): Promise<Db> {
   const lock = await lockDataDir(dataDir)
   try {
-    const db = await openPglite(join(dataDir, 'pglite'), { durability })
+    const dir = join(dataDir, 'pglite')
+    const fromTemplate = await clusterFromTemplate(dir, durability ?? DEFAULT_PGLITE_DURABILITY, template)
+    const db = await openPglite(dir, { durability })
+    // The template's migrations count as applied now, at this data directory's first start.
+    if (fromTemplate) await db.query('UPDATE schema_migrations SET applied_at = now()')
     return { ...db, close: () => db.close().finally(() => lock.release()) }
   } catch (err) {
     await lock.release()
