@@ -42,6 +42,11 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Db> {
     },
     async transaction(fn) {
       const client = await pool.connect()
+      // A held client is not the pool's to watch: its connection dropping (a server restart) would otherwise be an
+      // uncaught 'error'. The query in flight fails on its own; the broken connection is destroyed, not reused.
+      let broken: Error | undefined
+      const onError = (err: Error) => void (broken = err)
+      client.on('error', onError)
       stats.transactions++
       stats.statements += 2 // BEGIN and COMMIT (or ROLLBACK)
       try {
@@ -50,10 +55,11 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Db> {
         await client.query('COMMIT')
         return result
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {})
+        await client.query('ROLLBACK').catch((rollbackErr: Error) => void (broken ??= rollbackErr))
         throw err
       } finally {
-        client.release()
+        client.off('error', onError)
+        client.release(broken)
       }
     },
     close: () => pool.end(),
