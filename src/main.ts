@@ -228,6 +228,8 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
     disconnectUser: (user, code, reason) => node.disconnectUser(user, code, reason),
     closeConnection: (client, code, reason) => node.hub.clients.get(client)?.disconnect(new Disconnect(code, reason)),
     connectionCount: async (channel) => (await node.presenceStats(channel)).numClients,
+    subscribeUser: (user, channel) => node.subscribeUser(user, channel),
+    unsubscribeUser: (user, channel) => node.unsubscribeUser(user, channel),
   }
   const live = tracing ? tracing.tracedLive(gateway) : gateway
   if (db) domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...options.domain }, log: log.child({ part: 'domain' }), nodeId: realtime.nodeId })

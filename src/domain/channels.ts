@@ -9,6 +9,10 @@ export const clientUser = (clientId: string) => `client:${clientId}`
 export const operatorChannel = (operatorId: string) => `operator:${operatorId}`
 /** Shared by all operators: sessions any operator may take (the queue audience). */
 export const QUEUE_CHANNEL = 'operators:queue'
+/** A group's queue: its sessions waiting for one of its members (each member's console is subscribed server-side). */
+export const groupQueueChannel = (groupId: string) => `operators:queue:${groupId}`
+/** Supervisors: every session event operators see, and every operatorStatusChanged. */
+export const SUPERVISORS_CHANNEL = 'operators:supervisors'
 /** The widget's channel: what the client sees of its chat. */
 export const clientChannel = (clientId: string) => `client:${clientId}`
 

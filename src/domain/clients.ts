@@ -4,6 +4,7 @@ import { touchClientToken } from '../store/credentials.js'
 import { scheduleOffline } from '../store/timers.js'
 import { openSessionOfChat, type DomainContext } from './context.js'
 import { DomainError } from './errors.js'
+import { groupIdOf } from './groups.js'
 import type { Coordinates } from './events.js'
 import { hashToken, newId, newToken } from './tokens.js'
 import { clientView, type Client } from './views.js'
@@ -17,6 +18,8 @@ export interface NewClient {
   ip?: string
   referer?: string
   coordinates?: Coordinates
+  /** The group (id or name) its sessions start in; unknown: 400 naming `group`. */
+  group?: string
 }
 
 export class Clients {
@@ -25,9 +28,10 @@ export class Clients {
   async create(input: NewClient): Promise<Client & { token: string }> {
     const id = newId()
     const token = newToken('cl')
+    const groupId = input.group === undefined ? null : await groupIdOf(this.ctx.db, input.group)
     const [row] = await this.ctx.db.query<any>(
-      `INSERT INTO clients (id, chat_id, name, external_id, channel, messenger_type, whatsapp_phone, ip, referer, coordinates, token_hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+      `INSERT INTO clients (id, chat_id, name, external_id, channel, messenger_type, whatsapp_phone, ip, referer, coordinates, token_hash, group_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
       [
         id,
         newId(),
@@ -40,6 +44,7 @@ export class Clients {
         input.referer ?? null,
         input.coordinates ? JSON.stringify(input.coordinates) : null,
         hashToken(token),
+        groupId,
       ],
     )
     return { ...clientView(row), token }

@@ -8,6 +8,16 @@ export interface DomainConfig {
   typingMinIntervalMs: number
   timerFirstAnswerSec: number
   timerNextAnswersSec: number
+  /** No answer of the holder this long after the assignment: the session goes to another operator. 0: off. */
+  firstAnswerTimeoutSec: number
+  /** Once answered, a client message waiting this long for the next answer: the session goes to another operator. 0: off. */
+  nextAnswerTimeoutSec: number
+  /** A holder `offline` for this long (from its status change): its sessions go back to routing. 0: off. */
+  reassignOfflineAfterMs: number
+  /** No console of an `online` operator connected on any node for this long: `away` (auto). 0: off. */
+  operatorAutoAwayAfterMs: number
+  /** No console of an `online`/`away` operator connected for this long: `offline` (auto). 0: off. */
+  operatorAutoOfflineAfterMs: number
   /** Lifetime of a minted operator token, and the longest an operator JWT may live (its `exp` − `iat`). */
   tokenTtlMs: number
   /**
@@ -49,6 +59,11 @@ export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
   typingMinIntervalMs: 1_000,
   timerFirstAnswerSec: 60,
   timerNextAnswersSec: 120,
+  firstAnswerTimeoutSec: 0,
+  nextAnswerTimeoutSec: 0,
+  reassignOfflineAfterMs: 60_000,
+  operatorAutoAwayAfterMs: 60_000,
+  operatorAutoOfflineAfterMs: 600_000,
   tokenTtlMs: 30 * 24 * 3600 * 1000,
   operatorJwtLeewayMs: 1_000,
   revocationCheckMs: 2_000,

@@ -10,6 +10,7 @@ import { transition } from './lifecycle.js'
 import { Mutator, type Outbox } from './outbox.js'
 import type { LiveGateway } from './ports.js'
 import { EventPublisher } from './publisher.js'
+import { placeInGroup } from './groups.js'
 import { Router } from './routing.js'
 import { sessionViews } from './views.js'
 
@@ -34,7 +35,12 @@ export class DomainContext {
   }
 
   async sessions(tx: Db, ids: string[]): Promise<ChatSession[]> {
-    return sessionViews(tx, ids, { timerFirstAnswerSec: this.config.timerFirstAnswerSec, timerNextAnswersSec: this.config.timerNextAnswersSec })
+    // A live answer timer (reassignment.ts) is what the payload shows; otherwise the configured display value.
+    const { firstAnswerTimeoutSec: first, nextAnswerTimeoutSec: next } = this.config
+    return sessionViews(tx, ids, {
+      timerFirstAnswerSec: first > 0 ? Math.ceil(first) : this.config.timerFirstAnswerSec,
+      timerNextAnswersSec: next > 0 ? Math.ceil(next) : this.config.timerNextAnswersSec,
+    })
   }
 
   async session(tx: Db, id: string): Promise<ChatSession> {
@@ -61,6 +67,7 @@ export class DomainContext {
    */
   async route(tx: Db, out: Outbox, session: SessionRow, first: 'chatSessionStarted' | 'chatSessionSwitchedFromBotToOperator'): Promise<void> {
     if (session.status !== 'queued') await transition(tx, session, 'queued')
+    await placeInGroup(tx, session.id, this.config.nodeTtlMs)
     const assignments = await this.router.drain(tx)
     const ids = [session.id, ...assignments.map((a) => a.session.id).filter((id) => id !== session.id)]
     const views = new Map((await this.sessions(tx, ids)).map((v) => [v.id, v]))
@@ -72,7 +79,8 @@ export class DomainContext {
       if (a.session.id !== session.id) out.publish('chatSessionAssigned', views.get(a.session.id)!, {})
     }
     if (view.status === 'queued') {
-      out.publish('operatorNotFound', { botStatus: 'HELP', chatId: view.chatId, operatorType: 'operator', sessionId: view.id, status: 'queued' }, {})
+      const subject = { session: { status: 'queued' as const, operator_id: null, client_id: view.clientId!, group_id: view.groupId ?? null } }
+      out.publish('operatorNotFound', { botStatus: 'HELP', chatId: view.chatId, operatorType: 'operator', sessionId: view.id, status: 'queued' }, subject)
     }
   }
 }

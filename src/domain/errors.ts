@@ -7,6 +7,8 @@ export type DomainErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'conflict'
+  /** 409: the operator a session is transferred to cannot take it now (status, block, maxChats). */
+  | 'target_unavailable'
   | 'payload_too_large'
   | 'rate_limited'
 

@@ -74,6 +74,23 @@ export interface ChatSession {
   firstClientMessageAfterLastOperatorMessage?: Message | null
   operatorAssignedAt: string | null
   previousOperator?: { id?: string | null; name?: string | null } | null
+  /** The group it is routed in (only that group's members get it); null: any operator. */
+  groupId?: string | null
+  /** Queued in a group outside its working hours with no fallback: waits until they open. */
+  groupClosed?: boolean
+  /** On `chatSessionAdded`/`chatSessionStarted` caused by a transfer (operators only, never the client). */
+  transfer?: SessionTransfer
+}
+
+/** Who moved a session where, and the note for operators (`POST /sessions/{id}/transfer`). */
+export interface SessionTransfer {
+  /** `operator`: the holder; `supervisor`; `api`: the API key (id and name null). */
+  by: { id: string | null; name: string | null; type: 'operator' | 'supervisor' | 'api' }
+  fromOperatorId: string | null
+  /** Who holds it after the transfer; null while it waits in the queue. */
+  toOperatorId: string | null
+  toGroupId: string | null
+  note: string | null
 }
 
 export interface OperatorNotFoundData {
@@ -102,7 +119,9 @@ export interface ChatMessageReadData {
 export interface ChatSessionDeletedData {
   id: string
   chatId: string
+  /** Why it left its holder: the bot's hand-off reason, `reassigned` (a timer or the offline grace), `transferred`, or `closed` (by a supervisor). */
   reason?: string
+  transfer?: SessionTransfer
 }
 
 export interface SessionClosedData {
@@ -136,6 +155,22 @@ export interface TypingData {
   author: { type: 'client' | 'operator'; id: string; name: string | null }
 }
 
+/** `online` takes new chats; `away` keeps its chats and takes none; `offline` takes none. */
+export type OperatorStatus = 'online' | 'away' | 'offline'
+
+export interface OperatorStatusChangedData {
+  operator: {
+    id: string
+    name: string
+    status: OperatorStatus
+    previousStatus: OperatorStatus
+    /** Set by the auto-away/auto-offline timer or undone by a console connecting, not by a person. */
+    auto: boolean
+    openSessions: number
+    maxChats: number
+  }
+}
+
 export interface OperatorLoggedOutData {
   id: string
   at: string
@@ -163,6 +198,8 @@ export interface EventPayloads {
   sessionClosedByOperator: SessionClosedData
   /** Queue audience: a session left the queue for an operator (routing or accept), so other consoles drop it. */
   chatSessionAssigned: ChatSession
+  /** The operator and supervisors: an operator's status changed (by a person, or by the auto-away timer). */
+  operatorStatusChanged: OperatorStatusChangedData
 }
 
 export type EventName = keyof EventPayloads
@@ -202,4 +239,5 @@ export const EVENT_NAMES: readonly EventName[] = [
   'clientOffline',
   'sessionClosedByOperator',
   'chatSessionAssigned',
+  'operatorStatusChanged',
 ]

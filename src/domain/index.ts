@@ -8,7 +8,7 @@ import type { Db } from '../store/db.js'
 import { clientById } from '../store/chat.js'
 import { sessionFigures, type SessionFigures } from '../store/figures.js'
 import type { ConnectionCredentials } from '../store/credentials.js'
-import { QUEUE_CHANNEL, clientChannel, clientUser, operatorChannel, operatorUser } from './channels.js'
+import { clientChannel, clientUser, operatorUser } from './channels.js'
 import { channelsOf } from './audience.js'
 import { ClientPresence, Clients } from './clients.js'
 import { DEFAULT_DOMAIN_CONFIG, type DomainConfig } from './config.js'
@@ -17,11 +17,15 @@ import { assertOperatorCredentials, connectionCredentials, RevocationSweep } fro
 import { DomainError } from './errors.js'
 import { IdempotentRequests } from './idempotency.js'
 import { OperatorPresence } from './operator-presence.js'
+import { Availability } from './availability.js'
+import { consoleChannels, Groups } from './groups.js'
 import { ClientTypingRpc, OperatorTypingRpc, rpcPayload } from './rpc-input.js'
 import { Operators } from './operators.js'
 import type { LiveGateway } from './ports.js'
+import { Reassignment } from './reassignment.js'
 import { Sessions } from './sessions.js'
 import { TimerSweeper } from './timers.js'
+import { Transfers } from './transfers.js'
 import { Typing } from './typing.js'
 
 export { DEFAULT_DOMAIN_CONFIG, type DomainConfig } from './config.js'
@@ -62,6 +66,12 @@ export interface Domain {
   readonly operators: Operators
   readonly clients: Clients
   readonly sessions: Sessions
+  /** Operators' status (online/away/offline) and the supervisors' overview. */
+  readonly availability: Availability
+  /** Groups of operators: members, fallback, working hours. */
+  readonly groups: Groups
+  /** Moving a session to an operator, a group or the queue (POST /sessions/{id}/transfer). */
+  readonly transfers: Transfers
   /** Idempotency-Key of requests that create clients and operators. */
   readonly requests: IdempotentRequests
   /** Client typing (HTTP or widget RPC): to the operator holding the session. */
@@ -81,6 +91,11 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
   const presence = new ClientPresence(ctx, clients)
   const timers = new TimerSweeper(ctx, typing, clients)
   timers.start()
+  const reassignment = new Reassignment(ctx)
+  reassignment.start()
+  const groups = new Groups(ctx)
+  const availability = new Availability(ctx, groups)
+  availability.start()
   const operatorPresence = new OperatorPresence(ctx)
   await operatorPresence.start()
   const revocations = new RevocationSweep(ctx)
@@ -137,6 +152,9 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
     operators,
     clients,
     sessions,
+    availability,
+    groups,
+    transfers: new Transfers(ctx),
     requests: new IdempotentRequests(ctx),
     clientTyping,
     figures: () => sessionFigures(ctx.db),
@@ -149,7 +167,8 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
           // The gateway closes the connection at its token's expiry (after its refresh grace).
           expireAt: op.expiresAt.getTime() / 1000,
           user: operatorUser(op.operatorId),
-          channels: [operatorChannel(op.operatorId), QUEUE_CHANNEL],
+          // Its own, the shared queue, its groups' queues, and the supervisors' for a supervisor.
+          channels: await consoleChannels(ctx.db, op.operatorId),
           info: { kind: 'operator', name: op.name },
           meta,
         }
@@ -220,7 +239,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
 
     async close() {
       closed = true
-      await Promise.all([timers.close(), revocations.stop()])
+      await Promise.all([timers.close(), reassignment.close(), availability.close(), revocations.stop()])
       await Promise.all([...background])
       const allPublished = await ctx.publisher.close()
       await operatorPresence.close(allPublished).catch((err) => ctx.log.warn({ err }, 'leaving the presence record failed'))

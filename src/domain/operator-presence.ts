@@ -6,6 +6,7 @@
  */
 import { setConnectionCredentials, type ConnectionCredentials } from '../store/credentials.js'
 import { addOperatorConnection, heartbeat, removeConnectionsOf, removeNode, removeOperatorConnection } from '../store/operators.js'
+import { consoleOpened } from './availability.js'
 import type { DomainContext } from './context.js'
 
 export class OperatorPresence {
@@ -33,6 +34,8 @@ export class OperatorPresence {
     const done = this.ctx.mutator.run(
       async (tx, out) => {
         await addOperatorConnection(tx, { connectionId, operatorId, nodeId: this.ctx.nodeId, ...credentials })
+        // An auto-set away/offline turns online before the queue drains to it.
+        await consoleOpened(tx, out, operatorId)
         await this.ctx.drain(tx, out)
       },
       { routes: true },

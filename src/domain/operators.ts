@@ -2,7 +2,7 @@
 import { heldSessions } from '../store/chat.js'
 import { revokeOperatorTokens } from '../store/credentials.js'
 import { onlineOperators } from '../store/operators.js'
-import { DISCONNECT, operatorUser } from './channels.js'
+import { DISCONNECT, SUPERVISORS_CHANNEL, operatorUser } from './channels.js'
 import type { DomainContext } from './context.js'
 import { operatorOfJwt, operatorOfMintedToken, type OperatorCredential } from './credentials.js'
 import { DomainError } from './errors.js'
@@ -44,26 +44,29 @@ export class Operators {
     return { items, nextCursor: more ? items[items.length - 1].id : null }
   }
 
-  async create(input: { name: string; maxChats?: number }): Promise<Operator> {
+  async create(input: { name: string; maxChats?: number; role?: 'operator' | 'supervisor' }): Promise<Operator> {
     const id = newId()
-    await this.ctx.db.query(`INSERT INTO operators (id, name, max_chats) VALUES ($1, $2, $3)`, [
+    await this.ctx.db.query(`INSERT INTO operators (id, name, max_chats, role) VALUES ($1, $2, $3, $4)`, [
       id,
       input.name,
       input.maxChats ?? this.ctx.config.defaultMaxChats,
+      input.role ?? 'operator',
     ])
     return this.get(id)
   }
 
-  /** A higher maxChats frees room, so the queue drains. */
-  async update(id: string, input: { name?: string; maxChats?: number }): Promise<Operator> {
+  /** A higher maxChats frees room, so the queue drains. A new role (re)subscribes live consoles to the supervisors' channel. */
+  async update(id: string, input: { name?: string; maxChats?: number; role?: 'operator' | 'supervisor' }): Promise<Operator> {
     await this.ctx.mutator.run(async (tx, out) => {
       const [row] = await tx.query<any>(
-        `UPDATE operators SET name = COALESCE($2, name), max_chats = COALESCE($3, max_chats) WHERE id = $1 RETURNING id`,
-        [id, input.name ?? null, input.maxChats ?? null],
+        `UPDATE operators SET name = COALESCE($2, name), max_chats = COALESCE($3, max_chats), role = COALESCE($4, role) WHERE id = $1 RETURNING id`,
+        [id, input.name ?? null, input.maxChats ?? null, input.role ?? null],
       )
       if (!row) throw new DomainError('not_found', `operator ${id} not found`)
       await this.ctx.drain(tx, out)
     }, { routes: true })
+    if (input.role === 'supervisor') await this.ctx.live.subscribeUser?.(operatorUser(id), SUPERVISORS_CHANNEL).catch(() => {})
+    if (input.role === 'operator') await this.ctx.live.unsubscribeUser?.(operatorUser(id), SUPERVISORS_CHANNEL).catch(() => {})
     return this.get(id)
   }
 
@@ -115,7 +118,7 @@ export class Operators {
       // Held sessions go back to the queue, keeping their place.
       for (const held of await heldSessions(tx, id)) {
         const s = await transition(tx, held, 'queued')
-        out.publish('operatorNotFound', { botStatus: 'HELP', chatId: s.chat_id, operatorType: 'operator', sessionId: s.id, status: 'queued' }, {})
+        out.publish('operatorNotFound', { botStatus: 'HELP', chatId: s.chat_id, operatorType: 'operator', sessionId: s.id, status: 'queued' }, { session: s })
       }
       await this.ctx.drain(tx, out)
     }, { routes: true })

@@ -54,7 +54,8 @@ export class Outbox {
   readonly disconnects: Array<{ user: string; code: number; reason: string }> = []
 
   /** One event (one id) to its audience (audience.ts); nothing when it has none. */
-  publish<E extends EventName>(event: E, data: EventPayloads[E], subject: Subject): void {
+  publish<E extends EventName>(event: E, data: EventPayloads[E], given: Subject): void {
+    const subject = withGroupOf(given, data)
     if (channelsOf(event, subject).length === 0) return
     this.pending.push({ eventId: randomUUID(), event, chatId: chatOf(data), data, subject: snapshot(subject) })
   }
@@ -140,10 +141,23 @@ function chatOf(data: unknown): string | null {
   return typeof chatId === 'string' ? chatId : null
 }
 
+/**
+ * A session payload of a grouped session names its group: its queue events go to the group's queue when the caller
+ * gave no session (or one without `group_id`); a session row given as the subject decides by its own `group_id`.
+ */
+function withGroupOf(subject: Subject, data: unknown): Subject {
+  const groupId = (data as { groupId?: unknown } | null)?.groupId
+  if (typeof groupId !== 'string' || (subject.session && 'group_id' in subject.session)) return subject
+  const d = data as { status: any; operatorId: any; clientId: any }
+  const session = subject.session ?? { status: d.status, operator_id: d.operatorId == null ? null : String(d.operatorId), client_id: d.clientId }
+  return { ...subject, session: { ...session, group_id: groupId } }
+}
+
 /** What audience.ts needs of a subject, and nothing more (it is stored with the event). */
 function snapshot(subject: Subject): Subject {
   const out: Subject = {}
   if (subject.session) out.session = { status: subject.session.status, operator_id: subject.session.operator_id, client_id: subject.session.client_id }
+  if (subject.session?.group_id) out.session!.group_id = subject.session.group_id
   if (subject.operatorId) out.operatorId = subject.operatorId
   if (subject.by) out.by = subject.by
   return out

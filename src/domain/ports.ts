@@ -16,4 +16,7 @@ export interface LiveGateway {
   closeConnection?(client: string, code: number, reason: string): void
   /** Live connections of `user` across all nodes that are subscribed to `channel`. */
   connectionCount(channel: string): Promise<number>
+  /** Subscribes / unsubscribes every connection of `user` on every node to `channel` server-side (group queues, supervisors). */
+  subscribeUser?(user: string, channel: string): Promise<void>
+  unsubscribeUser?(user: string, channel: string): Promise<void>
 }

@@ -23,6 +23,8 @@ import { transition } from './lifecycle.js'
 import { checkNewSessionOfIp } from './ip-limits.js'
 import { atMost } from './outbox.js'
 import { assign } from './routing.js'
+import { groupIdOf } from './groups.js'
+import { roleOf } from '../store/availability.js'
 import { newId } from './tokens.js'
 import type { Typing } from './typing.js'
 import { iso, messageView, type Page } from './views.js'
@@ -43,8 +45,10 @@ export class Sessions {
    * is one statement (store/chat.ts); a new session routes under the queue lock. With an `idempotencyKey`, a
    * retry returns the message the first try wrote (on any node), once its events are out.
    */
-  async clientMessage(clientId: string, input: { text: string; mode?: SessionMode; idempotencyKey?: string }): Promise<Message> {
+  async clientMessage(clientId: string, input: { text: string; mode?: SessionMode; idempotencyKey?: string; group?: string }): Promise<Message> {
     checkText(input.text)
+    // The group of a session this message opens (an open session keeps its own); unknown: 400 naming `group`.
+    const groupId = input.group === undefined ? undefined : await groupIdOf(this.ctx.db, input.group)
     const chat = await this.ctx.chatKeys.client(clientId)
     const key = input.idempotencyKey === undefined ? undefined : `client:${clientId}:${input.idempotencyKey}`
     const replayed = key && chat ? await this.replay(chat, key) : undefined
@@ -55,7 +59,7 @@ export class Sessions {
       if (fast.typingUntil && fast.typingUntil.getTime() > Date.now() - 1_000) await this.typing.stop({ type: 'client', id: clientId }, fast.message.chatId)
       return fast.message
     }
-    const message = (key && chat ? await this.replay(chat, key) : undefined) ?? (await this.firstClientMessage(clientId, input, key, chat))
+    const message = (key && chat ? await this.replay(chat, key) : undefined) ?? (await this.firstClientMessage(clientId, { ...input, groupId }, key, chat))
     await this.typing.stop({ type: 'client', id: clientId }, message.chatId)
     return message
   }
@@ -72,14 +76,14 @@ export class Sessions {
       const written = await insertClientMessageInOpenSession(db, { id: newId(), clientId, text, eventId, idempotencyKey: key, nodeId: this.ctx.nodeId })
       if (!written) return undefined
       const message = messageView(written.message)
-      const { status, operator_id, client_id } = written.session
+      const { status, operator_id, client_id, group_id } = written.session
       out.written({
         id: written.event.id,
         eventId,
         event: 'chatMessageCreated',
         chatId: message.chatId,
         data: message,
-        subject: { session: { status, operator_id, client_id } },
+        subject: { session: { status, operator_id, client_id, group_id } },
         at: iso(written.event.created_at)!,
       })
       return { message, typingUntil: written.session.client_typing_until }
@@ -87,7 +91,7 @@ export class Sessions {
   }
 
   /** The client has no open session (or it closed meanwhile): open one and route it. */
-  private async firstClientMessage(clientId: string, input: { text: string; mode?: SessionMode }, key: string | undefined, chat?: string): Promise<Message> {
+  private async firstClientMessage(clientId: string, input: { text: string; mode?: SessionMode; groupId?: string }, key: string | undefined, chat?: string): Promise<Message> {
     const result = await this.ctx.mutator.run(
       async (tx, out) => {
         // load
@@ -106,6 +110,7 @@ export class Sessions {
           clientId,
           status: input.mode === 'bot' ? 'bot' : 'queued',
           botStatus: input.mode === 'bot' ? 'BOT' : 'HELP',
+          groupId: input.groupId ?? client.group_id,
         })
         const author = { type: 'client' as const, id: clientId, name: client.name }
         const message = messageView(await insertMessage(tx, { id: newId(), session, author, text: input.text, idempotencyKey: key }))
@@ -237,10 +242,12 @@ export class Sessions {
     return this.ctx.mutator.run(
       async (tx, out) => {
         const session = await lockedSession(tx, sessionId)
-        if (session.operator_id !== operatorId) throw new DomainError('forbidden', 'the session is not assigned to you')
+        if (session.operator_id !== operatorId && !(await isSupervisor(tx, operatorId))) throw new DomainError('forbidden', 'the session is not assigned to you')
         if (session.status === 'closed') throw new DomainError('conflict', 'the session is already closed')
         const closed = await transition(tx, session, 'closed', 'operator')
         out.publish('sessionClosedByOperator', { id: sessionId, chatId: session.chat_id, closedAt: iso(closed.closed_at)! }, { session })
+        // Closed by someone else (a supervisor, or while queued): the holder's console or the queue drops it.
+        if (session.operator_id !== operatorId) out.publish('chatSessionDeleted', { id: sessionId, chatId: session.chat_id, reason: 'closed' }, { session })
         await this.ctx.drain(tx, out)
         return this.ctx.session(tx, sessionId)
       },
@@ -291,6 +298,7 @@ export class Sessions {
         const op = await operatorCapacity(tx, operatorId)
         if (!op) throw new DomainError('not_found', `operator ${operatorId} not found`)
         if (op.blocked) throw new DomainError('forbidden', 'operator is blocked')
+        if (session.group_id && !(await mayTakeFromGroup(tx, operatorId, session.group_id))) throw new DomainError('forbidden', 'the session waits for another group')
         if (op.open >= op.max_chats) throw new DomainError('conflict', `maxChats (${op.max_chats}) reached`)
         await assign(tx, session, operatorId)
         const view = await this.ctx.session(tx, sessionId)
@@ -307,14 +315,16 @@ export class Sessions {
   /** The operator's sessions and the queue (no filter), or one status: what a console redraws from. */
   async list(operatorId: string, opts: { status?: SessionFilter; limit: number; cursor?: string }): Promise<Page<ChatSession>> {
     const params: unknown[] = [operatorId, opts.limit + 1]
-    const where =
-      opts.status === 'queued'
-        ? `s.status = 'queued' AND $1::text IS NOT NULL` // every query binds $1
+    // A supervisor sees every open session; an operator the queues of no group and of its groups.
+    const where = (await isSupervisor(this.ctx.db, operatorId))
+      ? SUPERVISOR_LIST[opts.status ?? 'open']
+      : opts.status === 'queued'
+        ? `s.status = 'queued' AND ${MY_QUEUES}`
         : opts.status === 'assigned'
           ? `s.status = 'assigned' AND s.operator_id = $1`
           : opts.status === 'closed'
             ? `s.status = 'closed' AND s.operator_id = $1`
-            : `((s.status = 'assigned' AND s.operator_id = $1) OR s.status = 'queued')`
+            : `((s.status = 'assigned' AND s.operator_id = $1) OR (s.status = 'queued' AND ${MY_QUEUES}))`
     let after = ''
     if (opts.cursor) {
       const [c] = await this.ctx.db.query<any>(`SELECT seq FROM sessions WHERE id = $1`, [opts.cursor])
@@ -330,14 +340,14 @@ export class Sessions {
 
   async get(operatorId: string, sessionId: string): Promise<ChatSession> {
     const session = await sessionRow(this.ctx.db, sessionId)
-    mayRead(operatorId, session)
+    if (!(await isSupervisor(this.ctx.db, operatorId))) mayRead(operatorId, session)
     return this.ctx.session(this.ctx.db, sessionId)
   }
 
   /** A page of a session's messages, oldest first; `before` pages back in time. */
   async messages(operatorId: string, sessionId: string, opts: { before?: string; limit: number }): Promise<Page<Message>> {
     const session = await sessionRow(this.ctx.db, sessionId)
-    mayRead(operatorId, session)
+    if (!(await isSupervisor(this.ctx.db, operatorId))) mayRead(operatorId, session)
     return messagePage(this.ctx.db, 'session_id', sessionId, opts)
   }
 
@@ -349,6 +359,30 @@ export class Sessions {
     const page = await messagePage(this.ctx.db, 'chat_id', client.chat_id, opts)
     return { ...page, session: last ? { id: last.id, status: last.status } : null }
   }
+}
+
+/** The queues operator $1 sees: the shared one and its groups'. */
+const MY_QUEUES = `(s.group_id IS NULL OR s.group_id IN (SELECT og.group_id FROM operator_groups og WHERE og.operator_id = $1))`
+
+/** What a supervisor's GET /sessions lists: every open session, or every one of a status (closed: its own). */
+const SUPERVISOR_LIST: Record<SessionFilter | 'open', string> = {
+  open: `s.status <> 'closed' AND $1::text IS NOT NULL`,
+  queued: `s.status = 'queued' AND $1::text IS NOT NULL`,
+  assigned: `s.status = 'assigned' AND $1::text IS NOT NULL`,
+  closed: `s.status = 'closed' AND s.operator_id = $1`,
+}
+
+async function isSupervisor(db: Db, operatorId: string): Promise<boolean> {
+  return (await roleOf(db, operatorId)) === 'supervisor'
+}
+
+/** A grouped session is taken by the group's members (and supervisors) only. */
+async function mayTakeFromGroup(db: Db, operatorId: string, groupId: string): Promise<boolean> {
+  const [row] = await db.query(
+    `SELECT 1 FROM operators o WHERE o.id = $1 AND (o.role = 'supervisor' OR EXISTS (SELECT 1 FROM operator_groups og WHERE og.operator_id = o.id AND og.group_id = $2))`,
+    [operatorId, groupId],
+  )
+  return row !== undefined
 }
 
 async function operatorName(tx: Db, id: string): Promise<string | null> {

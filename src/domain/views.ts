@@ -22,6 +22,13 @@ export interface Operator {
   online: boolean
   openSessions: number
   createdAt: string
+  /** `online` takes new chats, `away` keeps its chats, `offline` takes none (availability.ts). */
+  status: 'online' | 'away' | 'offline'
+  /** The status was set by the auto-away timers (or undone by a console connecting), not by a person. */
+  statusAuto: boolean
+  role: 'operator' | 'supervisor'
+  /** Ids of the groups the operator is a member of. */
+  groups: string[]
 }
 
 export interface Client {
@@ -81,7 +88,8 @@ export function clientView(r: any): Client {
 /** Operator rows with their open-session counts; `online` comes from the gateway. */
 export async function loadOperators(db: Db, where: string, params: unknown[], tail = ''): Promise<Array<Omit<Operator, 'online'>>> {
   const rows = await db.query<any>(
-    `SELECT o.*, (SELECT count(*)::int FROM sessions s WHERE s.operator_id = o.id AND s.status = 'assigned') AS open_sessions
+    `SELECT o.*, (SELECT count(*)::int FROM sessions s WHERE s.operator_id = o.id AND s.status = 'assigned') AS open_sessions,
+            COALESCE((SELECT array_agg(og.group_id ORDER BY og.group_id) FROM operator_groups og WHERE og.operator_id = o.id), '{}') AS group_ids
        FROM operators o WHERE ${where} ORDER BY o.created_at, o.id ${tail}`,
     params,
   )
@@ -93,6 +101,10 @@ export async function loadOperators(db: Db, where: string, params: unknown[], ta
     blockedReason: r.blocked_reason ?? null,
     openSessions: r.open_sessions,
     createdAt: iso(r.created_at)!,
+    status: r.status,
+    statusAuto: r.status_auto,
+    role: r.role,
+    groups: r.group_ids ?? [],
   }))
 }
 
@@ -178,6 +190,8 @@ export async function sessionViews(db: Db, ids: string[], timers: Timers): Promi
         firstClientMessageAfterLastOperatorMessage: firstClientAfter.has(id) ? messageView(firstClientAfter.get(id)) : null,
         operatorAssignedAt: iso(r.operator_assigned_at),
         previousOperator: r.previous_operator_id ? { id: r.previous_operator_id, name: r.previous_operator_name ?? null } : null,
+        groupId: r.group_id ?? null,
+        groupClosed: r.group_closed === true,
       }
       if (r.referer) session.referer = r.referer
       return session

@@ -28,7 +28,15 @@ export const Operator = Type.Object({
   online: Type.Boolean({ description: 'has at least one live connection' }),
   openSessions: Type.Integer(),
   createdAt: Time,
+  status: Type.String({ description: 'online (takes new chats), away (keeps its chats, takes none) or offline (takes none)' }),
+  statusAuto: Type.Boolean({ description: 'the status was set by the auto-away timers, not by a person' }),
+  role: Type.String({ description: 'operator or supervisor' }),
+  groups: Type.Array(Type.String(), { description: 'ids of its groups' }),
 })
+/** `role` on POST/PATCH /operators (API key). */
+export const Role = Type.Union([Type.Literal('operator'), Type.Literal('supervisor')], { description: 'a supervisor sees every session and status (operators:supervisors)' })
+/** A group named by its id or its name; an unknown one is a 400 naming the field. */
+export const GroupRef = Type.String({ minLength: 1, maxLength: 200, description: 'group id or name: the session is routed to its members only' })
 
 const CoordinatesProps = {
   city: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
@@ -112,6 +120,8 @@ export const ChatSession = Type.Object(
     firstClientMessageAfterLastOperatorMessage: Type.Optional(Nullable(Message)),
     operatorAssignedAt: Nullable(Time),
     previousOperator: Type.Optional(Nullable(Type.Object({ id: Type.Optional(Nullable(Type.String())), name: Type.Optional(Nullable(Type.String())) }))),
+    groupId: Type.Optional(Nullable(Type.String({ description: 'the group it is routed in; null: any operator' }))),
+    groupClosed: Type.Optional(Type.Boolean({ description: 'queued outside its group\'s working hours with no fallback: waits until they open' })),
   },
 )
 
@@ -125,10 +135,12 @@ export const Paging = {
 export const NewOperator = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   maxChats: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+  role: Type.Optional(Role),
 }, Closed)
 export const OperatorPatch = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   maxChats: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+  role: Type.Optional(Role),
 }, Closed)
 export const NewLogin = Type.Object({
   userAgent: Type.Optional(Type.String({ maxLength: 500, description: 'of the new login, shown to the earlier ones in chatUserExists' })),
@@ -146,15 +158,18 @@ export const NewClient = Type.Object({
   ip: Type.Optional(Type.String({ maxLength: 100 })),
   referer: Type.Optional(Type.String({ maxLength: 2000 })),
   coordinates: Type.Optional(Coordinates),
+  group: Type.Optional(GroupRef),
 }, Closed)
-export const NewWidgetClient = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, Closed)
+export const NewWidgetClient = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), group: Type.Optional(GroupRef) }, Closed)
 export const WidgetLogin = Type.Object({ client: Client, token: Type.String() })
 
 export const ClientMessage = Type.Object({
   text: Text,
   mode: Type.Optional(Type.Union([Type.Literal('operator'), Type.Literal('bot')], { description: 'who gets a new session (default operator)' })),
+  group: Type.Optional(GroupRef),
 }, Closed)
 export const TextBody = Type.Object({ text: Text }, Closed)
+export const WidgetMessage = Type.Object({ text: Text, group: Type.Optional(GroupRef) }, Closed)
 /**
  * Requests that create something may carry an idempotency key (checked in api-v1.ts, which names the header on
  * error). The one open object: a request carries many other headers.

@@ -5,6 +5,8 @@ import { Type } from 'typebox'
 import { DomainError, type Domain } from '../domain/index.js'
 import rateLimit from '@fastify/rate-limit'
 import { adminRoutes } from './api-v1-admin.js'
+import { transferRoutes } from './api-v1-transfers.js'
+import { routingRoutes } from './api-v1-routing.js'
 import { Auth } from './api-v1-auth.js'
 import * as S from './api-v1-schemas.js'
 import { errorHandler, sendError } from './errors.js'
@@ -162,6 +164,8 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
     }, async (req) => domain.operators.unblock(req.params.id))
 
     adminRoutes(plain, { domain, auth })
+    transferRoutes(plain, { domain, auth })
+    routingRoutes(plain, { domain, auth })
 
     // ---- clients (API key) -------------------------------------------------------------------------
     app.post('/clients', {
@@ -392,7 +396,7 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
       },
     }, async (req, reply) => {
       const { token, ...client } = await createClient(`POST /widget/clients ${ip(req)}`, idempotencyKey(req), () =>
-        domain.clients.create({ name: req.body.name, channel: 'widget', ip: ip(req), referer: req.headers.referer }),
+        domain.clients.create({ name: req.body.name, group: req.body.group, channel: 'widget', ip: ip(req), referer: req.headers.referer }),
       )
       return reply.code(201).send({ client, token })
     })
@@ -415,10 +419,10 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
 
     app.post('/widget/messages', {
       preValidation: auth.client,
-      schema: { tags: ['widget'], summary: 'Write to support', security: CLIENT, headers: S.IdempotentHeaders, body: S.TextBody, response: { 201: S.Message, ...errors(400, 401, 413, 429) } },
+      schema: { tags: ['widget'], summary: 'Write to support (group: where a new session goes)', security: CLIENT, headers: S.IdempotentHeaders, body: S.WidgetMessage, response: { 201: S.Message, ...errors(400, 401, 413, 429) } },
     }, async (req, reply) => {
       await limits.client(auth.clientOf(req).id)
-      return reply.code(201).send(await domain.sessions.clientMessage(auth.clientOf(req).id, { text: req.body.text, idempotencyKey: idempotencyKey(req) }))
+      return reply.code(201).send(await domain.sessions.clientMessage(auth.clientOf(req).id, { text: req.body.text, group: req.body.group, idempotencyKey: idempotencyKey(req) }))
     })
 
     app.post('/widget/typing', {

@@ -9,6 +9,7 @@ export const STATUS: Record<DomainErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  target_unavailable: 409,
   payload_too_large: 413,
   rate_limited: 429,
 }

@@ -26,6 +26,8 @@ export interface ClientRow {
   online_at: Date | null
   offline_at: Date | null
   created_at: Date
+  /** The group its sessions start in (migration 007). */
+  group_id: string | null
 }
 
 export interface SessionRow {
@@ -44,6 +46,10 @@ export interface SessionRow {
   closed_by: string | null
   /** Until when the client's typing indicator may show (a message of the client ends it before then). */
   client_typing_until: Date | null
+  /** The group it is routed in (migration 007); null: any operator, the shared queue. */
+  group_id: string | null
+  /** Queued in a group outside its working hours with no fallback (routed when they open). */
+  group_closed: boolean
 }
 
 export interface MessageRow {
@@ -87,10 +93,15 @@ export async function openSessionOfChat(db: Db, chatId: string, lock = false): P
   return row
 }
 
-export async function insertSession(db: Db, s: { id: string; chatId: string; clientId: string; status: 'bot' | 'queued'; botStatus: string }): Promise<SessionRow> {
+export async function insertSession(
+  db: Db,
+  s: { id: string; chatId: string; clientId: string; status: 'bot' | 'queued'; botStatus: string; groupId?: string | null },
+): Promise<SessionRow> {
   const [row] = await db.query<SessionRow>(
-    `INSERT INTO sessions (id, chat_id, client_id, status, bot_status) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-    [s.id, s.chatId, s.clientId, s.status, s.botStatus],
+    // A session born queued takes its place in the queue now; it keeps it when it comes back (ENTER.queued).
+    `INSERT INTO sessions (id, chat_id, client_id, status, bot_status, group_id, queue_seq)
+     VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $4 = 'queued' THEN nextval('session_queue_seq') END) RETURNING *`,
+    [s.id, s.chatId, s.clientId, s.status, s.botStatus, s.groupId ?? null],
   )
   return row
 }
@@ -151,7 +162,7 @@ export async function insertClientMessageInOpenSession(
      o AS (
        INSERT INTO outbox (event_id, event, chat_id, form, data, subject, node_id)
        SELECT $4, 'chatMessageCreated', m.chat_id, 'message_ref', jsonb_build_object('id', m.id),
-              jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id)), $6
+              jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id, 'group_id', s.group_id)), $6
          FROM m, s RETURNING id, created_at)
      SELECT m.*, to_jsonb(s) AS s, o.id AS outbox_id, o.created_at AS outbox_at FROM m, s, o`,
     [m.id, m.clientId, m.text, m.eventId, m.idempotencyKey ?? null, m.nodeId],

@@ -10,18 +10,21 @@ export interface RoutingCandidateRow {
   max_chats: number
   last_assigned_at: Date | null
   open: number
+  /** The groups the operator is a member of (a grouped session goes only to members). */
+  group_ids: string[]
 }
 
 /**
- * Operators who can take a session now: not blocked, with a live connection on a node that is alive and whose
+ * Operators who can take a session now: status `online`, not blocked, with a live connection on a node that is alive and whose
  * credentials still hold (credentials.ts), under maxChats; oldest operator first (the router breaks ties with this order).
  */
 export async function routingCandidates(db: Db, nodeTtlMs: number): Promise<RoutingCandidateRow[]> {
   return db.query<RoutingCandidateRow>(
-    `SELECT o.id, o.max_chats, o.last_assigned_at, open.n AS open
+    `SELECT o.id, o.max_chats, o.last_assigned_at, open.n AS open,
+            COALESCE((SELECT array_agg(og.group_id) FROM operator_groups og WHERE og.operator_id = o.id), '{}') AS group_ids
        FROM operators o
        CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM sessions s WHERE s.operator_id = o.id AND s.status = 'assigned') open
-      WHERE NOT o.blocked AND open.n < o.max_chats
+      WHERE o.status = 'online' AND NOT o.blocked AND open.n < o.max_chats
         AND EXISTS (SELECT 1 FROM operator_connections oc JOIN domain_nodes dn ON dn.node_id = oc.node_id
                      WHERE oc.operator_id = o.id AND dn.seen_at > now() - make_interval(secs => $1::float8 / 1000)
                        AND ${CREDENTIALS_HOLD})
@@ -74,16 +77,19 @@ export async function addOperatorConnection(db: Db, c: { connectionId: string; o
   )
 }
 
+/** Auto-away counts from the last moment a console was seen: its close (availability.ts). */
+const SEEN_NOW = `UPDATE operators SET last_seen_at = clock_timestamp() WHERE id IN (SELECT operator_id FROM gone)`
+
 export async function removeOperatorConnection(db: Db, connectionId: string): Promise<void> {
-  await db.query(`DELETE FROM operator_connections WHERE connection_id = $1`, [connectionId])
+  await db.query(`WITH gone AS (DELETE FROM operator_connections WHERE connection_id = $1 RETURNING operator_id) ${SEEN_NOW}`, [connectionId])
 }
 
 export async function removeConnectionsOf(db: Db, nodeId: string): Promise<void> {
-  await db.query(`DELETE FROM operator_connections WHERE node_id = $1`, [nodeId])
+  await db.query(`WITH gone AS (DELETE FROM operator_connections WHERE node_id = $1 RETURNING operator_id) ${SEEN_NOW}`, [nodeId])
 }
 
 export async function removeNode(db: Db, nodeId: string): Promise<void> {
-  await db.query(`DELETE FROM operator_connections WHERE node_id = $1`, [nodeId])
+  await db.query(`WITH gone AS (DELETE FROM operator_connections WHERE node_id = $1 RETURNING operator_id) ${SEEN_NOW}`, [nodeId])
   await db.query(`DELETE FROM domain_nodes WHERE node_id = $1`, [nodeId])
 }
 

@@ -5,6 +5,8 @@ import { sql as outbox } from './003_outbox.js'
 import { sql as sharedTimers } from './004_shared_timers.js'
 import { sql as tokenLifetime } from './005_token_lifetime.js'
 import { sql as ipLimits } from './006_ip_limits.js'
+import { sql as availabilityGroups } from './007_availability_groups.js'
+import { sql as sessionMoves } from './008_session_moves.js'
 
 export interface Migration {
   id: number
@@ -19,4 +21,6 @@ export const MIGRATIONS: Migration[] = [
   { id: 4, name: 'shared_timers', sql: sharedTimers },
   { id: 5, name: 'token_lifetime', sql: tokenLifetime },
   { id: 6, name: 'ip_limits', sql: ipLimits },
+  { id: 7, name: 'availability_groups', sql: availabilityGroups },
+  { id: 8, name: 'session_moves', sql: sessionMoves },
 ]
