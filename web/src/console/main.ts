@@ -7,6 +7,7 @@ import type { ServerSubscribedContext } from 'centrifuge'
 import { ApiError, apiClient, emulationUrl, transportEndpoints } from '../shared/api.js'
 import { byId, formatCountdown, formatTime, h, safely, throttle } from '../shared/dom.js'
 import type { ChatSession, Envelope, Message, Operator } from '../shared/types.js'
+import { consoleRouting } from './routing.js'
 import { ConsoleState, isClientOnline, type EndReason } from './state.js'
 
 const TOKEN_KEY = 'livedesk.operatorToken'
@@ -56,6 +57,9 @@ const el = {
   send: byId<HTMLButtonElement>('send'),
 }
 
+// Issue 15: status switch, group queues, supervisor view, transfer dialog (routing.ts).
+const routing = consoleRouting({ api, state: () => state, notice, sessionItem: (s) => sessionItem(s), openChat: (id) => openChat(id), renderAll: () => renderAll() })
+
 // ---- connection banner and notices ----
 
 function setConn(kind: 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected', text: string): void {
@@ -99,6 +103,7 @@ async function signIn(candidate: string): Promise<void> {
   el.ended.hidden = true
   el.app.hidden = false
   renderAll()
+  routing.renderStatus()
   connect(candidate)
 }
 
@@ -120,6 +125,8 @@ function endSession(reason: EndReason): void {
   everConnected = false
   sessionStorage.removeItem(TOKEN_KEY)
   state = new ConsoleState()
+  routing.reset()
+  routing.renderStatus()
   setConn('disconnected', 'Signed out')
   document.title = 'livedesk console'
   document.body.dataset.ended = reason.kind
@@ -180,6 +187,8 @@ function handleChange(env: Envelope): void {
     scheduleRefetch(null)
   }
   if (change.notice) notice(change.notice)
+  if (change.status) routing.renderStatus()
+  if (change.operators && !change.sessions) routing.renderSidebar()
   if (change.chat && state.openSessionId) {
     if (document.visibilityState === 'visible') state.markOpenRead()
     renderChat()
@@ -218,6 +227,8 @@ async function refetch(reason: string | (() => string) | null): Promise<void> {
     renderAll()
     document.body.dataset.refetchedAt = new Date().toISOString()
     if (reason) notice(typeof reason === 'function' ? reason() : reason, typeof reason === 'function' ? 4000 : 8000)
+    // The team's status may have moved during the gap too.
+    void routing.load()
   } finally {
     refetchBuffer = null
   }
@@ -350,13 +361,15 @@ function renderAll(): void {
 
 function renderSidebar(): void {
   const mine = state.mine()
-  const queue = state.queue()
+  // The shared queue here; each group's queue below it (routing.ts).
+  const queue = state.queues()[0]!.sessions
   el.mine.replaceChildren(...(mine.length ? mine.map(sessionItem) : [h('li', { class: 'empty' }, 'No chats yet')]))
   el.queue.replaceChildren(...(queue.length ? queue.map(sessionItem) : [h('li', { class: 'empty' }, 'The queue is empty')]))
   el.mineCount.textContent = String(mine.length)
   el.queueCount.textContent = String(queue.length)
   const unread = mine.reduce((n, s) => n + (s.unreadClientMessageCount ?? 0), 0)
   document.title = `${unread ? `(${unread}) ` : ''}livedesk console`
+  routing.renderSidebar()
   updateTimers()
 }
 
@@ -376,7 +389,7 @@ function sessionItem(s: ChatSession): HTMLLIElement {
       unread ? h('span', { class: 'badge', 'data-testid': 'unread', 'aria-label': `${unread} unread` }, String(unread)) : null,
       deadline !== null ? h('span', { class: 'timer', 'data-deadline': String(deadline) }) : null,
       h('span', { class: `preview ${typing ? 'is-typing' : ''}` }, preview),
-      s.status === 'closed' ? h('span', { class: 'tag' }, 'closed') : null,
+      s.status === 'closed' ? h('span', { class: 'tag' }, 'closed') : s.groupClosed ? h('span', { class: 'tag', title: 'its group is outside its working hours' }, 'group closed') : null,
     ),
   )
 }
@@ -393,10 +406,12 @@ function renderChat(): void {
   el.chatName.textContent = s.name || 'Client'
   el.chatPresence.textContent = online ? 'online' : 'offline'
   el.chatPresence.dataset.online = String(online)
-  el.chatStatus.textContent = s.status === 'closed' ? 'closed' : state.isQueued(s) ? 'waiting in the queue' : ''
+  el.chatStatus.textContent = s.status === 'closed' ? 'closed' : state.isQueued(s) ? 'waiting in the queue' : !state.isMine(s) && s.operatorId !== null ? `with ${state.operatorName(String(s.operatorId)) ?? 'another operator'}` : ''
   el.accept.hidden = !state.isQueued(s)
   const canWrite = state.isMine(s) && s.status !== 'closed'
-  el.closeChat.hidden = !canWrite
+  // A supervisor may close any open session.
+  el.closeChat.hidden = !(canWrite || (state.isSupervisor() && s.status !== 'closed'))
+  routing.renderChat(s)
   el.text.disabled = !canWrite
   el.send.disabled = !canWrite
   el.chatTimer.dataset.deadline = String(state.isMine(s) ? (state.answerDeadline(s) ?? '') : '')

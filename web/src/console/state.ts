@@ -2,7 +2,7 @@
  * The console's state and how each live event of events.md changes it. No DOM and no I/O, so the
  * rules can be read (and tested) on their own; src/console/main.ts renders what `apply` reports.
  */
-import type { ChatSession, Envelope, Message, Operator, Typing } from '../shared/types.js'
+import type { ChatSession, Envelope, Message, Operator, OperatorStatus, OperatorStatusRow, SessionTransfer, Typing } from '../shared/types.js'
 
 /** Why the console session ended, from the events that throw an operator out. */
 export type EndReason = { kind: 'operatorBlocked' | 'chatUserExists' | 'operatorLoggedOut' | 'unauthorized'; message: string }
@@ -14,7 +14,14 @@ export interface Change {
   /** The event referred to a session this console does not know: its list is stale. */
   unknownSession?: boolean
   notice?: string
+  /** An operator's status or load changed (the supervisor view and the transfer targets). */
+  operators?: boolean
+  /** My own status changed (the status switch). */
+  status?: boolean
 }
+
+/** Why a session left its holder without going to the bot (issue 15): the old holder's list drops it with a notice. */
+const MOVED = new Set(['transferred', 'reassigned'])
 
 const SEEN_IDS_KEPT = 2000
 
@@ -26,6 +33,12 @@ export class ConsoleState {
   /** The client's typing, by chat id. */
   readonly typing = new Map<string, Typing>()
   openSessionId: string | null = null
+  /** Operators' status and load by id (`GET /operators/status`, then `operatorStatusChanged`). */
+  readonly operators = new Map<string, OperatorStatusRow>()
+  /** Group names by id (`GET /groups`); a group not in it shows its id. */
+  readonly groupNames = new Map<string, string>()
+  /** The transfer that brought each session here, with its note (operators only; never the client's). */
+  readonly transfers = new Map<string, SessionTransfer>()
   private readonly seen = new Set<string>()
 
   /** Whether this envelope id was applied already (drops duplicates; remembers the newest ids only). */
@@ -42,7 +55,70 @@ export class ConsoleState {
   }
 
   isQueued(s: ChatSession): boolean {
-    return !this.isMine(s) && s.status !== 'closed' && s.status !== 'bot' && (s.status === 'queued' || (s.operatorId === null && s.botStatus === 'HELP'))
+    if (this.isMine(s) || s.status === 'closed' || s.status === 'bot') return false
+    if (!(s.status === 'queued' || (s.operatorId === null && s.botStatus === 'HELP'))) return false
+    // A supervisor's channel carries every group's queue; its own queues are the shared one and its groups'.
+    return !this.isSupervisor() || !s.groupId || (this.me?.groups ?? []).includes(s.groupId)
+  }
+
+  isSupervisor(): boolean {
+    return this.me?.role === 'supervisor'
+  }
+
+  /** My status as the switch shows it; a server without issue 15 has everyone online. */
+  myStatus(): { status: OperatorStatus; auto: boolean } {
+    return { status: this.me?.status ?? 'online', auto: this.me?.auto ?? this.me?.statusAuto ?? false }
+  }
+
+  /** The queues I take from: the shared one, then one per group of mine (and any group a queued session names), by name. */
+  queues(): Array<{ groupId: string | null; sessions: ChatSession[] }> {
+    const queued = this.queue()
+    const groups = new Set<string>(this.me?.groups ?? [])
+    for (const s of queued) if (s.groupId) groups.add(s.groupId)
+    const byName = [...groups].sort((a, b) => this.groupName(a).localeCompare(this.groupName(b)))
+    return [{ groupId: null, sessions: queued.filter((s) => !s.groupId) }, ...byName.map((id) => ({ groupId: id, sessions: queued.filter((s) => s.groupId === id) }))]
+  }
+
+  groupName(id: string): string {
+    return this.groupNames.get(id) ?? id
+  }
+
+  operatorName(id: string | null | undefined): string | null {
+    if (id === null || id === undefined) return null
+    if (this.me && String(this.me.id) === String(id)) return this.me.name
+    return this.operators.get(String(id))?.name ?? null
+  }
+
+  /** Every open session (a supervisor's channel carries them all), oldest first. */
+  supervised(): ChatSession[] {
+    return [...this.sessions.values()].filter((s) => s.status !== 'closed').sort((a, b) => a.startedAt.localeCompare(b.startedAt))
+  }
+
+  /** An operator's open sessions: counted from the sessions a supervisor sees (live), else as last reported. */
+  loadOf(row: OperatorStatusRow): number {
+    if (!this.isSupervisor()) return row.openSessions
+    let n = 0
+    for (const s of this.sessions.values()) if (s.status === 'assigned' && s.operatorId !== null && String(s.operatorId) === String(row.id)) n += 1
+    return n
+  }
+
+  /** The operators' list replaces ours (`GET /operators/status`). */
+  setOperators(rows: OperatorStatusRow[]): void {
+    this.operators.clear()
+    for (const r of rows) this.operators.set(String(r.id), { ...r, id: String(r.id) })
+  }
+
+  /** Who did a transfer, as a person reads it. */
+  transferredBy(t: SessionTransfer): string {
+    if (t.by.type === 'api') return 'an administrator'
+    return (t.by.id !== null && this.me && String(t.by.id) === String(this.me.id) ? 'you' : t.by.name) ?? 'someone'
+  }
+
+  /** Where a transfer sent the session, as a person reads it. */
+  transferTarget(t: SessionTransfer): string {
+    if (t.toOperatorId) return this.operatorName(t.toOperatorId) ?? 'another operator'
+    if (t.toGroupId) return `the ${this.groupName(t.toGroupId)} queue`
+    return 'the queue'
   }
 
   /** Sessions this console shows: mine first (newest activity first), then the queue (oldest first). */
@@ -67,6 +143,7 @@ export class ConsoleState {
     this.sessions.clear()
     for (const s of items) this.sessions.set(s.id, s)
     for (const id of [...this.messages.keys()]) if (!this.sessions.has(id)) this.messages.delete(id)
+    for (const id of [...this.transfers.keys()]) if (!this.sessions.has(id)) this.transfers.delete(id)
     if (this.openSessionId && !this.sessions.has(this.openSessionId)) this.openSessionId = null
   }
 
@@ -114,9 +191,14 @@ export class ConsoleState {
       case 'chatSessionAdded':
       case 'chatSessionSwitchedFromBotToOperator':
       // Not in events.md yet (proposed): a queued session was assigned, sent to the queue audience so it leaves other queues.
-      case 'chatSessionAssigned':
-        this.upsertSession(d as ChatSession)
-        return { sessions: true, chat: this.openSessionId === d.id }
+      case 'chatSessionAssigned': {
+        const s = d as ChatSession
+        this.upsertSession(s)
+        if (s.transfer) this.transfers.set(s.id, s.transfer)
+        // Added to a holder without a transfer (routing, reassignment): an older note no longer says how it came here.
+        else if (name === 'chatSessionAdded') this.transfers.delete(s.id)
+        return { sessions: true, chat: this.openSessionId === s.id, notice: name === 'chatSessionAdded' ? this.addedNotice(s) : undefined }
+      }
       case 'operatorNotFound': {
         const s = this.sessions.get(d.sessionId)
         if (!s) return { unknownSession: true }
@@ -139,21 +221,40 @@ export class ConsoleState {
         return { chat: this.openSessionId === d.sessionId, sessions: true }
       }
       case 'chatSessionDeleted':
-      case 'sessionClosedByClient': {
+      case 'sessionClosedByClient':
+      // Supervisors only: an operator (or a supervisor) closed a session.
+      case 'sessionClosedByOperator': {
         const s = this.sessions.get(d.id)
         if (!s) return {}
         const wasOpen = this.openSessionId === s.id
         let notice: string | undefined
-        if (name === 'chatSessionDeleted') {
+        if (name === 'chatSessionDeleted' && MOVED.has(d.reason)) {
+          const transfer = d.transfer as SessionTransfer | undefined
+          const wasMine = transfer ? this.me !== null && String(transfer.fromOperatorId) === String(this.me.id) : this.isMine(s)
+          notice = !wasMine
+            ? undefined
+            : transfer
+              ? `The chat with ${s.name} was transferred to ${this.transferTarget(transfer)}${transfer.by.type === 'operator' ? '' : ` by ${this.transferredBy(transfer)}`}.`
+              : `The chat with ${s.name} went to another operator: it waited too long for your answer, or you were offline.`
+          // A supervisor keeps watching it: the chatSessionAdded/Started of its new place (same channel) updates it.
+          if (this.isSupervisor()) return { sessions: true, chat: wasOpen, notice }
+          this.sessions.delete(s.id)
+          this.messages.delete(s.id)
+          this.transfers.delete(s.id)
+          if (wasOpen) this.openSessionId = null
+        } else if (name === 'chatSessionDeleted' && d.reason !== 'closed') {
           this.sessions.delete(s.id)
           this.messages.delete(s.id)
           if (wasOpen) this.openSessionId = null
           notice = `The chat with ${s.name} went back to the bot${d.reason ? ` (${d.reason})` : ''}.`
         } else {
-          // A closed chat stays on screen only while it is the open one (see dropClosed).
+          // Closed (`chatSessionDeleted` reason `closed`: by a supervisor, or while queued). A closed chat stays on
+          // screen only while it is the open one (see dropClosed).
+          const closedHere = s.status === 'closed'
           s.status = 'closed'
           if (!wasOpen) this.sessions.delete(s.id)
-          notice = this.isMine(s) ? `${s.name} closed the chat.` : undefined
+          // An operator's close reaches the holder only when someone else (a supervisor) closed it; ours was applied already.
+          notice = !this.isMine(s) ? undefined : name === 'sessionClosedByClient' ? `${s.name} closed the chat.` : closedHere ? undefined : `The chat with ${s.name} was closed by someone else.`
         }
         return { sessions: true, chat: wasOpen, notice }
       }
@@ -180,6 +281,20 @@ export class ConsoleState {
         if (!online) for (const s of this.sessions.values()) if (s.clientId === d.id) this.typing.delete(s.chatId)
         return { sessions: touched, chat: touched && this.openSession()?.clientId === d.id }
       }
+      case 'operatorStatusChanged': {
+        const o = d.operator
+        if (!o || o.id === undefined || o.id === null) return {}
+        const id = String(o.id)
+        const old = this.operators.get(id)
+        // The timers act only without a console; a console connecting is what undoes their away/offline.
+        const connected = o.auto ? o.status === 'online' : old?.connected
+        this.operators.set(id, { ...old, id, name: o.name, status: o.status, auto: !!o.auto, connected, openSessions: o.openSessions, maxChats: o.maxChats })
+        if (!this.me || String(this.me.id) !== id) return { operators: true }
+        this.me.status = o.status
+        this.me.auto = !!o.auto
+        const notice = !o.auto ? undefined : o.status === 'online' ? 'Your console connected, so your status is online again.' : `Your status was set to ${o.status} automatically: no console of yours was connected.`
+        return { operators: true, status: true, notice }
+      }
       case 'operatorBlocked':
         return { end: { kind: 'operatorBlocked', message: `You were blocked on the platform${d.reason ? `: ${d.reason}` : ''}. Ask an administrator to unblock you.` } }
       case 'chatUserExists':
@@ -192,6 +307,15 @@ export class ConsoleState {
       default:
         return {}
     }
+  }
+
+  /** What the new holder is told about a session that came from a colleague: who sent it and the note. */
+  private addedNotice(s: ChatSession): string | undefined {
+    if (!this.isMine(s)) return undefined
+    const t = s.transfer
+    if (t) return `${capitalize(this.transferredBy(t))} transferred the chat with ${s.name} to you${t.note ? `: “${t.note}”` : '.'}`
+    if (s.previousOperator && String(s.previousOperator.id) !== String(this.me?.id)) return `The chat with ${s.name} came to you from ${s.previousOperator.name ?? 'another operator'}.`
+    return undefined
   }
 
   private messageCreated(m: Message): Change {
@@ -260,6 +384,10 @@ export function isClientOnline(s: ChatSession): boolean {
   if (typeof s.clientOnline === 'boolean') return s.clientOnline
   if (!s.clientOnlineAt) return false
   return !s.clientOfflineAt || s.clientOnlineAt > s.clientOfflineAt
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
 }
 
 function activity(s: ChatSession): string {

@@ -6,6 +6,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The request field the server names (`{ error: { field } }`), when it names one. */
+    readonly field?: string,
   ) {
     super(message)
   }
@@ -35,7 +37,7 @@ export function apiClient(getToken: () => string | null): Api {
     }
     if (!res.ok) {
       const err = (json as ApiErrorBody | undefined)?.error
-      throw new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? (res.statusText || 'request failed'))
+      throw new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? (res.statusText || 'request failed'), err?.field)
     }
     return json as T
   }
