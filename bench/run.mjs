@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { cpuMeter, killAll, rssKb, spawnPinned } from './lib/proc.mjs'
-import { CONTENDERS, contenderOptions } from './lib/contenders.mjs'
+import { CONTENDERS, contenderOptions, TRANSPORT_CONTENDERS } from './lib/contenders.mjs'
 import { environment } from './lib/environment.mjs'
 import { computeRatios } from './lib/ratios.mjs'
 import { writeReports } from './lib/report.mjs'
@@ -22,12 +22,12 @@ const MODES = {
   quick: {
     n: [1000], topologies: ['hot'], payloads: [1024], runs: 1,
     warmupMs: 500, windowMs: 1500, drainMs: 1500, maxRampSteps: 4, overloadMs: 0, repeats: 2,
-    contenders: ['b1', 'b1c', 'b2', 'g', 'g-nc', 'g-nc-h', 'g-subs', 'g-http'],
+    contenders: ['b1', 'b1c', 'b2', 'g', 'g-nc', 'g-nc-h', 'g-subs', 'g-http', 'g-pb', 'g-stream', 'g-sse', 'g-stream-pb'],
   },
   full: {
     n: [1000, 5000, 15000], topologies: ['hot', 'groups'], payloads: [1024, 100], runs: 1,
     warmupMs: 5000, windowMs: 10000, drainMs: 5000, maxRampSteps: 7, overloadMs: 30000, repeats: 2,
-    contenders: ['b1', 'b1c', 'b2', 'g', 'g-nc', 'g-nc-h', 'g-subs', 'g-http'],
+    contenders: ['b1', 'b1c', 'b2', 'g', 'g-nc', 'g-nc-h', 'g-subs', 'g-http', 'g-pb', 'g-stream', 'g-sse', 'g-stream-pb'],
   },
 }
 
@@ -48,6 +48,12 @@ function parseArgs(argv) {
   if (args.topology) mode.topologies = list(args.topology)
   if (args.payload) mode.payloads = list(args.payload, Number)
   if (args.contenders) mode.contenders = list(args.contenders)
+  if (args.transports) {
+    // Which of G's other transports run (beside G over JSON WebSocket); `all` or `none`.
+    const wanted = args.transports === 'none' ? [] : args.transports === 'all' ? Object.keys(TRANSPORT_CONTENDERS) : list(args.transports)
+    for (const t of wanted) if (!TRANSPORT_CONTENDERS[t]) throw new Error(`unknown transport ${t}; known: ${Object.keys(TRANSPORT_CONTENDERS).join(', ')}, none`)
+    mode.contenders = [...mode.contenders.filter((c) => !CONTENDERS[c]?.transport), ...wanted.map((t) => TRANSPORT_CONTENDERS[t])]
+  }
   for (const k of ['runs', 'repeats', 'warmupMs', 'windowMs', 'drainMs', 'maxRampSteps', 'overloadMs']) if (args[k]) mode[k] = Number(args[k])
   if (args['no-overload']) mode.overloadMs = 0
   mode.quick = Boolean(args.quick)
@@ -59,6 +65,10 @@ function parseArgs(argv) {
   if (mode.redisUrl && !args.contenders) mode.contenders = [...mode.contenders, 'g-redis']
   if (mode.contenders.includes('g-redis') && !mode.redisUrl) throw new Error('g-redis needs --redis-url or BENCH_REDIS_URL')
   mode.readme = Boolean(args.readme) || !mode.quick
+  // A run of a few contenders must not replace the headline figures (latest.json, the README's latest section).
+  mode.latest = !mode.quick && !args['no-latest']
+  if (args['no-latest']) mode.readme = Boolean(args.readme)
+  if (typeof args.name === 'string') mode.name = args.name.replace(/[^\w.-]/g, '-') // results/<date>-<name>.* instead of <date>[-quick].*
   // The G variants answer one ratio each, read in one scenario: run them there unless asked (--aux-everywhere).
   mode.auxEverywhere = Boolean(args['aux-everywhere']) || mode.n.length * mode.topologies.length * mode.payloads.length === 1
   if (args.overloadLoad) mode.overloadLoad = Number(args.overloadLoad) // deliveries/s instead of 2× the contender's maximum
@@ -112,7 +122,7 @@ async function runContender(name, scenario, mode, shared) {
     // Two halves with a measurement between: the second half's RSS slope is the marginal cost of a connection,
     // free of start-up garbage that the first connections reuse (G's empty process is large: PGlite, fastify).
     const connectMsg = {
-      type: 'connect', contender: def.server, port: ready.port, path: ready.path, channels,
+      type: 'connect', contender: def.server, transport: def.transport, port: ready.port, path: ready.path, channels,
       probeEvery: 50, hmacSecret, subsPerConnection: def.subsPerConnection ?? 1, sdkProbes: mode.sdkProbes,
     }
     const half = Math.floor(n / 2)
@@ -475,7 +485,7 @@ async function main() {
     updateReadme(readFileSync(paths[1], 'utf8'), paths[1])
     log('updated the latest results in bench/README.md')
   }
-  if (!mode.quick) {
+  if (mode.latest) {
     const latest = {
       ratios: { ...ratios.headline, machine: env.machine, node: env.node, date, valid, disturbed_windows: `${disturbedWindows.disturbed}/${disturbedWindows.of}` },
       file: paths[0],

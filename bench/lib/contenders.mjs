@@ -6,6 +6,9 @@
 
 const ALL = { memory: true, fixed: true, ramp: true, latency: true, overload: true }
 
+/** G over another transport: everything but the overload phase, whose slow readers are WebSocket sinks' measure. */
+const OVER_TRANSPORT = { memory: true, fixed: true, ramp: true, latency: true }
+
 /** No pings during a run: sinks do not parse every line, and a 25 s ping per connection is noise here. */
 const PING_INTERVAL_MS = 3_600_000
 
@@ -24,6 +27,12 @@ export const CONTENDERS = {
   'g-nc-h': { server: 'g', readIn: 'headline', label: 'G, 1 message per frame, history on', measure: { fixed: true }, realtime: { maxMessagesInFrame: 1, defaultNamespace: historyOn } },
   'g-subs': { server: 'g', readIn: 'memory', label: 'G, 6 subscriptions per connection', measure: { memory: true }, subsPerConnection: 6, realtime: { defaultNamespace: historyOff } },
   'g-http': { server: 'g', readIn: 'headline', label: 'G via POST /api/publish', http: true, measure: { fixed: true, ramp: true }, realtime: { defaultNamespace: historyOff } },
+  // G over its other transports (issue 13), each read beside G over JSON WebSocket in the headline scenario:
+  // the same server; the load generator connects with another framing (loadgen/stream-sink.mjs).
+  'g-pb': { server: 'g', transport: 'websocket-protobuf', readIn: 'headline', label: 'G over WebSocket, protobuf', measure: OVER_TRANSPORT, realtime: { defaultNamespace: historyOff } },
+  'g-stream': { server: 'g', transport: 'http_stream', readIn: 'headline', label: 'G over HTTP-streaming', measure: OVER_TRANSPORT, realtime: { defaultNamespace: historyOff } },
+  'g-sse': { server: 'g', transport: 'sse', readIn: 'headline', label: 'G over SSE', measure: OVER_TRANSPORT, realtime: { defaultNamespace: historyOff } },
+  'g-stream-pb': { server: 'g', transport: 'http_stream-protobuf', readIn: 'headline', label: 'G over HTTP-streaming, protobuf', measure: OVER_TRANSPORT, realtime: { defaultNamespace: historyOff } },
   // Opt-in (needs --redis-url): the Redis broker and presence instead of memory.
   'g-redis': { server: 'g', readIn: 'headline', label: 'G, Redis broker', redis: true, measure: { fixed: true, ramp: true }, realtime: { defaultNamespace: historyOff } },
 }
@@ -39,3 +48,6 @@ export function contenderOptions(name, mode) {
     realtime: { pingIntervalMs: PING_INTERVAL_MS, ...def.realtime },
   }
 }
+
+/** `--transports` names (the SDK's transport names, `-protobuf` for the protobuf framing) → contenders. */
+export const TRANSPORT_CONTENDERS = Object.fromEntries(Object.entries(CONTENDERS).filter(([, d]) => d.transport).map(([name, d]) => [d.transport, name]))

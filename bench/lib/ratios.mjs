@@ -26,6 +26,26 @@ function cpuAtTopLoad(results, a, b) {
   return common ? { load: Math.round(common.offered), ratio: common.cpuMicrosPerDelivery / inB.get(Math.round(common.offered)).cpuMicrosPerDelivery } : null
 }
 
+/** G's other transports (contender → ratio key), each against G over JSON WebSocket and the baselines (issue 13). */
+export const TRANSPORT_RATIO_KEYS = { 'g-pb': 'ws_protobuf', 'g-stream': 'http_stream', 'g-sse': 'sse', 'g-stream-pb': 'http_stream_protobuf' }
+
+/**
+ * Per transport that ran: server CPU per delivery at the fixed load over G's and over B1's (coalescing on, as
+ * `cpu_per_delivery_g_default_over_b1`), the maximum over G's and over B1c's, and p99 at half B1's saturation over G's.
+ */
+function transportRatios(results, cpu, max, half) {
+  const out = {}
+  for (const [name, key] of Object.entries(TRANSPORT_RATIO_KEYS)) {
+    if (!results[name]) continue
+    out[`cpu_per_delivery_g_${key}_over_g`] = div(cpu(name), cpu('g'))
+    out[`cpu_per_delivery_g_${key}_over_b1`] = div(cpu(name), cpu('b1'))
+    out[`throughput_g_${key}_over_g`] = div(max(name), max('g'))
+    out[`throughput_g_${key}_over_b1c`] = div(max(name), max('b1c'))
+    out[`p99_g_${key}_over_g`] = div(half(name, 'p99Ms'), half('g', 'p99Ms'))
+  }
+  return out
+}
+
 /** Ratios of one scenario's results. */
 export function scenarioRatios(results) {
   const r = (name) => results[name]
@@ -50,7 +70,7 @@ export function scenarioRatios(results) {
     top_load_g_b1c: cpuAtTopLoad(results, 'g', 'b1c')?.load ?? null,
     cpu_per_delivery_at_top_load_g_over_b2: cpuAtTopLoad(results, 'g', 'b2')?.ratio ?? null,
     top_load_g_b2: cpuAtTopLoad(results, 'g', 'b2')?.load ?? null,
-    throughput_caveats: ['b1', 'b1c', 'b2', 'g'].map(bound).filter(Boolean).join('; ') || null,
+    throughput_caveats: ['b1', 'b1c', 'b2', 'g', ...Object.keys(TRANSPORT_RATIO_KEYS).filter((n) => r(n))].map(bound).filter(Boolean).join('; ') || null,
     throughput_g_http_over_g: div(max('g-http'), max('g')),
     throughput_g_redis_over_g: div(max('g-redis'), max('g')),
     p50_g_over_b1: div(half('g', 'p50Ms'), half('b1', 'p50Ms')),
@@ -61,6 +81,7 @@ export function scenarioRatios(results) {
     idle_memory_marginal_g_over_b1: div(marginal('g'), marginal('b1')),
     idle_memory_marginal_g_over_b2: div(marginal('g'), marginal('b2')),
     extra_subscription_kb: extraSubs > 0 && mem('g-subs') != null && mem('g') != null ? (mem('g-subs') - mem('g')) / extraSubs : null,
+    ...transportRatios(results, cpu, max, half),
   }
 }
 

@@ -3,7 +3,11 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { median } from './ratios.mjs'
 
-const COLORS = { b1: '#555555', b1c: '#999999', b2: '#d9822b', g: '#2b7bd9', 'g-http': '#7b2bd9', 'g-redis': '#2bb673' }
+const COLORS = {
+  b1: '#555555', b1c: '#999999', b2: '#d9822b', g: '#2b7bd9', 'g-http': '#7b2bd9', 'g-redis': '#2bb673',
+  'g-pb': '#1b4f8f', 'g-stream': '#d92b7b', 'g-sse': '#b6a22b', 'g-stream-pb': '#8f1b4f',
+}
+const TRANSPORT_ROWS = { g: 'WebSocket, JSON', 'g-pb': 'WebSocket, protobuf', 'g-stream': 'HTTP-streaming, JSON', 'g-sse': 'SSE, JSON', 'g-stream-pb': 'HTTP-streaming, protobuf' }
 
 /** Per scenario and contender, the medians over runs of the metrics the tables show. */
 export function summarise(output) {
@@ -71,6 +75,7 @@ export function markdown(output, summary, svgName) {
   lines.push('| issue 5 target | met |')
   lines.push('|---|---|')
   for (const [goal, met] of Object.entries(ratios.goals)) lines.push(`| ${goal} | ${yes(met)} |`)
+  lines.push(...transportTable(ratios, summary))
   lines.push('')
   lines.push(`![throughput and latency against connections](${svgName})`)
   for (const s of summary) {
@@ -101,12 +106,37 @@ export function markdown(output, summary, svgName) {
   return lines.join('\n')
 }
 
+/** G per transport in the headline scenario, each against G over JSON WebSocket and the baselines measured beside it. */
+function transportTable(ratios, summary) {
+  const s = summary.find((x) => `${x.n} connections, ${x.topology}, ${x.payload} B` === ratios.headline.scenario)
+  const rows = s?.rows.filter((r) => TRANSPORT_ROWS[r.name]) ?? []
+  if (!rows.some((r) => r.name !== 'g')) return []
+  const row = (name) => s.rows.find((r) => r.name === name)
+  const g = row('g')
+  const x = (a, b) => (a == null || b == null || b === 0 ? '–' : `${f(a / b, 2)}×`)
+  const lines = ['', `## G per transport (${ratios.headline.scenario}; ratios to G over WebSocket JSON and to the baselines of the same run)`, '']
+  lines.push('| G over | µs CPU/delivery @fixed | ×G | ×B1 | max sustainable/s | ×G | ×B1c | p50 / p99 ms @half B1 sat | p99 ×G | idle KB/conn (from empty) |')
+  lines.push('|---|---|---|---|---|---|---|---|---|---|')
+  for (const r of rows) {
+    if (r.error && r.cpuMicros == null) {
+      lines.push(`| ${TRANSPORT_ROWS[r.name]} | failed: ${r.error.replace(/\|/g, '/').slice(0, 160)} |||||||||`)
+      continue
+    }
+    lines.push(
+      `| ${TRANSPORT_ROWS[r.name]} | ${f(r.cpuMicros, 2)}${r.fixedValid ? '' : ' (invalid)'} | ${x(r.cpuMicros, g?.cpuMicros)} | ${x(r.cpuMicros, row('b1')?.cpuMicros)} | ` +
+        `${r.maxIsLowerBound ? '≥ ' : ''}${k(r.maxSustainable)}${r.maxLimitedByClient ? ' (client-bound)' : ''} | ${x(r.maxSustainable, g?.maxSustainable)} | ${x(r.maxSustainable, row('b1c')?.maxSustainable)} | ` +
+        `${f(r.p50)} / ${f(r.p99)} | ${x(r.p99, g?.p99)} | ${f(r.idleKbPerConnFromEmpty, 2)} |`,
+    )
+  }
+  return lines
+}
+
 /** Two panels: max sustainable deliveries/s and p99 at half saturation, against connections (1 KB, hot channel). */
 export function svgChart(summary) {
   const payload = summary.some((s) => s.payload === 1024) ? 1024 : summary[0].payload
   const topology = summary.some((s) => s.topology === 'hot') ? 'hot' : summary[0].topology
   const points = summary.filter((s) => s.payload === payload && s.topology === topology).sort((a, b) => a.n - b.n)
-  const names = ['b1', 'b1c', 'b2', 'g', 'g-http', 'g-redis'].filter((n) => points.some((p) => p.rows.some((r) => r.name === n)))
+  const names = Object.keys(COLORS).filter((n) => points.some((p) => p.rows.some((r) => r.name === n)))
   const panels = [
     { title: 'max sustainable deliveries/s', value: (r) => r.maxSustainable },
     { title: 'p99 latency at half B1 saturation (ms)', value: (r) => r.p99 },
@@ -139,8 +169,9 @@ export function svgChart(summary) {
     })
     out.push('</g>')
   })
+  const step = names.length > 7 ? 76 : 110 // ten legends fit the width
   names.forEach((name, i) => {
-    out.push(`<rect x="${60 + i * 110}" y="${H + 10}" width="12" height="12" fill="${COLORS[name]}"/><text x="${76 + i * 110}" y="${H + 20}">${name.toUpperCase()}</text>`)
+    out.push(`<rect x="${60 + i * step}" y="${H + 10}" width="12" height="12" fill="${COLORS[name]}"/><text x="${76 + i * step}" y="${H + 20}">${name.toUpperCase()}</text>`)
   })
   out.push('</svg>')
   return out.join('\n') + '\n'
@@ -148,7 +179,7 @@ export function svgChart(summary) {
 
 export function writeReports(output, dir) {
   mkdirSync(dir, { recursive: true })
-  const base = output.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z') + (output.quick ? '-quick' : '')
+  const base = output.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z') + (output.mode.name ? `-${output.mode.name}` : output.quick ? '-quick' : '')
   const summary = summarise(output)
   const paths = [join(dir, `${base}.json`), join(dir, `${base}.md`), join(dir, `${base}.svg`)]
   writeFileSync(paths[0], JSON.stringify(output, null, 2) + '\n')

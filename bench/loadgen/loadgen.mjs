@@ -1,13 +1,16 @@
 /**
  * The load generator process, driven over IPC by bench/run.mjs. Messages in:
  * connect {...} | reopen | reset {latency, delivered} | report | http-publish {...} | stop-http-publish | close.
- * About 98% of connections are sinks (sink.mjs), the rest probes (probes.mjs). Source addresses rotate over
+ * About 98% of connections are sinks (sink.mjs; stream-sink.mjs for G over another transport), the rest probes
+ * (probes.mjs; stream-probes.mjs). Source addresses rotate over
  * 127.0.0.1–127.0.0.50 so 15k connections do not exhaust one address's ephemeral ports.
  */
 import { createHmac } from 'node:crypto'
 import http from 'node:http'
 import { openSink } from './sink.mjs'
 import { openProbe, ProbeStats } from './probes.mjs'
+import { openStreamSink } from './stream-sink.mjs'
+import { openStreamProbe } from './stream-probes.mjs'
 import { startPublisher } from '../lib/publisher.mjs'
 
 const SOURCE_ADDRESSES = 50
@@ -29,7 +32,7 @@ const PROTOCOL = { b1: 'ws', b1c: 'ws', b2: 'sio', g: 'centrifugo' }
 
 /** Opens connection `i` of a `connect` request; resolves with its entry in `conns` (not yet added), or throws. */
 async function openConnection(params, i, slow) {
-  const { contender, port, path, channels, probeEvery, hmacSecret, subsPerConnection = 1, sdkProbes = false } = params
+  const { contender, transport, port, path, channels, probeEvery, hmacSecret, subsPerConnection = 1, sdkProbes = false } = params
   const channel = channels[i % channels.length]
   // Extra subscriptions (memory per subscription) ride on channels nobody publishes to, each shared by
   // 10 connections: the group shape of Centrifugo's million-connection test.
@@ -43,7 +46,14 @@ async function openConnection(params, i, slow) {
     conn.open = false
     closes[code] = (closes[code] ?? 0) + 1
   }
-  if (isProbe) {
+  if (transport) {
+    // G over another transport (stream-sink.mjs, stream-probes.mjs): the same connect, other framing.
+    const command = { id: 1, connect: { token, name: 'bench' } }
+    const connect = transport.endsWith('-protobuf') ? (await import('./centrifugo-protobuf.mjs')).encodeCommand(command) : JSON.stringify(command)
+    conn.handle = isProbe
+      ? await openStreamProbe({ transport, port, token, localAddress, stats, counter, onClose })
+      : await openStreamSink({ transport, port, localAddress, connect, counter, onClose })
+  } else if (isProbe) {
     conn.handle = await openProbe({ contender, port, path, channel, token, localAddress, stats, counter, onClose, sdk: sdkProbes })
   } else {
     const q = `?ch=${encodeURIComponent(channel)}`
