@@ -87,6 +87,24 @@ class HttpStreamTransport implements Transport {
     }
   }
 
+  /**
+   * Each message framed on its own (an SSE event, a JSON line, a length-delimited Reply), as Centrifugo's SSE and
+   * HTTP-streaming writers do, all in one write.
+   */
+  writeMany(messages: readonly (Buffer | string)[]): void {
+    if (this.res.writableEnded || this.res.destroyed) return
+    // One copy into one write: a write call costs more than copying a few kilobytes.
+    const parts: Buffer[] = []
+    for (const m of messages) {
+      const b = typeof m === 'string' ? Buffer.from(m) : m
+      if (this.codec.binary) parts.push(b)
+      else if (this.name !== 'sse') parts.push(b, NEWLINE)
+      else if (b.indexOf(10) === -1) parts.push(SSE_DATA, b, SSE_END)
+      else parts.push(Buffer.from(`data: ${b.toString().replaceAll('\n', '\ndata: ')}\n\n`))
+    }
+    this.res.write(Buffer.concat(parts))
+  }
+
   /** As Centrifugo: a disconnect push, then the end of the response (the SDK reads the code from the push). */
   close(code: number, reason: string): void {
     if (this.res.writableEnded || this.res.destroyed) return

@@ -5,6 +5,11 @@ export interface Transport {
   readonly capabilities: TransportCapabilities
   /** Writes one frame: one message, or several joined by newlines. */
   write(frame: Buffer | string): void
+  /**
+   * Writes several messages at once, framing each itself (a stream whose format delimits messages: no joined copy
+   * per connection); absent: the write queue joins them into frames for `write`.
+   */
+  writeMany?(messages: readonly (Buffer | string)[]): void
   /** Ends the connection with this code and reason (a close frame, or a disconnect push then the end of the stream). */
   close(code: number, reason: string): void
   /** Bytes accepted by `write` that the kernel has not taken yet. */

@@ -57,6 +57,8 @@ export class WriteQueue {
     this.queuedBytes = 0
     if (count === 1) {
       this.transport.write(queue[0])
+    } else if (this.transport.writeMany) {
+      this.transport.writeMany(queue)
     } else {
       const max = this.limits.maxMessagesInFrame
       for (let i = 0; i < count; i += max) {

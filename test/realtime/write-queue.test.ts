@@ -34,6 +34,21 @@ describe('WriteQueue', () => {
     expect(transport.frames.at(-1)).toBe(shared) // the fan-out Buffer itself, not a copy
   })
 
+  it('hands a transport that frames messages itself (writeMany) the queued messages, uncopied and unjoined', () => {
+    const transport = new RecordingTransport()
+    const batches: Array<Array<Buffer | string>> = []
+    Object.assign(transport, { writeMany: (messages: readonly (Buffer | string)[]) => void batches.push([...messages]) })
+    const queue = new WriteQueue(transport, { maxQueueBytes: 1000, maxMessagesInFrame: 2 }, () => {})
+    const shared = Buffer.from('{"push":{}}')
+    for (const m of [shared, 'b', shared]) queue.enqueue(m)
+    expect(queue.flush()).toBe('written')
+    expect(transport.frames).toEqual([])
+    expect(batches).toHaveLength(1)
+    expect(batches[0][0]).toBe(shared)
+    expect(batches[0][2]).toBe(shared)
+    expect(batches[0][1]).toBe('b')
+  })
+
   it('joins up to maxMessagesInFrame messages per frame with newlines', () => {
     const { transport, queue } = setup()
     for (const m of ['a', 'b', 'c', 'd', 'e']) queue.enqueue(m)
