@@ -92,11 +92,12 @@ export function routingRoutes(app: FastifyInstance, deps: { domain: Domain; auth
     },
   }, async (req) => domain.availability.set(auth.operatorOf(req).operatorId, req.body.status))
 
+  // Any operator may read it: the transfer dialog offers colleagues who can take a chat now.
   api.get('/operators/status', {
-    preValidation: apiKeyOrSupervisor,
+    preValidation: auth.apiKeyOrOperator,
     schema: {
       tags: ['operators'],
-      summary: "Every operator's status, connection, load and groups (API key or a supervisor)",
+      summary: "Every operator's status, connection, load and groups (API key or any operator)",
       security: [...API_KEY, ...OPERATOR],
       response: { 200: Type.Object({ items: Type.Array(OperatorStatus) }), ...errors(401, 403) },
     },

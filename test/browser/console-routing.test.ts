@@ -112,20 +112,21 @@ if (haveChromium('console routing in a browser')) {
       await olgaPage.locator('#messages .msg.client', { hasText: 'I was charged twice' }).waitFor()
       await olgaPage.locator('#transfer:not([hidden])').click()
       await olgaPage.locator('#transfer-dialog[open]').waitFor()
-      await olgaPage.locator('#transfer-target').selectOption('operator-id')
-      await olgaPage.locator('#transfer-operator-id').fill(ivan.id)
+      // An operator's dialog lists the colleagues with their status and load (GET /operators/status).
+      expect(await olgaPage.locator(`#transfer-target option[value="operator:${petr.id}"]`).textContent()).toBe('Petr T (online, 0/2)')
+      await olgaPage.locator('#transfer-target').selectOption(`operator:${ivan.id}`)
       const note = 'Charged twice on 12 May; billing approved the refund'
       await olgaPage.locator('#transfer-note').fill(note)
       mkdirSync(SCREENSHOTS, { recursive: true })
       await olgaPage.screenshot({ path: join(SCREENSHOTS, 'console-transfer.png') })
       olgaWatch.allow(/status of 409/)
       await olgaPage.locator('#transfer-submit').click()
-      await poll(() => olgaPage.locator('#transfer-error').textContent()).toMatch(/^Operator \S+ cannot take this chat now \(.+\)\. Pick someone who is online/)
+      await poll(() => olgaPage.locator('#transfer-error').textContent()).toMatch(/^Ivan T cannot take this chat now \(.+\)\. Pick someone who is online/)
       // Refused: the dialog stays open and the chat stays Olga's.
       expect(await olgaPage.locator('#transfer-dialog').getAttribute('open')).not.toBeNull()
       expect(await mine(olgaPage, 'Anna T').count()).toBe(1)
 
-      await olgaPage.locator('#transfer-operator-id').fill(petr.id)
+      await olgaPage.locator('#transfer-target').selectOption(`operator:${petr.id}`)
       await olgaPage.locator('#transfer-submit').click()
       await olgaPage.locator('#transfer-dialog').waitFor({ state: 'hidden' })
       await mine(olgaPage, 'Anna T').waitFor({ state: 'detached' })

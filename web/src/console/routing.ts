@@ -158,7 +158,7 @@ export function consoleRouting(deps: RoutingDeps): ConsoleRouting {
       h(
         'span',
         { class: 'actions' },
-        movable ? h('button', { type: 'button', class: 'secondary', 'data-action': 'transfer', onclick: () => openTransfer(s.id) }, 'Transfer') : null,
+        movable ? h('button', { type: 'button', class: 'secondary', 'data-action': 'transfer', onclick: safely(() => openTransfer(s.id)) }, 'Transfer') : null,
         s.status !== 'closed' ? h('button', { type: 'button', class: 'secondary', 'data-action': 'close', onclick: () => closeAny(s) }, 'Close') : null,
       ),
     )
@@ -191,7 +191,16 @@ export function consoleRouting(deps: RoutingDeps): ConsoleRouting {
 
   // ---- the transfer dialog ----
 
-  function openTransfer(sessionId: string): void {
+  /** The team's status and load (`GET /operators/status`), for the supervisor view and the transfer dialog. */
+  async function loadTeam(): Promise<void> {
+    const state = deps.state()
+    const rows = await api<{ items: OperatorStatusRow[] } | OperatorStatusRow[]>('GET', '/operators/status')
+    if (deps.state() === state) state.setOperators(Array.isArray(rows) ? rows : rows.items)
+  }
+
+  async function openTransfer(sessionId: string): Promise<void> {
+    // A supervisor follows the team live; an operator reads it when it needs it (a failure leaves "by id").
+    if (!deps.state().isSupervisor()) await loadTeam().catch(() => {})
     const state = deps.state()
     const s = state.sessions.get(sessionId)
     if (!s) return
@@ -294,8 +303,7 @@ export function consoleRouting(deps: RoutingDeps): ConsoleRouting {
     if (groups) for (const g of Array.isArray(groups) ? groups : groups.items) state.groupNames.set(g.id, g.name)
     if (state.isSupervisor()) {
       try {
-        const rows = await api<{ items: OperatorStatusRow[] } | OperatorStatusRow[]>('GET', '/operators/status')
-        if (deps.state() === state) state.setOperators(Array.isArray(rows) ? rows : rows.items)
+        await loadTeam()
       } catch (err) {
         notice(`Could not load the team's status: ${(err as Error).message}`)
       }
@@ -308,7 +316,7 @@ export function consoleRouting(deps: RoutingDeps): ConsoleRouting {
   el.status.addEventListener('change', safely(() => setMyStatus(el.status.value as OperatorStatus)))
   el.transfer.addEventListener('click', safely(() => {
     const id = deps.state().openSessionId
-    if (id) openTransfer(id)
+    if (id) return openTransfer(id)
   }))
   el.target.addEventListener('change', safely(() => {
     el.operatorId.hidden = el.target.value !== 'operator-id'
