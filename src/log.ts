@@ -19,10 +19,13 @@ export function chooseLogFormat(asked: LogFormat | undefined, isTerminal: boolea
   return asked ?? (isTerminal ? 'pretty' : 'json')
 }
 
-/** A logger writing to stdout in the chosen format; pretty lines are written synchronously so none is lost at exit. */
+/**
+ * A logger writing to stdout in the chosen format, synchronously: an asynchronous write still in flight when the
+ * process exits takes the lines queued behind it along (the last 'shutting down' was lost so under load).
+ */
 export function createLogger(opts: { level?: string; format?: LogFormat } = {}): Logger {
   const level = opts.level ?? 'info'
-  if (chooseLogFormat(opts.format, process.stdout.isTTY === true) === 'json') return pino({ level })
+  if (chooseLogFormat(opts.format, process.stdout.isTTY === true) === 'json') return pino({ level }, pino.destination({ dest: 1, sync: true }))
   const stream = pretty({
     colorize: process.stdout.isTTY === true,
     sync: true,

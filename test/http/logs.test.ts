@@ -107,7 +107,7 @@ describe.concurrent('node dist/main.js', () => {
     expect(banner.apiKey).toBe(`in ${join(p.dataDir, 'api-key')}`)
     expect(banner.next).toBe(`No operators yet: open ${base}/admin, sign in with the API key and create the first one`)
     expect(existsSync(join(p.dataDir, 'api-key'))).toBe(true)
-    expect(parsed.some((l) => l.msg === 'shutting down')).toBe(true)
+    expect(parsed.some((l) => l.msg === 'shutting down'), `exit ${p.child.exitCode} ${p.child.signalCode}; output:\n${p.out()}`).toBe(true)
   }, 90_000)
 
   it('writes readable lines on a terminal, and the banner as text', async () => {
