@@ -287,6 +287,12 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(printableConfig(options), null, 2) + '\n')
     return
   }
+  // Taken before anything is printed: a signal that finds no handler kills the process at once, mid-start or
+  // just after the banner that told a supervisor it could stop us. One during the start waits for its end.
+  let received: string | undefined
+  let onSignal: (signal: string) => void = (signal) => void (received ??= signal)
+  process.once('SIGTERM', () => onSignal('SIGTERM'))
+  process.once('SIGINT', () => onSignal('SIGINT'))
   const livedesk = await startLivedesk(options)
   const log = createLogger({ level: options.logLevel, format: options.logFormat })
   const noOperators = livedesk.domain ? (await livedesk.domain.operators.list({ limit: 1 })).items.length === 0 : false
@@ -306,8 +312,8 @@ async function main(): Promise<void> {
       .then(() => livedesk.close())
       .then(() => process.exit(0), () => process.exit(1))
   }
-  process.once('SIGTERM', () => stop('SIGTERM'))
-  process.once('SIGINT', () => stop('SIGINT'))
+  onSignal = stop
+  if (received) stop(received)
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
