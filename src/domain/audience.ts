@@ -13,6 +13,8 @@ export interface Subject {
   operatorId?: string
   /** Read receipts and typing go to the other side of the chat. */
   by?: 'client' | 'operator'
+  /** An internal note: its operators' side and supervisors, never the client. */
+  internal?: boolean
 }
 
 const queueOf = (s: Subject['session']): string[] => [s?.group_id ? groupQueueChannel(s.group_id) : QUEUE_CHANNEL]
@@ -34,9 +36,12 @@ const andSupervisors = (of: (subject: Subject) => string[]) => (subject: Subject
 const andSupervisorsIfOperators = (of: (subject: Subject) => string[]) => (subject: Subject) =>
   operatorsOf(subject.session).length > 0 ? [...of(subject), SUPERVISORS_CHANNEL] : of(subject)
 
+/** Notes: the session's operators' side and supervisors; the client's channel never. */
+const noteAudience = andSupervisors(operators)
+
 export const AUDIENCE: Record<EventName, (subject: Subject) => string[]> = {
-  chatMessageCreated: andSupervisorsIfOperators(everyone),
-  chatMessageEdited: andSupervisorsIfOperators(everyone),
+  chatMessageCreated: (subject) => (subject.internal ? noteAudience(subject) : andSupervisorsIfOperators(everyone)(subject)),
+  chatMessageEdited: (subject) => (subject.internal ? noteAudience(subject) : andSupervisorsIfOperators(everyone)(subject)),
   chatMessageRead: otherSide,
   // Only the holder sees the client typing; in the queue or with the bot nobody does.
   typing: ({ session, by }) => (by === 'client' ? holderOf(session) : clientOf(session)),

@@ -23,6 +23,8 @@ export interface Message {
   editedAt: string | null
   readAt: string | null
   attachments: Attachment[]
+  /** An internal note: operators and supervisors only, never the client. */
+  internal?: true
 }
 
 /** `bot`: the bot handles it; `queued`: waiting for people; `assigned`: an operator holds it; `closed`. */

@@ -19,6 +19,7 @@ import { IdempotentRequests } from './idempotency.js'
 import { OperatorPresence } from './operator-presence.js'
 import { Availability } from './availability.js'
 import { consoleChannels, Groups } from './groups.js'
+import { CannedReplies } from './canned.js'
 import { ClientTypingRpc, OperatorTypingRpc, rpcPayload } from './rpc-input.js'
 import { Operators } from './operators.js'
 import type { LiveGateway } from './ports.js'
@@ -70,6 +71,8 @@ export interface Domain {
   readonly availability: Availability
   /** Groups of operators: members, fallback, working hours. */
   readonly groups: Groups
+  /** Canned replies: shared and each operator's own (issue 16). */
+  readonly canned: CannedReplies
   /** Moving a session to an operator, a group or the queue (POST /sessions/{id}/transfer). */
   readonly transfers: Transfers
   /** Idempotency-Key of requests that create clients and operators. */
@@ -154,6 +157,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
     sessions,
     availability,
     groups,
+    canned: new CannedReplies(ctx),
     transfers: new Transfers(ctx),
     requests: new IdempotentRequests(ctx),
     clientTyping,

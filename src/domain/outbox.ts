@@ -160,5 +160,6 @@ function snapshot(subject: Subject): Subject {
   if (subject.session?.group_id) out.session!.group_id = subject.session.group_id
   if (subject.operatorId) out.operatorId = subject.operatorId
   if (subject.by) out.by = subject.by
+  if (subject.internal) out.internal = true
   return out
 }

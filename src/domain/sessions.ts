@@ -137,7 +137,18 @@ export class Sessions {
     return message
   }
 
-  private async messageInSession(sessionId: string, text: string, author: { type: 'bot' | 'operator'; id: string | null }, idempotencyKey?: string): Promise<Message> {
+  /** An internal note (operators and supervisors only): by the holder, a supervisor, or any operator while queued. */
+  async operatorNote(operatorId: string, sessionId: string, text: string, idempotencyKey?: string): Promise<Message> {
+    return this.messageInSession(sessionId, text, { type: 'operator', id: operatorId }, idempotencyKey, true)
+  }
+
+  private async messageInSession(
+    sessionId: string,
+    text: string,
+    author: { type: 'bot' | 'operator'; id: string | null },
+    idempotencyKey?: string,
+    internal = false,
+  ): Promise<Message> {
     checkText(text)
     const chat = await this.ctx.chatKeys.session(sessionId)
     const key = idempotencyKey === undefined ? undefined : `${author.type}:${author.id ?? ''}:${idempotencyKey}`
@@ -147,13 +158,14 @@ export class Sessions {
       const existing = key ? await messageByIdempotencyKey(tx, session.chat_id, key) : undefined
       if (existing) return { message: messageView(existing), replayed: true }
       // check
-      if (author.type === 'operator' && session.operator_id !== author.id) throw new DomainError('forbidden', 'the session is not assigned to you')
+      if (internal) await mayWriteNote(tx, author.id!, session)
+      else if (author.type === 'operator' && session.operator_id !== author.id) throw new DomainError('forbidden', 'the session is not assigned to you')
       if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
       // change
       const name = author.type === 'bot' ? 'Bot' : await operatorName(tx, author.id!)
-      const message = messageView(await insertMessage(tx, { id: newId(), session, author: { ...author, name }, text, idempotencyKey: key }))
+      const message = messageView(await insertMessage(tx, { id: newId(), session, author: { ...author, name }, text, idempotencyKey: key, internal }))
       // events
-      out.publish('chatMessageCreated', message, { session })
+      out.publish('chatMessageCreated', message, { session, internal })
       return { message, replayed: false }
     }, { chat })
     if (result.replayed) await atMost(this.ctx.publisher.publishChat(result.message.chatId), this.ctx.config.publishWaitMs)
@@ -179,7 +191,7 @@ export class Sessions {
       const session = await lockedSession(tx, m.session_id)
       if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
       const message = messageView(await updateMessageText(tx, messageId, text))
-      out.publish('chatMessageEdited', message, { session })
+      out.publish('chatMessageEdited', message, { session, internal: m.internal === true })
       return message
     }, { chat })
   }
@@ -395,6 +407,13 @@ function checkText(text: unknown): asserts text is string {
   if (text.length > MAX_TEXT) throw new DomainError('payload_too_large', `text is longer than ${MAX_TEXT} characters`, 'text')
 }
 
+/** Notes are written by the holder, a supervisor, or any operator while the session waits in the queue. */
+async function mayWriteNote(db: Db, operatorId: string, s: SessionRow): Promise<void> {
+  if (s.status === 'queued' || s.operator_id === operatorId) return
+  if (await isSupervisor(db, operatorId)) return
+  throw new DomainError('forbidden', 'only the holder, a supervisor, or anyone while it is queued may write a note')
+}
+
 /** Queued sessions are open to every operator; others to their holder and previous holder. */
 function mayRead(operatorId: string, s: SessionRow): void {
   if (s.status === 'queued' || s.operator_id === operatorId || s.previous_operator_id === operatorId) return
@@ -410,7 +429,9 @@ async function messagePage(db: Db, column: 'session_id' | 'chat_id', value: stri
     params.push(b.seq)
     before = ' AND seq < $3'
   }
-  const rows = await db.query<any>(`SELECT * FROM messages WHERE ${column} = $1${before} ORDER BY seq DESC LIMIT $2`, params)
+  // the client's reads (by chat) never include internal notes; operators' (by session) do, marked
+  const notes = column === 'chat_id' ? ' AND NOT internal' : ''
+  const rows = await db.query<any>(`SELECT * FROM messages WHERE ${column} = $1${before}${notes} ORDER BY seq DESC LIMIT $2`, params)
   const more = rows.length > opts.limit
   const items = rows.slice(0, opts.limit).reverse().map(messageView)
   return { items, nextCursor: more ? items[0].id : null }

@@ -62,6 +62,8 @@ export function messageView(r: any): Message {
     editedAt: iso(r.edited_at),
     readAt: iso(r.read_at),
     attachments: r.attachments ?? [],
+    // only operators' reads return notes (the widget's history skips them)
+    ...(r.internal === true ? { internal: true } : {}),
   }
 }
 
@@ -125,11 +127,11 @@ export async function sessionViews(db: Db, ids: string[], timers: Timers): Promi
     [ids],
   )
   const last = byKey(
-    await db.query<any>(`SELECT DISTINCT ON (session_id) * FROM messages WHERE session_id = ANY($1) ORDER BY session_id, seq DESC`, [ids]),
+    await db.query<any>(`SELECT DISTINCT ON (session_id) * FROM messages WHERE session_id = ANY($1) AND NOT internal ORDER BY session_id, seq DESC`, [ids]),
   )
   const lastOperator = byKey(
     await db.query<any>(
-      `SELECT DISTINCT ON (session_id) * FROM messages WHERE session_id = ANY($1) AND author_type = 'operator' ORDER BY session_id, seq DESC`,
+      `SELECT DISTINCT ON (session_id) * FROM messages WHERE session_id = ANY($1) AND author_type = 'operator' AND NOT internal ORDER BY session_id, seq DESC`,
       [ids],
     ),
   )
@@ -137,7 +139,7 @@ export async function sessionViews(db: Db, ids: string[], timers: Timers): Promi
     await db.query<any>(
       `SELECT DISTINCT ON (m.session_id) m.* FROM messages m
         WHERE m.session_id = ANY($1) AND m.author_type = 'client'
-          AND m.seq > COALESCE((SELECT max(o.seq) FROM messages o WHERE o.session_id = m.session_id AND o.author_type = 'operator'), 0)
+          AND m.seq > COALESCE((SELECT max(o.seq) FROM messages o WHERE o.session_id = m.session_id AND o.author_type = 'operator' AND NOT o.internal), 0)
         ORDER BY m.session_id, m.seq`,
       [ids],
     ),

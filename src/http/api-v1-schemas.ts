@@ -84,6 +84,7 @@ export const Message = Type.Object({
   editedAt: Nullable(Time),
   readAt: Nullable(Time),
   attachments: Type.Array(Type.Object({ url: Type.String(), name: Type.String(), mimeType: Type.String(), size: Type.Number() })),
+  internal: Type.Optional(Type.Literal(true, { description: 'an internal note: operators and supervisors only' })),
 })
 
 export const ChatSession = Type.Object(
@@ -169,6 +170,7 @@ export const ClientMessage = Type.Object({
   group: Type.Optional(GroupRef),
 }, Closed)
 export const TextBody = Type.Object({ text: Text }, Closed)
+export const SessionMessage = Type.Object({ text: Text, internal: Type.Optional(Type.Boolean({ description: 'true: an internal note (operator token only)' })) }, Closed)
 export const WidgetMessage = Type.Object({ text: Text, group: Type.Optional(GroupRef) }, Closed)
 /**
  * Requests that create something may carry an idempotency key (checked in api-v1.ts, which names the header on

@@ -7,6 +7,7 @@ import rateLimit from '@fastify/rate-limit'
 import { adminRoutes } from './api-v1-admin.js'
 import { transferRoutes } from './api-v1-transfers.js'
 import { routingRoutes } from './api-v1-routing.js'
+import { cannedRoutes } from './api-v1-canned.js'
 import { Auth } from './api-v1-auth.js'
 import * as S from './api-v1-schemas.js'
 import { errorHandler, sendError } from './errors.js'
@@ -166,6 +167,7 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
     adminRoutes(plain, { domain, auth })
     transferRoutes(plain, { domain, auth })
     routingRoutes(plain, { domain, auth })
+    cannedRoutes(plain, { domain, auth })
 
     // ---- clients (API key) -------------------------------------------------------------------------
     app.post('/clients', {
@@ -273,14 +275,17 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
         security: [...API_KEY, ...OPERATOR],
         params: S.IdParams,
         headers: S.IdempotentHeaders,
-        body: S.TextBody,
+        body: S.SessionMessage,
         response: { 201: S.Message, ...errors(400, 401, 403, 404, 409, 413, 429) },
       },
     }, async (req, reply) => {
       const p = auth.of(req)
       if (p.kind === 'operator') await limits.operator(p.operator.operatorId)
+      if (req.body.internal && p.kind !== 'operator') throw new DomainError('bad_request', 'internal notes are written with an operator token', 'internal')
       const message =
-        p.kind === 'operator'
+        req.body.internal && p.kind === 'operator'
+          ? await domain.sessions.operatorNote(p.operator.operatorId, req.params.id, req.body.text, idempotencyKey(req))
+          : p.kind === 'operator'
           ? await domain.sessions.operatorMessage(p.operator.operatorId, req.params.id, req.body.text, idempotencyKey(req))
           : await domain.sessions.botMessage(req.params.id, req.body.text, idempotencyKey(req))
       return reply.code(201).send(message)

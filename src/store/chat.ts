@@ -65,6 +65,8 @@ export interface MessageRow {
   created_at: Date
   edited_at: Date | null
   read_at: Date | null
+  /** An internal note: operators and supervisors only (migration 009). */
+  internal: boolean
 }
 
 export interface Author {
@@ -175,12 +177,12 @@ export async function insertClientMessageInOpenSession(
 /** A message in a session the caller has locked. */
 export async function insertMessage(
   db: Db,
-  m: { id: string; session: SessionRow; author: Author; text: string; idempotencyKey?: string },
+  m: { id: string; session: SessionRow; author: Author; text: string; idempotencyKey?: string; internal?: boolean },
 ): Promise<MessageRow> {
   const [row] = await db.query<MessageRow>(
-    `INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp(), $8) RETURNING *`,
-    [m.id, m.session.id, m.session.chat_id, m.author.type, m.author.id, m.author.name, m.text, m.idempotencyKey ?? null],
+    `INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at, idempotency_key, internal)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp(), $8, $9) RETURNING *`,
+    [m.id, m.session.id, m.session.chat_id, m.author.type, m.author.id, m.author.name, m.text, m.idempotencyKey ?? null, m.internal === true],
   )
   return row
 }
@@ -209,7 +211,7 @@ export async function markRead(
   const authors = where.by === 'client' ? `author_type <> 'client'` : `author_type = 'client'`
   const rows = await db.query<{ id: string; seq: number; read_at: Date }>(
     `UPDATE messages SET read_at = clock_timestamp()
-      WHERE ${where.column} = $1 AND seq <= $2 AND ${authors} AND read_at IS NULL RETURNING id, seq, read_at`,
+      WHERE ${where.column} = $1 AND seq <= $2 AND ${authors} AND NOT internal AND read_at IS NULL RETURNING id, seq, read_at`,
     [where.value, where.uptoSeq],
   )
   return rows.sort((a, b) => a.seq - b.seq)

@@ -97,7 +97,7 @@ export async function dueAnswers(
        FROM sessions s
        CROSS JOIN LATERAL (
          SELECT max(m.seq) AS seq FROM messages m
-          WHERE m.session_id = s.id AND m.author_type = 'operator' AND m.author_id = s.operator_id
+          WHERE m.session_id = s.id AND m.author_type = 'operator' AND m.author_id = s.operator_id AND NOT m.internal
             AND m.created_at >= s.operator_assigned_at) answered
       WHERE s.status = 'assigned' AND ($4::text IS NULL OR s.id = $4) AND NOT (s.id = ANY($5::text[]))
         AND (($1::float8 > 0 AND answered.seq IS NULL

@@ -7,6 +7,8 @@ import { sql as tokenLifetime } from './005_token_lifetime.js'
 import { sql as ipLimits } from './006_ip_limits.js'
 import { sql as availabilityGroups } from './007_availability_groups.js'
 import { sql as sessionMoves } from './008_session_moves.js'
+import { sql as internalNotes } from './009_internal_notes.js'
+import { sql as cannedReplies } from './010_canned_replies.js'
 
 export interface Migration {
   id: number
@@ -23,4 +25,6 @@ export const MIGRATIONS: Migration[] = [
   { id: 6, name: 'ip_limits', sql: ipLimits },
   { id: 7, name: 'availability_groups', sql: availabilityGroups },
   { id: 8, name: 'session_moves', sql: sessionMoves },
+  { id: 9, name: 'internal_notes', sql: internalNotes },
+  { id: 10, name: 'canned_replies', sql: cannedReplies },
 ]

@@ -8,6 +8,7 @@ import { ApiError, apiClient, emulationUrl, transportEndpoints } from '../shared
 import { byId, formatCountdown, formatTime, h, safely, throttle } from '../shared/dom.js'
 import type { ChatSession, Envelope, Message, Operator } from '../shared/types.js'
 import { consoleRouting } from './routing.js'
+import { consoleCanned } from './canned.js'
 import { ConsoleState, isClientOnline, type EndReason } from './state.js'
 
 const TOKEN_KEY = 'livedesk.operatorToken'
@@ -55,10 +56,12 @@ const el = {
   editing: byId('editing'),
   text: byId<HTMLTextAreaElement>('text'),
   send: byId<HTMLButtonElement>('send'),
+  noteToggle: byId<HTMLInputElement>('note-toggle'),
 }
 
 // Issue 15: status switch, group queues, supervisor view, transfer dialog (routing.ts).
 const routing = consoleRouting({ api, state: () => state, notice, sessionItem: (s) => sessionItem(s), openChat: (id) => openChat(id), renderAll: () => renderAll() })
+consoleCanned({ api, text: el.text, composer: el.composer, notice })
 
 // ---- connection banner and notices ----
 
@@ -310,7 +313,7 @@ async function submit(): Promise<void> {
   try {
     const m = editingId
       ? await api<Message>('PATCH', `/messages/${encodeURIComponent(editingId)}`, { text })
-      : await api<Message>('POST', `/sessions/${encodeURIComponent(s.id)}/messages`, { text })
+      : await api<Message>('POST', `/sessions/${encodeURIComponent(s.id)}/messages`, el.noteToggle.checked ? { text, internal: true } : { text })
     handleChange({ event: editingId ? 'chatMessageEdited' : 'chatMessageCreated', data: m })
     el.text.value = ''
     cancelEdit()
@@ -412,8 +415,18 @@ function renderChat(): void {
   // A supervisor may close any open session.
   el.closeChat.hidden = !(canWrite || (state.isSupervisor() && s.status !== 'closed'))
   routing.renderChat(s)
-  el.text.disabled = !canWrite
-  el.send.disabled = !canWrite
+  // Notes: the holder, a supervisor, or anyone while it is queued (the toggle opens the composer for those).
+  const canNote = s.status !== 'closed' && (state.isMine(s) || state.isQueued(s) || state.isSupervisor())
+  // Another chat, or one that became writable, starts on replies; where only a note is allowed the toggle is forced on.
+  const forced = !canWrite && canNote
+  if (el.noteToggle.dataset.session !== s.id || el.noteToggle.dataset.forced === 'true' || forced) el.noteToggle.checked = forced
+  el.noteToggle.dataset.session = s.id
+  el.noteToggle.dataset.forced = String(forced)
+  el.noteToggle.disabled = !canWrite
+  el.noteToggle.closest('label')!.hidden = !canNote
+  el.text.disabled = !(canWrite || canNote)
+  el.send.disabled = el.text.disabled
+  el.composer.classList.toggle('is-note', el.noteToggle.checked)
   el.chatTimer.dataset.deadline = String(state.isMine(s) ? (state.answerDeadline(s) ?? '') : '')
 
   const list = state.messages.get(s.id) ?? []
@@ -433,7 +446,8 @@ function messageItem(m: Message): HTMLLIElement {
   const ticks = m.author.type === 'operator' ? h('span', { class: `ticks ${m.readAt ? 'read' : ''}`, title: m.readAt ? `read ${formatTime(m.readAt)}` : 'sent', 'data-testid': 'ticks' }, m.readAt ? '✓✓' : '✓') : null
   return h(
     'li',
-    { class: `msg ${m.author.type} ${own ? 'own' : ''}`, 'data-message': m.id, 'data-author': m.author.type },
+    { class: `msg ${m.author.type} ${own ? 'own' : ''} ${m.internal ? 'note' : ''}`, 'data-message': m.id, 'data-author': m.author.type, 'data-internal': String(m.internal === true) },
+    m.internal ? h('span', { class: 'note-label', 'data-testid': 'note-label' }, 'Note · not sent to the client') : null,
     m.author.type !== 'client' && !own ? h('span', { class: 'author' }, m.author.name ?? m.author.type) : null,
     h('span', { class: 'text', 'data-testid': 'text' }, m.text),
     h(
@@ -486,6 +500,7 @@ el.back.addEventListener('click', safely(() => {
   cancelEdit()
   renderAll()
 }))
+el.noteToggle.addEventListener('change', () => el.composer.classList.toggle('is-note', el.noteToggle.checked))
 el.composer.addEventListener('submit', safely((ev: Event) => {
   ev.preventDefault()
   return submit()

@@ -1,0 +1,94 @@
+/**
+ * Issue 16 item 3 in a browser: the operator types "/ref" in the composer, picks the suggested canned reply, the
+ * text lands in the composer (editable), is sent, and the client's widget receives it; the manager adds a reply.
+ */
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import { haveChromium, launchChromium, watchErrors } from './chromium.js'
+
+async function call(l: { url: string }, method: string, path: string, body: unknown, token: string): Promise<any> {
+  const res = await fetch(`${l.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) })
+  const text = await res.text()
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
+  return text ? JSON.parse(text) : undefined
+}
+
+if (haveChromium('canned replies in the console')) {
+  describe('canned replies in the console', () => {
+    let l: TestLivedesk
+    let browser: Browser
+    beforeAll(async () => {
+      ;[l, browser] = await Promise.all([startTestLivedesk({} as never), launchChromium()])
+    })
+    afterAll(async () => {
+      await browser?.close()
+      await l?.close().catch(() => {})
+    })
+
+    it('inserts a reply picked after "/ref" with Tab or Enter, and the widget receives it', async () => {
+      const operator = await call(l, 'POST', '/operators', { name: 'Olga', maxChats: 2 }, l.apiKey)
+      const { token } = await call(l, 'POST', `/operators/${operator.id}/tokens`, {}, l.apiKey)
+      await call(l, 'POST', '/canned-replies', { shortcut: 'refund', title: 'Refund', text: 'Your refund is on its way.' }, token)
+      await call(l, 'POST', '/canned-replies', { shortcut: 'hello', title: 'Hello', text: 'Hello! How can I help?' }, l.apiKey)
+
+      const op = await (await browser.newContext()).newPage()
+      const opWatch = watchErrors(op, 'console')
+      await op.goto(`${l.url}/?token=${encodeURIComponent(token)}`)
+      await op.locator('#conn[data-state="connected"]').waitFor()
+      const widget = await (await browser.newContext()).newPage()
+      const widgetWatch = watchErrors(widget, 'widget')
+      await widget.goto(`${l.url}/widget`)
+      await widget.locator('#name').fill('Anna')
+      await widget.locator('#name').press('Enter')
+      await widget.locator('#conn[data-state="connected"]').waitFor()
+      await widget.locator('#text').fill('I want my money back')
+      await widget.locator('#text').press('Enter')
+
+      const mine = op.locator('#mine [data-session]', { hasText: 'Anna' })
+      await mine.waitFor()
+      await mine.locator('button').first().click()
+      await op.locator('#messages .msg.client', { hasText: 'money back' }).waitFor()
+
+      // "/ref" suggests only /refund; Tab inserts its text in place of "/ref", and nothing is sent yet.
+      await op.locator('#text').pressSequentially('Anna, /ref', { delay: 20 })
+      const suggestions = op.locator('[data-testid="canned-suggestions"]:not([hidden]) li')
+      await suggestions.first().waitFor()
+      expect(await suggestions.allTextContents()).toEqual(['/refund Refund'])
+      await op.locator('#text').press('Tab')
+      expect(await op.locator('#text').inputValue()).toBe('Anna, Your refund is on its way.')
+      await op.locator('[data-testid="canned-suggestions"]').waitFor({ state: 'hidden' })
+      // The operator edits it, then Enter sends it; the widget receives the text.
+      await op.locator('#text').press('End')
+      await op.locator('#text').pressSequentially(' Today.', { delay: 10 })
+      await op.locator('#text').press('Enter')
+      await widget.locator('#messages .msg.operator', { hasText: 'Anna, Your refund is on its way. Today.' }).waitFor()
+
+      // Enter on a suggestion inserts it (and does not send); the shared reply is offered too.
+      await op.locator('#text').pressSequentially('/hel', { delay: 20 })
+      await suggestions.first().waitFor()
+      await op.locator('#text').press('Enter')
+      expect(await op.locator('#text').inputValue()).toBe('Hello! How can I help?')
+      await op.locator('#text').press('Enter')
+      await widget.locator('#messages .msg.operator', { hasText: 'Hello! How can I help?' }).waitFor()
+
+      // The manager adds a personal reply; the composer offers it at once.
+      await op.locator('[data-testid="canned-open"]').click()
+      const dialog = op.locator('[data-testid="canned-dialog"]')
+      await dialog.locator('[data-testid="canned-list"] li', { hasText: '/refund' }).waitFor()
+      await dialog.getByLabel('Shortcut').fill('ship')
+      await dialog.getByLabel('Title').fill('Shipping')
+      await dialog.getByLabel('Text').fill('It ships tomorrow.')
+      await dialog.getByRole('button', { name: 'Save' }).click()
+      await dialog.locator('[data-testid="canned-list"] li', { hasText: '/ship' }).waitFor()
+      await dialog.getByRole('button', { name: 'Close' }).click()
+      await op.locator('#text').pressSequentially('/sh', { delay: 20 })
+      await suggestions.first().waitFor()
+      await op.locator('#text').press('Tab')
+      expect(await op.locator('#text').inputValue()).toBe('It ships tomorrow.')
+
+      expect(opWatch.errors.join(' | ')).toBe('')
+      expect(widgetWatch.errors.join(' | ')).toBe('')
+    }, 60_000)
+  })
+}
