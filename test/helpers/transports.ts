@@ -100,7 +100,7 @@ export function itOverOrderedTransports(name: string, body: TestFunction, timeou
  * The protobuf SDK, speaking JSON values to the tests: payloads travel as the UTF-8 bytes of their JSON text
  * (livedesk's codec contract), so commands get `data` as JSON bytes and replies' payloads are parsed back.
  */
-function jsonValuedProtobufSdk(url: string, options: Partial<Options>): Centrifuge {
+export function jsonValuedProtobufSdk(url: string, options: Partial<Options>): Centrifuge {
   const c = new CentrifugeProtobuf(url, options as never)
   const codec = (c as unknown as { _codec: { encodeCommands(cs: object[]): Uint8Array; decodeReplies(d: unknown): object[] } })._codec
   const encode = codec.encodeCommands.bind(codec)

@@ -10,11 +10,11 @@ import EventSource from 'eventsource'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Centrifuge, Options } from 'centrifuge'
-import { Centrifuge as CentrifugeProtobuf } from 'centrifuge/build/protobuf'
 import WebSocket from 'ws'
 import { decodeReplies, encodeCommands } from '../../src/protocol/codec-protobuf.js'
 import { serverApi, startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
+import { jsonValuedProtobufSdk } from '../helpers/transports.js'
 import { serviceUrl } from '../realtime/services.js'
 
 type TransportKind = 'websocket' | 'websocket-protobuf' | 'http_stream' | 'sse'
@@ -35,31 +35,9 @@ function connectOver(transport: TransportKind, l: TestLivedesk, options: Partial
   } as Partial<Options>)
 }
 
-/**
- * The protobuf SDK, speaking JSON values to the tests: payloads travel as the UTF-8 bytes of their JSON text
- * (the codec's contract), so its codec's commands get `data` as JSON bytes and its replies' payloads are parsed.
- */
+/** The protobuf SDK speaking JSON values to the tests (test/helpers/transports.ts), over WebSocket. */
 function protobufSdk(url: string, options: Partial<Options>): Centrifuge {
-  const c = new CentrifugeProtobuf(url, { websocket: WebSocket, minReconnectDelay: 50, maxReconnectDelay: 300, ...options } as never)
-  const codec = (c as unknown as { _codec: { encodeCommands(cs: object[]): Uint8Array; decodeReplies(d: unknown): object[] } })._codec
-  const encode = codec.encodeCommands.bind(codec)
-  const decode = codec.decodeReplies.bind(codec)
-  codec.encodeCommands = (commands) => encode(commands.map((cmd) => mapPayloads(cmd, (v) => (v instanceof Uint8Array ? v : Buffer.from(JSON.stringify(v))))))
-  codec.decodeReplies = (data) => decode(data).map((reply) => mapPayloads(reply, (v) => (v instanceof Uint8Array && v.length ? JSON.parse(Buffer.from(v).toString()) : v)))
-  return c as unknown as Centrifuge
-}
-
-const PAYLOAD_FIELDS = new Set(['data', 'info', 'conn_info', 'chan_info'])
-
-/** Applies `f` to every payload field (`data`, `conn_info`, `chan_info`; `info` when it holds bytes), depth-bounded. */
-function mapPayloads<T>(value: T, f: (v: unknown) => unknown, depth = 0): T {
-  if (depth > 16 || value === null || typeof value !== 'object' || value instanceof Uint8Array) return value
-  for (const [key, v] of Object.entries(value as object)) {
-    if (v === undefined || v === null) continue
-    const payload = PAYLOAD_FIELDS.has(key) && (key !== 'info' || v instanceof Uint8Array)
-    ;(value as Record<string, unknown>)[key] = payload ? f(v) : mapPayloads(v, f, depth + 1)
-  }
-  return value
+  return jsonValuedProtobufSdk(url, { websocket: WebSocket, minReconnectDelay: 50, maxReconnectDelay: 300, ...options } as Partial<Options>)
 }
 
 const jwt = (claims: Record<string, unknown>, exp: number) =>
