@@ -5,14 +5,8 @@
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import { newOperator, ok } from '../http/e2e.js'
 import { haveChromium, launchChromium, watchErrors } from './chromium.js'
-
-async function call(l: { url: string }, method: string, path: string, body: unknown, token: string): Promise<any> {
-  const res = await fetch(`${l.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) })
-  const text = await res.text()
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
-  return text ? JSON.parse(text) : undefined
-}
 
 if (haveChromium('canned replies in the console')) {
   describe('canned replies in the console', () => {
@@ -27,10 +21,9 @@ if (haveChromium('canned replies in the console')) {
     })
 
     it('inserts a reply picked after "/ref" with Tab or Enter, and the widget receives it', async () => {
-      const operator = await call(l, 'POST', '/operators', { name: 'Olga', maxChats: 2 }, l.apiKey)
-      const { token } = await call(l, 'POST', `/operators/${operator.id}/tokens`, {}, l.apiKey)
-      await call(l, 'POST', '/canned-replies', { shortcut: 'refund', title: 'Refund', text: 'Your refund is on its way.' }, token)
-      await call(l, 'POST', '/canned-replies', { shortcut: 'hello', title: 'Hello', text: 'Hello! How can I help?' }, l.apiKey)
+      const { token } = await newOperator(l, 'Olga', 2)
+      await ok(l, 'POST', '/canned-replies', { shortcut: 'refund', title: 'Refund', text: 'Your refund is on its way.' }, token)
+      await ok(l, 'POST', '/canned-replies', { shortcut: 'hello', title: 'Hello', text: 'Hello! How can I help?' })
 
       const op = await (await browser.newContext()).newPage()
       const opWatch = watchErrors(op, 'console')

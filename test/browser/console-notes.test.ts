@@ -5,14 +5,8 @@
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import { newOperator, ok } from '../http/e2e.js'
 import { haveChromium, launchChromium, watchErrors } from './chromium.js'
-
-async function call(l: { url: string }, method: string, path: string, body: unknown, token: string): Promise<any> {
-  const res = await fetch(`${l.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) })
-  const text = await res.text()
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
-  return text ? JSON.parse(text) : undefined
-}
 
 if (haveChromium('internal notes in the console')) {
   describe('internal notes in the console', () => {
@@ -27,8 +21,7 @@ if (haveChromium('internal notes in the console')) {
     })
 
     it('shows a note tinted in the console and never in the widget', async () => {
-      const operator = await call(l, 'POST', '/operators', { name: 'Nora', maxChats: 2 }, l.apiKey)
-      const { token } = await call(l, 'POST', `/operators/${operator.id}/tokens`, {}, l.apiKey)
+      const { token } = await newOperator(l, 'Nora', 2)
       const op = await (await browser.newContext()).newPage()
       const opWatch = watchErrors(op, 'console')
       await op.goto(`${l.url}/?token=${encodeURIComponent(token)}`)
