@@ -46,11 +46,12 @@ export interface Harness {
   close(): Promise<void>
 }
 
-export async function startHarness(config: Partial<DomainConfig> = {}, http: Partial<ApiV1Options> = {}): Promise<Harness> {
-  const db = await openPglite()
+/** `node.db`: the database to run on (default a fresh PGlite); `node.nodeId`: this domain node's id. */
+export async function startHarness(config: Partial<DomainConfig> = {}, http: Partial<ApiV1Options> = {}, node: { db?: Db; nodeId?: string } = {}): Promise<Harness> {
+  const db = node.db ?? (await openPglite())
   await migrate(db)
   const live = new RecorderGateway()
-  const domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...config }, log: pino({ level: 'silent' }), nodeId: 'harness' })
+  const domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...config }, log: pino({ level: 'silent' }), nodeId: node.nodeId ?? 'harness' })
   const apiKey = 'harness-key'
   const app = Fastify({ logger: false })
   await app.register(apiV1({ domain, apiKey, ...http }), { prefix: '/api/v1' })

@@ -2,16 +2,12 @@
  * The domain harness of issue 15's moves (reassignment, transfers, races) on PGlite or on a fresh PostgreSQL
  * database: the real domain and /api/v1 with a recorded gateway, plus helpers to wait on what it published.
  */
-import Fastify from 'fastify'
-import pino from 'pino'
 import { expect } from 'vitest'
-import { createDomain, DEFAULT_DOMAIN_CONFIG, type DomainConfig } from '../../src/domain/index.js'
-import { apiV1 } from '../../src/http/api-v1.js'
-import { migrate } from '../../src/store/migrate.js'
+import type { DomainConfig } from '../../src/domain/index.js'
 import { openPglite } from '../../src/store/pglite.js'
 import { openPostgres } from '../../src/store/postgres.js'
 import { tempPostgres } from '../store/databases.js'
-import { RecorderGateway, type Harness } from './harness.js'
+import { startHarness, type Harness } from './harness.js'
 
 export type Backend = 'PGlite' | 'PostgreSQL'
 
@@ -26,35 +22,17 @@ export async function startMovesHarness(backend: Backend, config: Partial<Domain
   const pg = backend === 'PostgreSQL' && !shared ? await tempPostgres() : undefined
   const databaseUrl = shared ?? pg?.databaseUrl
   const db = databaseUrl ? await openPostgres(databaseUrl, 20) : await openPglite()
-  await migrate(db)
-  const live = new RecorderGateway()
-  const domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...config }, log: pino({ level: 'silent' }), nodeId })
-  const apiKey = 'moves-key'
-  const app = Fastify({ logger: false })
-  await app.register(apiV1({ domain, apiKey, operatorMessages: { points: 100_000, windowMs: 60_000 }, clientMessages: { points: 100_000, windowMs: 60_000 } }), { prefix: '/api/v1' })
-  await app.ready()
+  const limits = { points: 100_000, windowMs: 60_000 }
+  const h = await startHarness(config, { operatorMessages: limits, clientMessages: limits }, { db, nodeId })
   let stopped: Promise<void> | undefined
-  const stopDomain = () => (stopped ??= domain.close())
+  const stopDomain = () => (stopped ??= h.domain.close())
   return {
+    ...h,
     stopDomain,
     databaseUrl,
-    db,
-    live,
-    domain,
-    app,
-    apiKey,
-    async api(method, url, body, token = apiKey, headers = {}) {
-      const res = await app.inject({
-        method: method as any,
-        url: `/api/v1${url}`,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-        payload: body === undefined ? undefined : JSON.stringify(body),
-      })
-      return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined }
-    },
     async close() {
       await stopDomain()
-      await app.close()
+      await h.app.close()
       await db.close()
       await pg?.drop()
     },
