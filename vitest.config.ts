@@ -2,9 +2,9 @@ import { configDefaults, defineConfig } from 'vitest/config'
 
 /**
  * Gateway test files the per-transport projects leave out: raw WebSocket frames or whole-server restarts (each
- * marked describeWebSocketOnly), and transport-gaps, which picks its transports itself.
+ * marked describeWebSocketOnly), and transport-gaps and delta, which pick their transports themselves.
  */
-const NOT_PER_TRANSPORT_GATEWAY_FILES = ['bad-input', 'fan-out', 'shutdown', 'slow-consumer', 'transport-gaps'].map((name) => `test/gateway/${name}.test.ts`)
+const NOT_PER_TRANSPORT_GATEWAY_FILES = ['bad-input', 'delta', 'fan-out', 'shutdown', 'slow-consumer', 'transport-gaps'].map((name) => `test/gateway/${name}.test.ts`)
 
 export default defineConfig({
   test: {

@@ -10,7 +10,10 @@ import { MemoryBroker } from './realtime/broker-memory.js'
 import type { Broker } from './realtime/broker.js'
 import type { NamespaceOptions, RealtimeConfig } from './realtime/config.js'
 import { loadConfig, printableConfig, realtimeConfigOf } from './config/index.js'
+import { isStandalone, withDomainNamespaces } from './config/standalone.js'
+import { besideStandalone, isDomainConnect } from './realtime/standalone-hooks.js'
 import { Node } from './realtime/node.js'
+import { createMapBroker, type MapBrokerType } from './realtime/map-brokers.js'
 import { MemoryPresenceManager } from './realtime/presence-memory.js'
 import type { PresenceManager } from './realtime/presence.js'
 import { attachWebSocket } from './realtime/transport-ws.js'
@@ -24,6 +27,9 @@ import { Observations, tracingWanted } from './http/observability.js'
 import type { TracingOptions } from './http/tracing.js'
 import type { HttpTimeouts } from './http/timeouts.js'
 import type { RealtimeHooks } from './realtime/hooks.js'
+import { checkProxyConfig, hasProxies, type ProxyConfig } from './realtime/proxy/config.js'
+import { withProxies } from './realtime/proxy/hooks.js'
+import { namespaceNameOf } from './realtime/channel-rules.js'
 import { createDomain, DEFAULT_DOMAIN_CONFIG, type Domain, type DomainConfig } from './domain/index.js'
 import type { LiveGateway } from './domain/ports.js'
 import { openDb } from './store/index.js'
@@ -31,6 +37,8 @@ import { Readiness, databaseCheck, readyRoute, redisChecks } from './http/ready.
 import { configSchemaRoute } from './http/config-schema.js'
 import { backupRoute } from './http/backup.js'
 import type { PgliteDurability } from './store/pglite-durability.js'
+import { Attachments, DEFAULT_ATTACHMENT_MAX_BYTES, DEFAULT_ATTACHMENT_TYPES, type AttachmentOptions } from './domain/attachments.js'
+import { openAttachmentStorage } from './store/attachments.js'
 
 export interface LivedeskOptions {
   port?: number
@@ -45,6 +53,8 @@ export interface LivedeskOptions {
   redisUrl?: string
   /** Key and channel prefix in Redis, so that several deployments can share one server. @default 'livedesk' */
   redisPrefix?: string
+  /** Where map subscriptions keep their state (Centrifugo's `map_broker.type`). @default 'redis' with redisUrl, else 'memory' */
+  mapBroker?: MapBrokerType
   /** Gateway settings; `defaultNamespace` keys not given keep livedesk's (history and presence on). */
   realtime?: Partial<Omit<RealtimeConfig, 'defaultNamespace'>> & { defaultNamespace?: Partial<NamespaceOptions> }
   domain?: Partial<DomainConfig>
@@ -80,8 +90,14 @@ export interface LivedeskOptions {
   demo?: boolean
   /** OpenTelemetry traces (src/http/tracing.ts); absent: on only when OTEL_TRACES_EXPORTER or an OTLP endpoint is set. */
   tracing?: TracingOptions
+  /** Files in messages (issue 16): size and type limits and where they are stored. */
+  attachments?: AttachmentOptions
+  /** Logged as warnings at start: the keys of a Centrifugo configuration file livedesk ignores (src/config/centrifugo.ts). */
+  startupWarnings?: string[]
   /** Gateway-only mode (gateway tests, benchmarks): these hooks replace the domain, and no database is opened. */
   hooks?: RealtimeHooks
+  /** Centrifugo's proxies to the user's backend (src/realtime/proxy/): connect, refresh, subscribe, publish, sub_refresh, rpc. */
+  proxy?: ProxyConfig
 }
 
 export interface Livedesk {
@@ -203,7 +219,10 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   const log = createLogger({ level: options.logLevel, format: options.logFormat })
   const dataDir = resolve(options.dataDir ?? './data')
   const apiKey = resolveApiKey(options.apiKey, dataDir, log)
-  const realtime: RealtimeConfig = realtimeConfigOf(options)
+  const domainNamespaces = options.hooks ? undefined : withDomainNamespaces(realtimeConfigOf(options))
+  const realtime: RealtimeConfig = domainNamespaces?.realtime ?? realtimeConfigOf(options)
+  for (const name of domainNamespaces?.replaced ?? []) log.warn(`namespace "${name}" is the operator-chat domain's: the configuration's options for it are ignored`)
+  for (const warning of options.startupWarnings ?? []) log.warn(warning)
   if (realtime.insecure) log.warn('insecure gateway: connections without a token are anonymous and every channel operation is allowed (for SDK test suites only)')
   const observations = new Observations(realtime.nodeId)
   // The standard OTEL_* variables turn traces on; the SDK is loaded only then.
@@ -216,11 +235,23 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   const { broker, presence } = await createBrokers(options, realtime, log, observations)
   // The node needs the hooks and the domain needs the node: the hooks reach the domain once it exists.
   let domain: Domain | undefined
-  const hooks = options.hooks ?? domainHooks(() => domain!)
+  const ownHooks = options.hooks ?? (isStandalone(realtime) ? besideStandalone(domainHooks(() => domain!), realtime) : domainHooks(() => domain!))
+  if (options.proxy) checkProxyConfig(options.proxy)
+  // Proxies answer what the domain does not: connects of other applications, the namespaces the configuration names.
+  const hooks = hasProxies(options.proxy)
+    ? withProxies(ownHooks, options.proxy, {
+      ownConnect: (e) => !options.hooks && isDomainConnect(e), namespaceOf: (channel) => namespaceNameOf(realtime, channel).name,
+      insecure: realtime.insecure, log: log.child({ part: 'proxy' }),
+    })
+    : ownHooks
   // Rate-limit counters in Redis when there are several nodes, so a limit holds whichever node a request reaches.
   const rateLimitRedis = options.redisUrl ? await connectRedis(options.redisUrl, 'ratelimit', log) : undefined
   const limitStore = await limitStoreOf(rateLimitRedis, options.redisPrefix, log)
-  const node = new Node({ config: realtime, broker, presence, hooks, log: log.child({ part: 'realtime' }), version: VERSION, limitStore })
+  const mapBroker = await createMapBroker({
+    type: options.mapBroker, db, redisUrl: options.redisUrl, redisPrefix: options.redisPrefix, expireIntervalMs: realtime.mapExpireIntervalMs,
+    onError: (err) => log.warn({ err: err.message }, 'redis (map broker)'),
+  })
+  const node = new Node({ config: realtime, broker, presence, hooks, log: log.child({ part: 'realtime' }), version: VERSION, limitStore, mapBroker })
   observations.instrumentNode(node)
   await node.run()
   const gateway: LiveGateway = {
@@ -234,10 +265,19 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   const live = tracing ? tracing.tracedLive(gateway) : gateway
   if (db) domain = await createDomain({ db, live, config: { ...DEFAULT_DOMAIN_CONFIG, ...options.domain }, log: log.child({ part: 'domain' }), nodeId: realtime.nodeId })
 
+  // Attachments in PostgreSQL when several nodes may share it (DATABASE_URL), else beside PGlite in DATA_DIR.
+  const a = options.attachments ?? {}
+  const attachments = db && new Attachments(db, {
+    storage: await openAttachmentStorage({ kind: a.storage ?? (options.databaseUrl ? 'database' : 'disk'), db, dataDir, s3: a.s3 }),
+    maxBytes: a.maxBytes ?? DEFAULT_ATTACHMENT_MAX_BYTES,
+    types: a.types ?? DEFAULT_ATTACHMENT_TYPES,
+    unsentTtlMs: a.unsentTtlMs,
+  })
+
   const redisProbe = options.redisUrl ? await redisChecks(options.redisUrl) : undefined
   const readiness = new Readiness([...(db ? [databaseCheck(db)] : []), ...(redisProbe?.checks ?? [])])
   const plugins = domain
-    ? [{ plugin: apiV1({ domain, apiKey, rateLimitRedis, rateLimitPrefix: options.redisPrefix, widgetSignupsPerMinute: options.widgetSignupsPerMinute, clientMessages: options.clientMessages, operatorMessages: options.operatorMessages, maxJsonDepth: options.maxJsonDepth }), prefix: '/api/v1' }]
+    ? [{ plugin: apiV1({ domain, apiKey, rateLimitRedis, rateLimitPrefix: options.redisPrefix, widgetSignupsPerMinute: options.widgetSignupsPerMinute, clientMessages: options.clientMessages, operatorMessages: options.operatorMessages, maxJsonDepth: options.maxJsonDepth, attachments: attachments || undefined }), prefix: '/api/v1' }]
     : []
   const app = await buildApp({
     node, apiKey, log, webDir: join(ROOT, 'web', 'dist'),

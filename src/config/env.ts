@@ -1,6 +1,9 @@
 /** Options from environment variables (the README's table): only the variables that are set, nothing defaulted. */
+import { createPublicKey } from 'node:crypto'
 import type { LivedeskOptions } from '../main.js'
 import type { RateLimit } from '../realtime/limits.js'
+import type { NamespaceOptions } from '../realtime/config.js'
+import { DELTA_TYPES, isDeltaType } from '../realtime/delta.js'
 import { pgliteDurabilityOf } from '../store/pglite-durability.js'
 import { logFormatFromEnv } from '../log.js'
 
@@ -11,6 +14,21 @@ export function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefi
   const n = Number(raw)
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`)
   return n
+}
+
+/** Reads delta encodings (comma-separated; only `fossil` exists), as Centrifugo's `allowed_delta_types`. */
+function envDeltaTypes(env: NodeJS.ProcessEnv, name: string): NamespaceOptions['allowedDeltaTypes'] | undefined {
+  const types = list(env[name], /[\s,]+/)
+  const unknown = types?.find((t) => !isDeltaType(t))
+  if (unknown !== undefined) throw new Error(`${name}: unknown delta type "${unknown}" (known: ${DELTA_TYPES.join(', ')})`)
+  return types as NamespaceOptions['allowedDeltaTypes'] | undefined
+}
+
+/** MAP_BROKER: memory, redis or postgres; anything else stops the start. */
+function mapBrokerOf(raw: string | undefined): LivedeskOptions['mapBroker'] {
+  if (!raw) return undefined
+  if (raw !== 'memory' && raw !== 'redis' && raw !== 'postgres') throw new Error(`MAP_BROKER must be memory, redis or postgres, got "${raw}"`)
+  return raw
 }
 
 /** Reads an on/off variable (`1`/`true`, `0`/`false`); unset is undefined, anything else stops the start. */
@@ -31,6 +49,9 @@ const list = (raw: string | undefined, separator: RegExp) => (raw ? raw.split(se
 export function envOptions(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): LivedeskOptions {
   const historySize = envNumber(env, 'HISTORY_SIZE')
   const historyTtlMs = seconds(envNumber(env, 'HISTORY_TTL'))
+  const allowedDeltaTypes = envDeltaTypes(env, 'ALLOWED_DELTA_TYPES')
+  const deltaPublish = envFlag(env, 'DELTA_PUBLISH')
+  const namespaceKeys = defined({ historySize, historyTtlMs, allowedDeltaTypes, deltaPublish })
   const demo = argv.includes('--demo') ? true : envFlag(env, 'DEMO')
   return defined({
     port: envNumber(env, 'PORT'),
@@ -42,6 +63,7 @@ export function envOptions(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     pgliteDurability: pgliteDurabilityOf(env.PGLITE_DURABILITY),
     redisUrl: env.REDIS_URL || undefined,
     redisPrefix: env.REDIS_PREFIX || undefined,
+    mapBroker: mapBrokerOf(env.MAP_BROKER),
     logLevel: env.LOG_LEVEL || undefined,
     logFormat: logFormatFromEnv(env.LOG_FORMAT),
     widgetSignupsPerMinute: envNumber(env, 'WIDGET_SIGNUPS_PER_MINUTE'),
@@ -63,6 +85,8 @@ export function envOptions(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     trustProxy: trustProxyOf(env.TRUST_PROXY),
     drainDelayMs: seconds(envNumber(env, 'DRAIN_DELAY')),
     demo,
+    attachments: attachmentsFromEnv(env),
+    proxy: proxyFromEnv(env),
     domain: defined({
       clientPresenceGraceMs: seconds(envNumber(env, 'CLIENT_PRESENCE_GRACE')),
       typingTtlMs: seconds(envNumber(env, 'TYPING_TTL')),
@@ -87,6 +111,14 @@ export function envOptions(env: NodeJS.ProcessEnv = process.env, argv: string[] 
       outboxRetentionMs: seconds(envNumber(env, 'OUTBOX_RETENTION')),
       openSessionsPerIp: envNumber(env, 'OPEN_SESSIONS_PER_IP'),
       sessionsPerIp: perWindow(envNumber(env, 'SESSIONS_PER_IP_PER_HOUR'), 3_600_000),
+      webhookTimeoutMs: seconds(envNumber(env, 'WEBHOOK_TIMEOUT')),
+      webhookRetryBaseMs: envNumber(env, 'WEBHOOK_RETRY_BASE'),
+      webhookRetryMaxDelayMs: seconds(envNumber(env, 'WEBHOOK_RETRY_MAX_DELAY')),
+      webhookMaxAttempts: envNumber(env, 'WEBHOOK_MAX_ATTEMPTS'),
+      webhookDisableAfter: envNumber(env, 'WEBHOOK_DISABLE_AFTER'),
+      webhookConcurrency: envNumber(env, 'WEBHOOK_CONCURRENCY'),
+      webhookPollIntervalMs: envNumber(env, 'WEBHOOK_POLL_INTERVAL'),
+      webhookLogRetentionMs: seconds(envNumber(env, 'WEBHOOK_LOG_RETENTION')),
     }),
     realtime: defined({
       nodeId: env.NODE_ID || undefined,
@@ -107,10 +139,75 @@ export function envOptions(env: NodeJS.ProcessEnv = process.env, argv: string[] 
       connectionsPerUser: envNumber(env, 'CONNECTIONS_PER_USER'),
       maxSubscriptions: envNumber(env, 'MAX_SUBSCRIPTIONS'),
       commandRate: perWindow(envNumber(env, 'COMMANDS_PER_SECOND'), 1_000),
+      historyMetaTtlMs: seconds(envNumber(env, 'HISTORY_META_TTL')),
+      clientHistoryMaxPublications: envNumber(env, 'CLIENT_HISTORY_MAX_PUBLICATIONS'),
+      allowAnonymousConnectWithoutToken: envFlag(env, 'GATEWAY_ANONYMOUS_WITHOUT_TOKEN'),
+      tokenPublicKey: tokenPublicKeyOf(env.GATEWAY_TOKEN_PUBLIC_KEY),
+      mapExpireIntervalMs: envNumber(env, 'MAP_EXPIRE_INTERVAL'),
       // Over the file's and the built-in default namespace, key by key (config/index.ts).
-      defaultNamespace: historySize !== undefined || historyTtlMs !== undefined ? defined({ historySize, historyTtlMs }) : undefined,
+      defaultNamespace: Object.keys(namespaceKeys).length > 0 ? namespaceKeys : undefined,
     }),
   })
+}
+
+/** ATTACHMENT_* and S3_*: only what is set; an unknown ATTACHMENT_STORAGE stops the start. */
+/** Connect, refresh and rpc (methods without namespace) proxies; PROXY_TIMEOUT and PROXY_HTTP_HEADERS go with each one set here. */
+function proxyFromEnv(env: NodeJS.ProcessEnv): LivedeskOptions['proxy'] {
+  const timeoutMs = seconds(envNumber(env, 'PROXY_TIMEOUT'))
+  if (timeoutMs === 0) throw new Error('PROXY_TIMEOUT must be more than 0 seconds')
+  const httpHeaders = list(env.PROXY_HTTP_HEADERS, /[\s,]+/)
+  const endpoint = (name: string) => {
+    const url = env[name] || undefined
+    if (url === undefined) return undefined
+    if (!/^https?:\/\//.test(url)) throw new Error(`${name} must be an http:// or https:// URL, got "${url}"`)
+    return defined({ endpoint: url, timeoutMs, httpHeaders }) as { endpoint: string }
+  }
+  const rpc = endpoint('PROXY_RPC_ENDPOINT')
+  const proxy = defined({
+    connect: endpoint('PROXY_CONNECT_ENDPOINT'),
+    refresh: endpoint('PROXY_REFRESH_ENDPOINT'),
+    defaults: rpc && { rpc },
+    rpcNamespaces: rpc && { '': 'default' },
+    refreshRetryMs: seconds(envNumber(env, 'PROXY_REFRESH_RETRY')),
+  })
+  return Object.keys(proxy).length ? proxy : undefined
+}
+
+function attachmentsFromEnv(env: NodeJS.ProcessEnv): LivedeskOptions['attachments'] {
+  const raw = env.ATTACHMENT_STORAGE || undefined
+  if (raw !== undefined && raw !== 'database' && raw !== 'disk' && raw !== 's3') {
+    throw new Error(`ATTACHMENT_STORAGE must be database, disk or s3, got "${raw}"`)
+  }
+  const storage: 'database' | 'disk' | 's3' | undefined = raw
+  const s3 = defined({
+    endpoint: env.S3_ENDPOINT || undefined,
+    bucket: env.S3_BUCKET || undefined,
+    region: env.S3_REGION || undefined,
+    accessKeyId: env.S3_ACCESS_KEY_ID || undefined,
+    secretAccessKey: env.S3_SECRET_ACCESS_KEY || undefined,
+  })
+  const options = defined({
+    maxBytes: envNumber(env, 'ATTACHMENT_MAX_BYTES'),
+    unsentTtlMs: seconds(envNumber(env, 'ATTACHMENT_UNSENT_TTL')),
+    types: list(env.ATTACHMENT_TYPES, /[\s,]+/),
+    storage,
+    s3: Object.keys(s3).length > 0 ? s3 : undefined,
+  })
+  return Object.keys(options).length > 0 ? options : undefined
+}
+
+/** GATEWAY_TOKEN_PUBLIC_KEY: a PEM RSA (RS256) or EC (ES256) public key; anything else stops the start. */
+function tokenPublicKeyOf(pem: string | undefined): { pem: string; algorithm: 'RS256' | 'ES256' } | undefined {
+  if (!pem) return undefined
+  let type: string | undefined
+  try {
+    type = createPublicKey(pem).asymmetricKeyType
+  } catch {
+    type = undefined
+  }
+  if (type === 'rsa') return { pem, algorithm: 'RS256' }
+  if (type === 'ec') return { pem, algorithm: 'ES256' }
+  throw new Error('GATEWAY_TOKEN_PUBLIC_KEY must be a PEM RSA or EC public key (-----BEGIN PUBLIC KEY-----)')
 }
 
 /** TRUST_PROXY: `true`/`1`, or comma-separated proxy addresses (CIDR allowed). */

@@ -7,10 +7,12 @@ import { readFileSync } from 'node:fs'
 import { Compile } from 'typebox/compile'
 import type { LivedeskOptions } from '../main.js'
 import { DEFAULT_DOMAIN_CONFIG } from '../domain/config.js'
+import { DEFAULT_ATTACHMENT_MAX_BYTES, DEFAULT_ATTACHMENT_TYPES, DEFAULT_ATTACHMENT_UNSENT_TTL_MS } from '../domain/attachments.js'
 import { DEFAULT_HTTP_TIMEOUTS } from '../http/timeouts.js'
 import { DEFAULT_NAMESPACE, DEFAULT_REALTIME_CONFIG, type RealtimeConfig } from '../realtime/config.js'
 import { envOptions } from './env.js'
 import { ConfigSchema } from './schema.js'
+import { CentrifugoConfigError, fromCentrifugo, isCentrifugoConfig } from './centrifugo.js'
 
 export { ConfigSchema } from './schema.js'
 export { envOptions } from './env.js'
@@ -117,9 +119,24 @@ export function readConfigFile(path: string): LivedeskOptions {
   } catch (err) {
     throw new ConfigError(`${path}: not valid JSON: ${(err as Error).message}`)
   }
+  // A Centrifugo v6 file (told by its sections: client, channel, http_api, ...) is translated (./centrifugo.ts).
+  if (isCentrifugoConfig(value)) return readCentrifugoConfig(value, path)
   const { $schema: _schema, ...options } = checkConfig(value, path) as LivedeskOptions & { $schema?: string }
   checkNamespaces(options, path)
   return options
+}
+
+/** A Centrifugo configuration as options; its keys livedesk ignores become start-up warnings. */
+function readCentrifugoConfig(value: Record<string, unknown>, path: string): LivedeskOptions {
+  const livedeskKey = Object.keys(value).find((k) => k !== '$schema' && Object.hasOwn(ConfigSchema.properties, k))
+  if (livedeskKey) throw new ConfigError(`${path}: "${livedeskKey}" is a livedesk key in a Centrifugo configuration (one file is one or the other)`, livedeskKey)
+  try {
+    const { options, warnings } = fromCentrifugo(value)
+    return warnings.length ? { ...options, startupWarnings: warnings.map((w) => `${path}: ${w}`) } : options
+  } catch (err) {
+    if (err instanceof CentrifugoConfigError) throw new ConfigError(`${path}: ${err.message}`, err.key)
+    throw err
+  }
 }
 
 /** `--config <file>`, `--config=<file>`, else LIVEDESK_CONFIG. */
@@ -144,7 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
 }
 
 const MASK = '********'
-const SECRET_KEYS = new Set(['apiKey', 'metricsToken', 'operatorJwtSecret', 'hmacSecret'])
+const SECRET_KEYS = new Set(['apiKey', 'metricsToken', 'operatorJwtSecret', 'hmacSecret', 'secretAccessKey'])
 
 /** A URL's password replaced by the mask. */
 function maskUrl(url: string): string {
@@ -166,7 +183,11 @@ export function printableConfig(options: LivedeskOptions): Record<string, unknow
   const { hooks: _hooks, ...rest } = options
   const realtime = realtimeConfigOf(options)
   const effective = mergeOptions<Record<string, unknown>>(
-    { httpTimeouts: DEFAULT_HTTP_TIMEOUTS, domain: DEFAULT_DOMAIN_CONFIG },
+    {
+      httpTimeouts: DEFAULT_HTTP_TIMEOUTS,
+      domain: DEFAULT_DOMAIN_CONFIG,
+      attachments: { maxBytes: DEFAULT_ATTACHMENT_MAX_BYTES, types: DEFAULT_ATTACHMENT_TYPES, storage: options.databaseUrl ? 'database' : 'disk', unsentTtlMs: DEFAULT_ATTACHMENT_UNSENT_TTL_MS },
+    },
     rest,
     { realtime: { ...realtime, nodeId: options.realtime?.nodeId ?? 'livedesk-<random at start>' } },
   )

@@ -61,6 +61,8 @@ export const AUDIENCE: Record<EventName, (subject: Subject) => string[]> = {
   operatorBlocked: operator,
   operatorLoggedOut: operator,
   operatorStatusChanged: andSupervisors(operator),
+  // `operatorId`: who held the session when it was rated (a closed session has no operators' side of its own).
+  sessionRated: andSupervisors(operator),
 }
 
 export function channelsOf(event: EventName, subject: Subject): string[] {

@@ -51,6 +51,22 @@ export interface DomainConfig {
   openSessionsPerIp: number
   /** Sessions opened by clients from one IP address per window; past it 429. `points` 0: no limit. */
   sessionsPerIp: { points: number; windowMs: number }
+  /** A webhook attempt without a response (headers) within this fails and is retried. */
+  webhookTimeoutMs: number
+  /** The first retry of a webhook delivery waits about this long; each next one twice as long (with jitter). */
+  webhookRetryBaseMs: number
+  /** The longest wait between two attempts of a webhook delivery. */
+  webhookRetryMaxDelayMs: number
+  /** Attempts of one webhook delivery before it counts as failed and the next one is sent. */
+  webhookMaxAttempts: number
+  /** A webhook endpoint whose deliveries failed this many times in a row is disabled (re-enabled by the API). */
+  webhookDisableAfter: number
+  /** Webhook endpoints each node sends to at once (each endpoint's deliveries go one at a time, in event order). */
+  webhookConcurrency: number
+  /** How often each node looks for webhook deliveries due. */
+  webhookPollIntervalMs: number
+  /** Webhook deliveries and their log are kept this long (a delivery still owed then is dropped). */
+  webhookLogRetentionMs: number
 }
 
 export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
@@ -77,6 +93,14 @@ export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
   outboxRetentionMs: 3_600_000,
   openSessionsPerIp: 3,
   sessionsPerIp: { points: 20, windowMs: 3_600_000 },
+  webhookTimeoutMs: 10_000,
+  webhookRetryBaseMs: 1_000,
+  webhookRetryMaxDelayMs: 3_600_000,
+  webhookMaxAttempts: 12,
+  webhookDisableAfter: 5,
+  webhookConcurrency: 8,
+  webhookPollIntervalMs: 1_000,
+  webhookLogRetentionMs: 7 * 24 * 3600 * 1000,
 }
 
 /** Longest message text in characters. */

@@ -19,6 +19,8 @@ export class DomainContext {
   readonly router: Router
   readonly publisher: EventPublisher
   readonly chatKeys: ChatKeys
+  /** False only while this node knows of no webhook: its events' statements then skip owing them (webhooks.ts). */
+  webhooksOwed = true
 
   constructor(
     readonly db: Db,
@@ -30,7 +32,7 @@ export class DomainContext {
   ) {
     this.publisher = new EventPublisher(db, live, config, log, nodeId)
     this.chatKeys = new ChatKeys(db)
-    this.mutator = new Mutator(db, this.publisher, config.publishWaitMs, nodeId)
+    this.mutator = new Mutator(db, this.publisher, config.publishWaitMs, nodeId, () => this.webhooksOwed)
     this.router = new Router(config.nodeTtlMs)
   }
 

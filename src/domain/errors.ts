@@ -10,6 +10,8 @@ export type DomainErrorCode =
   /** 409: the operator a session is transferred to cannot take it now (status, block, maxChats). */
   | 'target_unavailable'
   | 'payload_too_large'
+  /** 415: a file whose type is not accepted (attachments). */
+  | 'unsupported_media_type'
   | 'rate_limited'
 
 export class DomainError extends Error {

@@ -82,6 +82,25 @@ export interface ChatSession {
   groupClosed?: boolean
   /** On `chatSessionAdded`/`chatSessionStarted` caused by a transfer (operators only, never the client). */
   transfer?: SessionTransfer
+  /** The client's satisfaction rating of the closed session; null until it rates (issue 16). */
+  rating?: SessionRating | null
+}
+
+/** A client's rating of its closed session: 1 (bad) to 5 (good), and an optional comment. */
+export interface SessionRating {
+  score: number
+  comment: string | null
+  ratedAt: string
+}
+
+/** `sessionRated`: to the operator who held the session and to the supervisors. */
+export interface SessionRatedData extends SessionRating {
+  sessionId: string
+  chatId: string
+  clientId: string
+  /** Who held the session when it was rated; null when nobody had taken it. */
+  operatorId: string | null
+  groupId: string | null
 }
 
 /** Who moved a session where, and the note for operators (`POST /sessions/{id}/transfer`). */
@@ -202,6 +221,8 @@ export interface EventPayloads {
   chatSessionAssigned: ChatSession
   /** The operator and supervisors: an operator's status changed (by a person, or by the auto-away timer). */
   operatorStatusChanged: OperatorStatusChangedData
+  /** The operator who held the session and supervisors: the client rated its closed session. */
+  sessionRated: SessionRatedData
 }
 
 export type EventName = keyof EventPayloads
@@ -242,4 +263,5 @@ export const EVENT_NAMES: readonly EventName[] = [
   'sessionClosedByOperator',
   'chatSessionAssigned',
   'operatorStatusChanged',
+  'sessionRated',
 ]

@@ -20,6 +20,8 @@ import { OperatorPresence } from './operator-presence.js'
 import { Availability } from './availability.js'
 import { consoleChannels, Groups } from './groups.js'
 import { CannedReplies } from './canned.js'
+import { Satisfaction } from './satisfaction.js'
+import { History } from './history.js'
 import { ClientTypingRpc, OperatorTypingRpc, rpcPayload } from './rpc-input.js'
 import { Operators } from './operators.js'
 import type { LiveGateway } from './ports.js'
@@ -28,6 +30,7 @@ import { Sessions } from './sessions.js'
 import { TimerSweeper } from './timers.js'
 import { Transfers } from './transfers.js'
 import { Typing } from './typing.js'
+import { Webhooks } from './webhooks.js'
 
 export { DEFAULT_DOMAIN_CONFIG, type DomainConfig } from './config.js'
 export { DomainError } from './errors.js'
@@ -73,10 +76,16 @@ export interface Domain {
   readonly groups: Groups
   /** Canned replies: shared and each operator's own (issue 16). */
   readonly canned: CannedReplies
+  /** Ratings of closed sessions by their clients, and the reports (issue 16). */
+  readonly satisfaction: Satisfaction
+  /** Clients' earlier sessions and message search (issue 16). */
+  readonly history: History
   /** Moving a session to an operator, a group or the queue (POST /sessions/{id}/transfer). */
   readonly transfers: Transfers
   /** Idempotency-Key of requests that create clients and operators. */
   readonly requests: IdempotentRequests
+  /** Outbound webhooks: endpoints, their delivery log, and the sender (issue 16). */
+  readonly webhooks: Webhooks
   /** Client typing (HTTP or widget RPC): to the operator holding the session. */
   clientTyping(clientId: string, text?: string | null): Promise<{ until: string | null }>
   /** Open sessions by state and busy operators, across every node (the admin page's figures). */
@@ -104,6 +113,8 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
   const revocations = new RevocationSweep(ctx)
   revocations.start()
   ctx.publisher.start()
+  const webhooks = new Webhooks(ctx)
+  await webhooks.start()
   const background = new Set<Promise<unknown>>()
   let closed = false
 
@@ -158,8 +169,11 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
     availability,
     groups,
     canned: new CannedReplies(ctx),
+    satisfaction: new Satisfaction(ctx),
+    history: new History(ctx),
     transfers: new Transfers(ctx),
     requests: new IdempotentRequests(ctx),
+    webhooks,
     clientTyping,
     figures: () => sessionFigures(ctx.db),
 
@@ -243,7 +257,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
 
     async close() {
       closed = true
-      await Promise.all([timers.close(), reassignment.close(), availability.close(), revocations.stop()])
+      await Promise.all([timers.close(), reassignment.close(), availability.close(), revocations.stop(), webhooks.close()])
       await Promise.all([...background])
       const allPublished = await ctx.publisher.close()
       await operatorPresence.close(allPublished).catch((err) => ctx.log.warn({ err }, 'leaving the presence record failed'))

@@ -85,6 +85,8 @@ export class Mutator {
     private readonly publishWaitMs: number,
     /** Written on each event: this node publishes it, or a relay once this node is gone. */
     private readonly nodeId: string,
+    /** Whether events are owed to webhooks in their statement (false only while there is none: webhooks.ts). */
+    private readonly oweWebhooks: () => boolean = () => true,
   ) {}
 
   /**
@@ -96,7 +98,7 @@ export class Mutator {
       this.db.transaction(async (tx) => {
         if (opts.routes) await tx.query('SELECT pg_advisory_xact_lock($1)', [QUEUE_LOCK])
         const result = await fn(tx, out)
-        const rows = await insertEvents(tx, out.pending, this.nodeId)
+        const rows = await insertEvents(tx, out.pending, this.nodeId, this.oweWebhooks())
         rows.forEach((row, i) => out.written({ ...out.pending[i], id: Number(row.id), at: iso(row.created_at)! }))
         return result
       }),

@@ -18,7 +18,7 @@ import { operatorCapacity } from '../store/operators.js'
 import { lockedSession, sessionRow, type DomainContext } from './context.js'
 import { MAX_TEXT } from './config.js'
 import { DomainError } from './errors.js'
-import type { ChatSession, Message } from './events.js'
+import type { ChatSession, Message, SessionRating } from './events.js'
 import { transition } from './lifecycle.js'
 import { checkNewSessionOfIp } from './ip-limits.js'
 import { atMost } from './outbox.js'
@@ -27,7 +27,9 @@ import { groupIdOf } from './groups.js'
 import { roleOf } from '../store/availability.js'
 import { newId } from './tokens.js'
 import type { Typing } from './typing.js'
-import { iso, messageView, type Page } from './views.js'
+import { claimForMessage } from './attachments.js'
+import { mayReadEarlier } from './history.js'
+import { iso, messageView, ratingView, type Page } from './views.js'
 
 export type SessionMode = 'operator' | 'bot'
 export type SessionFilter = 'queued' | 'assigned' | 'closed'
@@ -45,21 +47,22 @@ export class Sessions {
    * is one statement (store/chat.ts); a new session routes under the queue lock. With an `idempotencyKey`, a
    * retry returns the message the first try wrote (on any node), once its events are out.
    */
-  async clientMessage(clientId: string, input: { text: string; mode?: SessionMode; idempotencyKey?: string; group?: string }): Promise<Message> {
-    checkText(input.text)
+  async clientMessage(clientId: string, input: { text?: string; mode?: SessionMode; idempotencyKey?: string; group?: string; attachments?: string[] }): Promise<Message> {
+    const text = checkText(input.text, input.attachments)
     // The group of a session this message opens (an open session keeps its own); unknown: 400 naming `group`.
     const groupId = input.group === undefined ? undefined : await groupIdOf(this.ctx.db, input.group)
     const chat = await this.ctx.chatKeys.client(clientId)
     const key = input.idempotencyKey === undefined ? undefined : `client:${clientId}:${input.idempotencyKey}`
     const replayed = key && chat ? await this.replay(chat, key) : undefined
     if (replayed) return replayed
-    const fast = await this.clientMessageInOpenSession(clientId, input.text, key, chat)
+    // Files are claimed in the message's transaction: that is the general path, not the one statement.
+    const fast = input.attachments?.length ? undefined : await this.clientMessageInOpenSession(clientId, text, key, chat)
     if (fast) {
       // The session says whether the client may be typing: only then does ending the indicator cost a statement.
       if (fast.typingUntil && fast.typingUntil.getTime() > Date.now() - 1_000) await this.typing.stop({ type: 'client', id: clientId }, fast.message.chatId)
       return fast.message
     }
-    const message = (key && chat ? await this.replay(chat, key) : undefined) ?? (await this.firstClientMessage(clientId, { ...input, groupId }, key, chat))
+    const message = (key && chat ? await this.replay(chat, key) : undefined) ?? (await this.firstClientMessage(clientId, { ...input, text, groupId }, key, chat))
     await this.typing.stop({ type: 'client', id: clientId }, message.chatId)
     return message
   }
@@ -73,7 +76,7 @@ export class Sessions {
   ): Promise<{ message: Message; typingUntil: Date | null } | undefined> {
     return this.ctx.mutator.once(async (db, out) => {
       const eventId = randomUUID()
-      const written = await insertClientMessageInOpenSession(db, { id: newId(), clientId, text, eventId, idempotencyKey: key, nodeId: this.ctx.nodeId })
+      const written = await insertClientMessageInOpenSession(db, { id: newId(), clientId, text, eventId, idempotencyKey: key, nodeId: this.ctx.nodeId, oweWebhooks: this.ctx.webhooksOwed })
       if (!written) return undefined
       const message = messageView(written.message)
       const { status, operator_id, client_id, group_id } = written.session
@@ -91,7 +94,7 @@ export class Sessions {
   }
 
   /** The client has no open session (or it closed meanwhile): open one and route it. */
-  private async firstClientMessage(clientId: string, input: { text: string; mode?: SessionMode; groupId?: string }, key: string | undefined, chat?: string): Promise<Message> {
+  private async firstClientMessage(clientId: string, input: { text: string; mode?: SessionMode; groupId?: string; attachments?: string[] }, key: string | undefined, chat?: string): Promise<Message> {
     const result = await this.ctx.mutator.run(
       async (tx, out) => {
         // load
@@ -113,7 +116,9 @@ export class Sessions {
           groupId: input.groupId ?? client.group_id,
         })
         const author = { type: 'client' as const, id: clientId, name: client.name }
-        const message = messageView(await insertMessage(tx, { id: newId(), session, author, text: input.text, idempotencyKey: key }))
+        const id = newId()
+        const attachments = await claimForMessage(tx, input.attachments, { messageId: id, session, author })
+        const message = messageView(await insertMessage(tx, { id, session, author, text: input.text, idempotencyKey: key, attachments }))
         // events
         if (starting && session.status === 'queued') await this.ctx.route(tx, out, session, 'chatSessionStarted')
         out.publish('chatMessageCreated', message, { session: (await sessionById(tx, session.id))! })
@@ -126,30 +131,31 @@ export class Sessions {
   }
 
   /** The bot's message (API key). */
-  async botMessage(sessionId: string, text: string, idempotencyKey?: string): Promise<Message> {
-    return this.messageInSession(sessionId, text, { type: 'bot', id: null }, idempotencyKey)
+  async botMessage(sessionId: string, text: string | undefined, idempotencyKey?: string, attachments?: string[]): Promise<Message> {
+    return this.messageInSession(sessionId, text, { type: 'bot', id: null }, idempotencyKey, false, attachments)
   }
 
   /** An operator's message in a session the operator holds. */
-  async operatorMessage(operatorId: string, sessionId: string, text: string, idempotencyKey?: string): Promise<Message> {
-    const message = await this.messageInSession(sessionId, text, { type: 'operator', id: operatorId }, idempotencyKey)
+  async operatorMessage(operatorId: string, sessionId: string, text: string | undefined, idempotencyKey?: string, attachments?: string[]): Promise<Message> {
+    const message = await this.messageInSession(sessionId, text, { type: 'operator', id: operatorId }, idempotencyKey, false, attachments)
     await this.typing.stop({ type: 'operator', id: operatorId }, message.chatId)
     return message
   }
 
   /** An internal note (operators and supervisors only): by the holder, a supervisor, or any operator while queued. */
-  async operatorNote(operatorId: string, sessionId: string, text: string, idempotencyKey?: string): Promise<Message> {
-    return this.messageInSession(sessionId, text, { type: 'operator', id: operatorId }, idempotencyKey, true)
+  async operatorNote(operatorId: string, sessionId: string, text: string | undefined, idempotencyKey?: string, attachments?: string[]): Promise<Message> {
+    return this.messageInSession(sessionId, text, { type: 'operator', id: operatorId }, idempotencyKey, true, attachments)
   }
 
   private async messageInSession(
     sessionId: string,
-    text: string,
+    input: string | undefined,
     author: { type: 'bot' | 'operator'; id: string | null },
     idempotencyKey?: string,
     internal = false,
+    attachmentIds?: string[],
   ): Promise<Message> {
-    checkText(text)
+    const text = checkText(input, attachmentIds)
     const chat = await this.ctx.chatKeys.session(sessionId)
     const key = idempotencyKey === undefined ? undefined : `${author.type}:${author.id ?? ''}:${idempotencyKey}`
     const result = await this.ctx.mutator.run(async (tx, out) => {
@@ -163,7 +169,9 @@ export class Sessions {
       if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
       // change
       const name = author.type === 'bot' ? 'Bot' : await operatorName(tx, author.id!)
-      const message = messageView(await insertMessage(tx, { id: newId(), session, author: { ...author, name }, text, idempotencyKey: key, internal }))
+      const id = newId()
+      const attachments = await claimForMessage(tx, attachmentIds, { messageId: id, session, author })
+      const message = messageView(await insertMessage(tx, { id, session, author: { ...author, name }, text, idempotencyKey: key, internal, attachments }))
       // events
       out.publish('chatMessageCreated', message, { session, internal })
       return { message, replayed: false }
@@ -351,25 +359,29 @@ export class Sessions {
   }
 
   async get(operatorId: string, sessionId: string): Promise<ChatSession> {
-    const session = await sessionRow(this.ctx.db, sessionId)
-    if (!(await isSupervisor(this.ctx.db, operatorId))) mayRead(operatorId, session)
+    await mayReadSession(this.ctx.db, operatorId, await sessionRow(this.ctx.db, sessionId))
     return this.ctx.session(this.ctx.db, sessionId)
   }
 
   /** A page of a session's messages, oldest first; `before` pages back in time. */
   async messages(operatorId: string, sessionId: string, opts: { before?: string; limit: number }): Promise<Page<Message>> {
-    const session = await sessionRow(this.ctx.db, sessionId)
-    if (!(await isSupervisor(this.ctx.db, operatorId))) mayRead(operatorId, session)
+    await mayReadSession(this.ctx.db, operatorId, await sessionRow(this.ctx.db, sessionId))
     return messagePage(this.ctx.db, 'session_id', sessionId, opts)
   }
 
   /** What the widget shows: the messages of the client's whole chat, newest page first in time order. */
-  async chatMessages(clientId: string, opts: { before?: string; limit: number }): Promise<Page<Message> & { session: { id: string; status: string } | null }> {
+  async chatMessages(clientId: string, opts: { before?: string; limit: number }): Promise<Page<Message> & { session: { id: string; status: string; rating?: SessionRating | null } | null }> {
     const client = await clientById(this.ctx.db, clientId)
     if (!client) throw new DomainError('not_found', `client ${clientId} not found`)
-    const [last] = await this.ctx.db.query<any>(`SELECT id, status FROM sessions WHERE chat_id = $1 ORDER BY seq DESC LIMIT 1`, [client.chat_id])
+    // its rating tells the widget whether to offer one
+    const [last] = await this.ctx.db.query<any>(
+      `SELECT s.id, s.status, sr.score AS rating_score, sr.comment AS rating_comment, sr.created_at AS rated_at
+         FROM sessions s LEFT JOIN session_ratings sr ON sr.session_id = s.id WHERE s.chat_id = $1 ORDER BY s.seq DESC LIMIT 1`,
+      [client.chat_id],
+    )
     const page = await messagePage(this.ctx.db, 'chat_id', client.chat_id, opts)
-    return { ...page, session: last ? { id: last.id, status: last.status } : null }
+    // only a closed session can be rated, so only a closed one carries `rating`
+    return { ...page, session: last ? { id: last.id, status: last.status, ...(last.status === 'closed' ? { rating: ratingView(last) } : {}) } : null }
   }
 }
 
@@ -402,9 +414,12 @@ async function operatorName(tx: Db, id: string): Promise<string | null> {
   return row?.name ?? null
 }
 
-function checkText(text: unknown): asserts text is string {
+/** The message's text; with attachments it may be empty or left out (a file with no caption). */
+function checkText(text: unknown, attachments?: string[]): string {
+  if ((text === undefined || text === '') && attachments && attachments.length > 0) return ''
   if (typeof text !== 'string' || text.trim().length === 0) throw new DomainError('bad_request', 'text must be a non-empty string', 'text')
   if (text.length > MAX_TEXT) throw new DomainError('payload_too_large', `text is longer than ${MAX_TEXT} characters`, 'text')
+  return text
 }
 
 /** Notes are written by the holder, a supervisor, or any operator while the session waits in the queue. */
@@ -414,9 +429,13 @@ async function mayWriteNote(db: Db, operatorId: string, s: SessionRow): Promise<
   throw new DomainError('forbidden', 'only the holder, a supervisor, or anyone while it is queued may write a note')
 }
 
-/** Queued sessions are open to every operator; others to their holder and previous holder. */
-function mayRead(operatorId: string, s: SessionRow): void {
+/**
+ * Queued sessions are open to every operator; others to their holder and previous holder, supervisors, and (issue 16,
+ * history.ts) an operator who held it before or whose console lists its client's current session.
+ */
+export async function mayReadSession(db: Db, operatorId: string, s: SessionRow): Promise<void> {
   if (s.status === 'queued' || s.operator_id === operatorId || s.previous_operator_id === operatorId) return
+  if ((await isSupervisor(db, operatorId)) || (await mayReadEarlier(db, operatorId, s))) return
   throw new DomainError('forbidden', 'the session is not yours')
 }
 

@@ -1,6 +1,6 @@
 /** Rows of the store turned into the shapes of events.md, for events and HTTP answers alike. */
 import type { Db } from '../store/db.js'
-import type { ChatSession, Coordinates, Message, SessionStatus } from './events.js'
+import type { ChatSession, Coordinates, Message, SessionRating, SessionStatus } from './events.js'
 
 export function iso(v: unknown): string | null {
   if (v === null || v === undefined) return null
@@ -121,8 +121,9 @@ export async function sessionViews(db: Db, ids: string[], timers: Timers): Promi
   const rows = await db.query<any>(
     `SELECT s.*, c.name AS client_name, c.external_id, c.channel AS client_channel, c.messenger_type, c.whatsapp_phone,
             c.ip, c.referer, c.coordinates, c.banned, c.online AS client_online, c.online_at, c.offline_at,
-            po.name AS previous_operator_name
+            po.name AS previous_operator_name, sr.score AS rating_score, sr.comment AS rating_comment, sr.created_at AS rated_at
        FROM sessions s JOIN clients c ON c.id = s.client_id LEFT JOIN operators po ON po.id = s.previous_operator_id
+            LEFT JOIN session_ratings sr ON sr.session_id = s.id
       WHERE s.id = ANY($1)`,
     [ids],
   )
@@ -194,10 +195,16 @@ export async function sessionViews(db: Db, ids: string[], timers: Timers): Promi
         previousOperator: r.previous_operator_id ? { id: r.previous_operator_id, name: r.previous_operator_name ?? null } : null,
         groupId: r.group_id ?? null,
         groupClosed: r.group_closed === true,
+        rating: ratingView(r),
       }
       if (r.referer) session.referer = r.referer
       return session
     })
+}
+
+/** The rating columns of a session row (`rating_score`, `rating_comment`, `rated_at`), or null while unrated. */
+export function ratingView(r: any): SessionRating | null {
+  return r.rating_score === null || r.rating_score === undefined ? null : { score: Number(r.rating_score), comment: r.rating_comment ?? null, ratedAt: iso(r.rated_at)! }
 }
 
 function byKey(rows: any[]): Map<string, any> {

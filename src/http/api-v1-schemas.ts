@@ -11,7 +11,7 @@ const Closed = { additionalProperties: false } as const
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
-      code: Type.String({ description: 'snake_case: bad_request, unauthorized, token_expired, forbidden, not_found, conflict, payload_too_large, rate_limited' }),
+      code: Type.String({ description: 'snake_case: bad_request, unauthorized, token_expired, forbidden, not_found, conflict, payload_too_large, unsupported_media_type, rate_limited' }),
       message: Type.String(),
       field: Type.Optional(Type.String({ description: 'the input field at fault (400)' })),
     }),
@@ -87,6 +87,13 @@ export const Message = Type.Object({
   internal: Type.Optional(Type.Literal(true, { description: 'an internal note: operators and supervisors only' })),
 })
 
+/** The client's rating of a closed session (issue 16). */
+export const SessionRating = Type.Object({
+  score: Type.Integer({ minimum: 1, maximum: 5 }),
+  comment: Nullable(Type.String()),
+  ratedAt: Time,
+}, { description: "the client's satisfaction rating; null until it rates the closed session" })
+
 export const ChatSession = Type.Object(
   {
     id: Type.String(),
@@ -123,6 +130,7 @@ export const ChatSession = Type.Object(
     previousOperator: Type.Optional(Nullable(Type.Object({ id: Type.Optional(Nullable(Type.String())), name: Type.Optional(Nullable(Type.String())) }))),
     groupId: Type.Optional(Nullable(Type.String({ description: 'the group it is routed in; null: any operator' }))),
     groupClosed: Type.Optional(Type.Boolean({ description: 'queued outside its group\'s working hours with no fallback: waits until they open' })),
+    rating: Type.Optional(Nullable(SessionRating)),
   },
 )
 
@@ -170,8 +178,12 @@ export const ClientMessage = Type.Object({
   group: Type.Optional(GroupRef),
 }, Closed)
 export const TextBody = Type.Object({ text: Text }, Closed)
-export const SessionMessage = Type.Object({ text: Text, internal: Type.Optional(Type.Boolean({ description: 'true: an internal note (operator token only)' })) }, Closed)
-export const WidgetMessage = Type.Object({ text: Text, group: Type.Optional(GroupRef) }, Closed)
+/** Ids of uploads (POST …/attachments) the message carries; with at least one, `text` may be left out. */
+const AttachmentIds = Type.Array(Id, { minItems: 1, maxItems: 10, description: 'ids of files uploaded to this chat and not sent yet; text becomes optional' })
+export const SessionMessage = Type.Object({ text: Type.Optional(Text), internal: Type.Optional(Type.Boolean({ description: 'true: an internal note (operator token only)' })), attachments: Type.Optional(AttachmentIds) }, Closed)
+export const WidgetMessage = Type.Object({ text: Type.Optional(Text), group: Type.Optional(GroupRef), attachments: Type.Optional(AttachmentIds) }, Closed)
+/** An upload's answer: the attachment as messages carry it, and the id a message request names it by. */
+export const UploadedAttachment = Type.Object({ id: Type.String(), url: Type.String(), name: Type.String(), mimeType: Type.String(), size: Type.Integer() })
 /**
  * Requests that create something may carry an idempotency key (checked in api-v1.ts, which names the header on
  * error). The one open object: a request carries many other headers.
@@ -199,4 +211,4 @@ export const SessionsQuery = Type.Object({
 }, Closed)
 export const MessagesQuery = Type.Object({ before: Type.Optional(Id), ...Paging }, Closed)
 export const OperatorsQuery = Type.Object({ cursor: Type.Optional(Id), ...Paging }, Closed)
-export const WidgetMessages = Type.Intersect([Page(Message), Type.Object({ session: Nullable(Type.Object({ id: Type.String(), status: Type.String() })) })])
+export const WidgetMessages = Type.Intersect([Page(Message), Type.Object({ session: Nullable(Type.Object({ id: Type.String(), status: Type.String(), rating: Type.Optional(Nullable(SessionRating)) })) })])

@@ -8,6 +8,11 @@ import { adminRoutes } from './api-v1-admin.js'
 import { transferRoutes } from './api-v1-transfers.js'
 import { routingRoutes } from './api-v1-routing.js'
 import { cannedRoutes } from './api-v1-canned.js'
+import { attachmentRoutes } from './api-v1-attachments.js'
+import type { Attachments } from '../domain/attachments.js'
+import { webhookRoutes } from './api-v1-webhooks.js'
+import { satisfactionRoutes } from './api-v1-satisfaction.js'
+import { historyRoutes } from './api-v1-history.js'
 import { Auth } from './api-v1-auth.js'
 import * as S from './api-v1-schemas.js'
 import { errorHandler, sendError } from './errors.js'
@@ -36,6 +41,8 @@ export interface ApiV1Options {
   operatorMessages?: RateLimit
   /** Deepest nesting of a JSON body; deeper is a 400 before parsing. @default 32 */
   maxJsonDepth?: number
+  /** Uploads and downloads of files (issue 16); absent: no attachment routes. */
+  attachments?: Attachments
 }
 
 /**
@@ -168,6 +175,10 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
     transferRoutes(plain, { domain, auth })
     routingRoutes(plain, { domain, auth })
     cannedRoutes(plain, { domain, auth })
+    if (opts.attachments) await plain.register(attachmentRoutes({ auth, attachments: opts.attachments, limits }))
+    webhookRoutes(plain, { domain, auth })
+    satisfactionRoutes(plain, { domain, auth })
+    historyRoutes(plain, { domain, auth })
 
     // ---- clients (API key) -------------------------------------------------------------------------
     app.post('/clients', {
@@ -282,12 +293,13 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
       const p = auth.of(req)
       if (p.kind === 'operator') await limits.operator(p.operator.operatorId)
       if (req.body.internal && p.kind !== 'operator') throw new DomainError('bad_request', 'internal notes are written with an operator token', 'internal')
+      const { text, attachments } = req.body
       const message =
         req.body.internal && p.kind === 'operator'
-          ? await domain.sessions.operatorNote(p.operator.operatorId, req.params.id, req.body.text, idempotencyKey(req))
+          ? await domain.sessions.operatorNote(p.operator.operatorId, req.params.id, text, idempotencyKey(req), attachments)
           : p.kind === 'operator'
-          ? await domain.sessions.operatorMessage(p.operator.operatorId, req.params.id, req.body.text, idempotencyKey(req))
-          : await domain.sessions.botMessage(req.params.id, req.body.text, idempotencyKey(req))
+          ? await domain.sessions.operatorMessage(p.operator.operatorId, req.params.id, text, idempotencyKey(req), attachments)
+          : await domain.sessions.botMessage(req.params.id, text, idempotencyKey(req), attachments)
       return reply.code(201).send(message)
     })
 
@@ -427,7 +439,7 @@ export function apiV1(opts: ApiV1Options): FastifyPluginAsync {
       schema: { tags: ['widget'], summary: 'Write to support (group: where a new session goes)', security: CLIENT, headers: S.IdempotentHeaders, body: S.WidgetMessage, response: { 201: S.Message, ...errors(400, 401, 413, 429) } },
     }, async (req, reply) => {
       await limits.client(auth.clientOf(req).id)
-      return reply.code(201).send(await domain.sessions.clientMessage(auth.clientOf(req).id, { text: req.body.text, group: req.body.group, idempotencyKey: idempotencyKey(req) }))
+      return reply.code(201).send(await domain.sessions.clientMessage(auth.clientOf(req).id, { text: req.body.text, group: req.body.group, attachments: req.body.attachments, idempotencyKey: idempotencyKey(req) }))
     })
 
     app.post('/widget/typing', {

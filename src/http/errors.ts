@@ -11,6 +11,7 @@ export const STATUS: Record<DomainErrorCode, number> = {
   conflict: 409,
   target_unavailable: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   rate_limited: 429,
 }
 

@@ -42,7 +42,8 @@ function pagePolicy(host: string | undefined, frameAncestors: string): string {
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    // blob: previews of attachments, fetched with the page's token (src/http/api-v1-attachments.ts)
+    "img-src 'self' data: blob:",
     `connect-src 'self'${sockets}`,
     "base-uri 'none'",
     "form-action 'self'",

@@ -9,6 +9,7 @@ import type { Node } from '../realtime/node.js'
 import { ChannelPatternError, compileChannelPattern, matchingEntries } from './channel-pattern.js'
 import { DEFAULT_MAX_JSON_DEPTH, parseJsonBody } from './json-body.js'
 import { secretMatcher } from './secret.js'
+import { mapApiMethods } from './server-api-map.js'
 
 export interface ServerApiOptions {
   node: Node
@@ -48,6 +49,13 @@ function tagsOf(p: Params): Record<string, string> | undefined {
   return p.tags as Record<string, string>
 }
 
+/** Centrifugo's `delta`: publish with the channel's previous publication, for delta subscribers. */
+function deltaOf(p: Params): boolean {
+  if (p.delta === undefined || p.delta === null) return false
+  if (typeof p.delta !== 'boolean') throw badRequest('delta must be a boolean')
+  return p.delta
+}
+
 /** `data` as JSON text: the raw JSON value, or `b64data` holding JSON. */
 function dataJsonOf(p: Params): string {
   if (p.data !== undefined) return JSON.stringify(p.data)
@@ -78,7 +86,7 @@ export function serverApiMethods(node: Node, opts: { channelPatternMaxLength?: n
   const patternMaxLength = opts.channelPatternMaxLength ?? 256
   const publish: Method = async (p) => {
     const channel = str(p, 'channel')!
-    return node.publishJson(channel, dataJsonOf(p), { skipHistory: p.skip_history === true, tags: tagsOf(p), idempotencyKey: str(p, 'idempotency_key', false) })
+    return node.publishJson(channel, dataJsonOf(p), { skipHistory: p.skip_history === true, tags: tagsOf(p), idempotencyKey: str(p, 'idempotency_key', false), delta: deltaOf(p) })
   }
   const methods: Record<string, Method> = {
     publish,
@@ -88,9 +96,10 @@ export function serverApiMethods(node: Node, opts: { channelPatternMaxLength?: n
       const dataJson = dataJsonOf(p)
       const tags = tagsOf(p)
       const idempotencyKey = str(p, 'idempotency_key', false)
+      const delta = deltaOf(p)
       const responses = await Promise.all(
         (p.channels as string[]).map((channel) =>
-          node.publishJson(channel, dataJson, { skipHistory: p.skip_history === true, tags, idempotencyKey }).then(
+          node.publishJson(channel, dataJson, { skipHistory: p.skip_history === true, tags, idempotencyKey, delta }).then(
             (result) => ({ result }),
             (err) => ({ error: toApiError(err) }),
           ),
@@ -155,6 +164,7 @@ export function serverApiMethods(node: Node, opts: { channelPatternMaxLength?: n
       return { channels: Object.fromEntries(await matchingEntries(Object.entries(all), glob)) }
     },
     info: async () => ({ nodes: [{ uid: node.config.nodeId, ...node.info() }] }),
+    ...mapApiMethods(node),
   }
   methods.batch = async (p) => {
     if (!Array.isArray(p.commands)) throw badRequest('commands must be an array')

@@ -280,6 +280,7 @@ export function encodePublicationPush(channel: string, dataJson: string, pub: Om
   if (pub.offset) wirePub.offset = pub.offset
   if (pub.info) wirePub.info = toWire(pub.info as unknown as Record<string, unknown>, ClientInfoType)
   if (pub.tags && Object.keys(pub.tags).length) wirePub.tags = pub.tags
+  if (pub.delta) wirePub.delta = true
   return delimitedReply({ push: { channel, pub: wirePub } })
 }
 

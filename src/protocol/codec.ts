@@ -30,7 +30,7 @@ const OPTIONAL: Record<string, 'string' | 'number' | 'boolean' | 'object'> = {
   token: 'string', name: 'string', version: 'string', method: 'string', epoch: 'string',
   offset: 'number', limit: 'number', flag: 'number', recover: 'boolean', reverse: 'boolean',
   positioned: 'boolean', recoverable: 'boolean', join_leave: 'boolean', subs: 'object', headers: 'object', since: 'object',
-  type: 'number',
+  type: 'number', delta: 'string',
 }
 
 /** Validates one parsed line; returns a message naming the field at fault, or the decoded command. */
@@ -98,6 +98,7 @@ export function encodePublicationPush(channel: string, dataJson: string, pub: Om
   if (pub.offset) out += `,"offset":${pub.offset}`
   if (pub.info) out += `,"info":${JSON.stringify(pub.info)}`
   if (pub.tags && Object.keys(pub.tags).length) out += `,"tags":${JSON.stringify(pub.tags)}`
+  if (pub.delta) out += ',"delta":true'
   return out + '}}}'
 }
 

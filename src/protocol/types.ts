@@ -12,6 +12,11 @@ export interface Publication {
   info?: ClientInfo
   offset?: number
   tags?: Record<string, string>
+  /** Map subscriptions: the entry's key, and whether this change removes it. */
+  key?: string
+  removed?: boolean
+  /** Fossil delta subscriptions: `data` is a delta against the channel's previous publication. */
+  delta?: boolean
 }
 
 export interface StreamPosition {
@@ -44,6 +49,12 @@ export interface SubscribeRequest extends SubscribeRecoveryRequest {
   flag?: number
   /** `SubscriptionType`; absent is a stream. */
   type?: number
+  /** Map subscriptions: the phase asked for (2 state, 1 stream, 0 live), the state page cursor and size, the tags filter. */
+  phase?: number
+  cursor?: string
+  limit?: number
+  tf?: unknown
+  delta?: string
 }
 
 export interface HistoryRequest {
@@ -59,7 +70,7 @@ export interface Command {
   connect?: ConnectRequest
   subscribe?: SubscribeRequest
   unsubscribe?: { channel: string }
-  publish?: { channel: string; data: unknown; type?: number }
+  publish?: { channel: string; data: unknown; type?: number; key?: string; removed?: boolean }
   presence?: { channel: string }
   presence_stats?: { channel: string }
   history?: HistoryRequest
@@ -83,6 +94,14 @@ export interface SubscribeResult {
   recovered?: boolean
   was_recovering?: boolean
   data?: unknown
+  /** Map subscriptions: the type echoed, the phase answered (0, live, left out), the next state page, the state entries. */
+  type?: number
+  phase?: number
+  cursor?: string
+  state?: Publication[]
+  publish_debounce?: number
+  /** The `delta` asked for in the subscribe is used: publications may carry deltas. */
+  delta?: boolean
 }
 
 export interface ConnectResult {

@@ -52,12 +52,14 @@ export class MemoryBroker implements Broker {
     }
     const now = Date.now()
     const stream = this.stream(channel, now, opts.historyMetaTtlMs)
+    const last = opts.useDelta ? stream.items.at(-1) : undefined
+    const prev = last && last.expiresAt > now && last.pub.offset === stream.top ? last.pub : undefined
     stream.top += 1
     const stored: BrokerPublication = { ...pub, offset: stream.top }
     stream.items.push({ pub: stored, expiresAt: now + opts.historyTtlMs })
     if (stream.items.length > opts.historySize) stream.items.splice(0, stream.items.length - opts.historySize)
     const position = { offset: stream.top, epoch: stream.epoch }
-    this.handler?.handlePublication(channel, stored, position)
+    this.handler?.handlePublication(channel, stored, position, prev)
     return position
   }
 

@@ -6,6 +6,8 @@
  *
  * Pub/sub messages on `<prefix>.client.<ch>`:
  *   `p<offset>:<epoch>:<payload>` a publication (`p::<payload>` without history), `j<info>` join, `l<info>` leave;
+ *   `d<offset>:<epoch>:<previous payload as a JSON string>\n<payload>` a publication made with `useDelta`, carrying
+ *   the channel's previous one (as Centrifugo's Lua does) so every node can send delta subscribers a delta against it;
  * control messages are JSON on `<prefix>.control`. A payload is `<meta JSON or empty>\n<data>`, so the
  * publisher's data text travels and is stored untouched.
  */
@@ -27,7 +29,8 @@ export interface RedisBrokerOptions {
 }
 
 // KEYS: stream, meta, idempotent result ('' = none). ARGV: payload, historySize, historyTtlMs, pub/sub channel,
-// metaTtlMs ('0' = none), new epoch, result TTL ms. A result key already set answers with the first position.
+// metaTtlMs ('0' = none), new epoch, result TTL ms, useDelta ('1': publish with the previous publication when the
+// stream still holds it). A result key already set answers with the first position.
 const PUBLISH_SCRIPT = `
 if KEYS[3] ~= '' then
   local seen = redis.call('get', KEYS[3])
@@ -45,9 +48,18 @@ if not epoch then
 end
 local offset = redis.call('hincrby', KEYS[2], 's', 1)
 if ARGV[5] ~= '0' then redis.call('pexpire', KEYS[2], ARGV[5]) end
+local prev = false
+if ARGV[8] == '1' and offset > 1 then
+  local last = redis.call('xrevrange', KEYS[1], '+', '-', 'COUNT', 1)
+  if #last > 0 and last[1][1] == (offset - 1) .. '-0' then prev = last[1][2][2] end
+end
 redis.call('xadd', KEYS[1], 'MAXLEN', ARGV[2], offset, 'd', ARGV[1])
 redis.call('pexpire', KEYS[1], ARGV[3])
-redis.call('publish', ARGV[4], 'p' .. offset .. ':' .. epoch .. ':' .. ARGV[1])
+if prev then
+  redis.call('publish', ARGV[4], 'd' .. offset .. ':' .. epoch .. ':' .. cjson.encode(prev) .. '\\n' .. ARGV[1])
+else
+  redis.call('publish', ARGV[4], 'p' .. offset .. ':' .. epoch .. ':' .. ARGV[1])
+end
 if KEYS[3] ~= '' then redis.call('set', KEYS[3], offset .. ':' .. epoch, 'PX', ARGV[7]) end
 return {offset, epoch}
 `
@@ -191,6 +203,7 @@ export class RedisBroker implements Broker {
       this.streamKey(channel), this.metaKey(channel), resultKey,
       payload, String(opts.historySize), String(Math.max(1, Math.ceil(opts.historyTtlMs))),
       this.clientPrefix + channel, String(Math.max(0, Math.ceil(opts.historyMetaTtlMs))), newEpoch(), resultTtl,
+      opts.useDelta ? '1' : '0',
     )
     return { offset: Number(offset), epoch }
   }
@@ -283,13 +296,13 @@ export class RedisBroker implements Broker {
   }
 
   /** Hands a publication to the handler unless this node already handed over that position. */
-  private deliverPublication(channel: string, pub: BrokerPublication, position: StreamPosition | null): void {
+  private deliverPublication(channel: string, pub: BrokerPublication, position: StreamPosition | null, prev?: BrokerPublication): void {
     if (position && this.channels.has(channel)) {
       const last = this.delivered.get(channel)
       if (last && last.epoch === position.epoch && position.offset <= last.offset) return
       this.delivered.set(channel, position)
     }
-    this.handler?.handlePublication(channel, pub, position)
+    this.handler?.handlePublication(channel, pub, position, prev)
   }
 
   private dispatch(redisChannel: string, message: string): void {
@@ -321,6 +334,18 @@ export class RedisBroker implements Broker {
           pub.offset = Number(message.slice(1, afterOffset))
           this.deliverPublication(channel, pub, { offset: pub.offset, epoch: message.slice(afterOffset + 1, afterEpoch) })
         }
+        return
+      }
+      case 'd': {
+        const afterOffset = message.indexOf(':', 1)
+        const afterEpoch = message.indexOf(':', afterOffset + 1)
+        // The previous payload is a JSON string, so it holds no raw newline.
+        const newline = message.indexOf('\n', afterEpoch + 1)
+        const pub = decodePayload(message.slice(newline + 1))
+        pub.offset = Number(message.slice(1, afterOffset))
+        const prev = decodePayload(JSON.parse(message.slice(afterEpoch + 1, newline)) as string)
+        prev.offset = pub.offset - 1
+        this.deliverPublication(channel, pub, { offset: pub.offset, epoch: message.slice(afterOffset + 1, afterEpoch) }, prev)
         return
       }
       case 'j':

@@ -23,6 +23,11 @@ export interface PublishOptions {
   idempotencyKey?: string
   /** @default 300_000 (Centrifugo's five minutes) */
   idempotentResultTtlMs?: number
+  /**
+   * Centrifugo's `UseDelta`: with history on, the broker hands the channel's previous publication to every node's
+   * `handlePublication` with this one, so delta subscribers get a delta against it.
+   */
+  useDelta?: boolean
 }
 
 export const DEFAULT_IDEMPOTENT_RESULT_TTL_MS = 300_000
@@ -52,7 +57,8 @@ export type ControlMessage =
 
 /** Called by the broker for traffic from any node, this one included. */
 export interface BrokerEventHandler {
-  handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition | null): void
+  /** `prev`: the channel's previous publication, for a publication made with `useDelta` (absent when unknown). */
+  handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition | null, prev?: BrokerPublication): void
   handleJoin(channel: string, info: ClientInfo): void
   handleLeave(channel: string, info: ClientInfo): void
   handleControl(message: ControlMessage): void

@@ -9,11 +9,16 @@ import type {
   ClientInfo, Command, CommandMethod, ConnectResult, HistoryRequest, Publication, SubscribeRecoveryRequest, SubscribeResult,
 } from '../protocol/types.js'
 import type { BrokerPublication } from './broker.js'
-import { namespaceOf } from './config.js'
-import type { ChannelOperation, ConnectingReply, ConnectionContext } from './hooks.js'
+import { namespaceOf, type NamespaceOptions } from './config.js'
+import { checkChannelName, isPrivateChannel, isUserLimitedChannel, namespaceAllows, userAllowed } from './channel-rules.js'
+import { recoverCache, streamFlags, tagsFilterOf, visiblePublications } from './stream-options.js'
+import { matchesFilter, type FilterNode } from './tags-filter.js'
+import type { ChannelOperation, ConnectingReply, ConnectionContext, SubscribingReply } from './hooks.js'
 import { verifyConnectionToken, verifySubscriptionToken } from './jwt.js'
 import type { CommandBudget } from './limits.js'
+import { isDeltaType, recoveredWithDelta, type DeltaType } from './delta.js'
 import type { ClientNode } from './client-node.js'
+import { MapSession } from './map-session.js'
 import { isRecovered, placePublication } from './recovery.js'
 import type { Transport, TransportInfo } from './transport.js'
 import { WriteQueue } from './write-queue.js'
@@ -25,9 +30,21 @@ interface Subscription {
   offset: number
   epoch: string
   /** Pushes that arrived while the subscribe was being answered; flushed right after the reply. */
-  pending: Array<{ frame: Buffer; offset: number; epoch?: string }> | null
+  pending: Array<{ frame: Buffer; offset: number; epoch?: string; delta?: Buffer }> | null
+  /** The delta encoding this subscription uses (delta.ts), and whether the client holds a base for the next delta. */
+  delta?: DeltaType
+  deltaBase?: boolean
   expireTimer?: NodeJS.Timeout
+  /** Refreshed by the gateway through `hooks.subRefresh` at its expiry (Centrifugo's sub_refresh proxy), not by the client. */
+  refreshByServer?: boolean
+  /** The subscriber's tags filter (`tf`): other publications only move its position. */
+  tagsFilter?: FilterNode
+  /** Join/leave pushes reach this subscription (stream-options.ts). */
+  pushJoinLeave?: boolean
 }
+
+/** What `deliver` gets for a publication the subscriber's tags filter drops: the position moves, nothing is written. */
+const FILTERED_OUT = Buffer.alloc(0)
 
 type State = 'connecting' | 'connected' | 'closed'
 
@@ -58,9 +75,13 @@ export class Client {
   private expireTimer?: NodeJS.Timeout
   /** Set by authentication through a connection JWT: refresh then expects a JWT too. */
   private authenticatedByJwt = false
+  /** Set when the hook asked to refresh this connection itself at expiry (Centrifugo's refresh proxy). */
+  private refreshByServer = false
   /** When the last unanswered ping was sent (ms), or 0. */
   pingSentAt = 0
   private readonly commandBudget: CommandBudget
+  /** Map subscriptions (map-session.ts), made on the first map subscribe. */
+  private mapSession?: MapSession
 
   constructor(
     private readonly node: ClientNode,
@@ -121,7 +142,8 @@ export class Client {
         this.pingSentAt = 0
         continue
       }
-      const budget = this.commandBudget.take()
+      // The pages of a map subscribe are one subscribe: only its first request counts (its catch-up has a deadline).
+      const budget = cmd.method === 'subscribe' && this.mapSession?.isContinuation(cmd.command.subscribe!) ? 'ok' : this.commandBudget.take()
       if (budget === 'disconnect') return this.disconnect(Disconnects.tooManyRequests)
       if (budget === 'refuse') { this.enqueue(this.codec.encodeError(cmd.id, Errors.tooManyRequests().toJSON())); continue }
       if (cmd.method === 'connect') {
@@ -167,7 +189,7 @@ export class Client {
     switch (method) {
       case 'subscribe': return this.subscribe(cmd.subscribe!)
       case 'unsubscribe': return this.unsubscribe(cmd.unsubscribe!.channel)
-      case 'publish': return this.publish(cmd.publish!.channel, cmd.publish!.data, cmd.publish!.type)
+      case 'publish': return cmd.publish!.type === PublishType.Map ? this.mapPublish(cmd.publish!) : this.publish(cmd.publish!.channel, cmd.publish!.data)
       case 'presence': return this.presence(cmd.presence!.channel)
       case 'presence_stats': return this.presenceStats(cmd.presence_stats!.channel)
       case 'history': return this.history(cmd.history!)
@@ -195,8 +217,9 @@ export class Client {
       reply = await this.node.hooks.authenticate({
         client: this.id, transport: this.transport.name, data: req.data, name: req.name, version: req.version,
         headers: req.headers, remoteAddress: this.info.remoteAddress, userAgent: this.info.userAgent,
+        transportHeaders: this.info.headers, protocol: this.codec.binary ? 'protobuf' : 'json',
       })
-    } else if (this.node.config.insecure) {
+    } else if (this.node.config.insecure || this.node.config.allowAnonymousConnectWithoutToken) {
       reply = { user: '' }
     } else {
       throw Disconnects.badRequest
@@ -210,6 +233,7 @@ export class Client {
     clearTimeout(this.staleTimer)
     this.staleTimer = undefined
     this.ctx = { client: this.id, user: reply.user, info: reply.info, meta: reply.meta }
+    this.refreshByServer = reply.refreshByServer === true && !!this.node.hooks.refresh
     this.node.addClient(this, reply.user)
     try {
       await this.completeConnect(cmd.id!, reply, req.subs, nowSec)
@@ -235,7 +259,7 @@ export class Client {
     // Emulated transports: the SDK sends later commands to the emulation endpoint with this session and node.
     if (this.session) result.session = this.session
     // Timers (ours and the SDK's) overflow past 2^31 ms, about 24 days: longer expiries are not advertised.
-    if (reply.expireAt && reply.expireAt - nowSec < MAX_TIMER_SEC) {
+    if (reply.expireAt && !this.refreshByServer && reply.expireAt - nowSec < MAX_TIMER_SEC) {
       result.expires = true
       result.ttl = Math.max(1, Math.round(reply.expireAt - nowSec))
     }
@@ -246,6 +270,7 @@ export class Client {
       result.subs = {}
       for (const channel of channels) {
         result.subs[channel] = await this.addSubscription(channel, true, recovery?.[channel])
+        if (reply.subsData?.[channel] !== undefined) result.subs[channel]!.data = reply.subsData[channel]
         if (this.state === 'closed') return
       }
     }
@@ -258,10 +283,25 @@ export class Client {
 
   private scheduleExpiry(expireAt: number): void {
     clearTimeout(this.expireTimer)
-    const ms = expireAt * 1000 - Date.now() + this.node.config.expiredCloseDelayMs
+    // A client refreshes before its expiry and gets a grace; the gateway refreshes itself right at it.
+    const ms = expireAt * 1000 - Date.now() + (this.refreshByServer ? 0 : this.node.config.expiredCloseDelayMs)
     this.expireTimer = ms > MAX_TIMEOUT_MS
       ? setTimeout(() => this.scheduleExpiry(expireAt), MAX_TIMEOUT_MS)
-      : setTimeout(() => this.disconnect(Disconnects.expired), Math.max(0, ms))
+      : setTimeout(() => (this.refreshByServer ? void this.refreshOnServer() : this.disconnect(Disconnects.expired)), Math.max(0, ms))
+  }
+
+  /** Centrifugo's server-side refresh: the hook gives a new expiry, or `expired` (3005), or throws (a Disconnect closes with it). */
+  private async refreshOnServer(): Promise<void> {
+    if (this.state !== 'connected') return
+    try {
+      const r = await this.node.hooks.refresh!(this.ctx!, '')
+      if ((this.state as State) !== 'connected') return
+      if (r.expired || (r.expireAt && r.expireAt <= Date.now() / 1000)) return this.disconnect(Disconnects.expired)
+      if (r.info !== undefined) this.ctx!.info = r.info
+      if (r.expireAt) this.scheduleExpiry(r.expireAt)
+    } catch (err) {
+      this.disconnect(err instanceof Disconnect ? err : Disconnects.internal)
+    }
   }
 
   private async refresh(token: string): Promise<unknown> {
@@ -298,11 +338,11 @@ export class Client {
    * publications when asked. Live publications that arrive meanwhile wait in `pending` until the
    * caller has written the reply (`releasePending`), so nothing is lost or delivered twice.
    */
-  async addSubscription(channel: string, serverSide: boolean, recovery?: SubscribeRecoveryRequest, opts: { positioned?: boolean; recoverable?: boolean; expireAt?: number; rejectUnrecovered?: boolean } = {}): Promise<SubscribeResult> {
+  async addSubscription(channel: string, serverSide: boolean, recovery?: SubscribeRecoveryRequest, opts: { positioned?: boolean; recoverable?: boolean; historyAccess?: boolean; joinLeave?: boolean; tagsFilter?: FilterNode; expireAt?: number; rejectUnrecovered?: boolean; delta?: string; refreshByServer?: boolean; data?: unknown } = {}): Promise<SubscribeResult> {
     const ns = namespaceOf(this.node.config, channel)
-    const withHistory = ns.historySize > 0
-    const recoverable = withHistory && (ns.forceRecovery || !!opts.recoverable)
-    const sub: Subscription = { serverSide, positioned: withHistory, offset: 0, epoch: '', pending: [] }
+    const { positioned, recoverable, pushJoinLeave } = streamFlags(ns, { positioned: opts.positioned, recoverable: opts.recoverable, historyAccess: !!opts.historyAccess, joinLeave: !!opts.joinLeave })
+    const sub: Subscription = { serverSide, positioned, offset: 0, epoch: '', pending: [], pushJoinLeave, tagsFilter: opts.tagsFilter }
+    if (opts.delta && ns.allowedDeltaTypes.includes(opts.delta as DeltaType)) sub.delta = opts.delta as DeltaType
     this.subs.set(channel, sub)
     await this.node.addSubscriber(channel, this)
     if (ns.presence) {
@@ -312,20 +352,33 @@ export class Client {
     }
     if (ns.joinLeave) await this.node.broker.publishJoin(channel, this.clientInfo())
     const result: SubscribeResult = {}
+    if (sub.delta) result.delta = true
+    if (opts.data !== undefined) result.data = opts.data
     if (opts.expireAt) {
-      result.expires = true
-      result.ttl = Math.max(1, Math.round(opts.expireAt - Date.now() / 1000))
+      sub.refreshByServer = opts.refreshByServer === true && !!this.node.hooks.subRefresh
+      if (!sub.refreshByServer) {
+        result.expires = true
+        result.ttl = Math.max(1, Math.round(opts.expireAt - Date.now() / 1000))
+      }
       this.scheduleSubExpiry(channel, sub, opts.expireAt)
     }
-    if (!withHistory) return result
+    if (!positioned) return result
     result.positioned = true
     if (recoverable) result.recoverable = true
     const wantRecovery = recoverable && !!recovery?.recover
     const max = this.node.config.recoveryMaxPublications
     const since = wantRecovery ? { offset: recovery!.offset ?? 0, epoch: recovery!.epoch ?? '' } : undefined
-    const history = await this.node.broker.history(channel, {
-      since, limit: wantRecovery ? max + 1 : 0, historyMetaTtlMs: this.node.config.historyMetaTtlMs,
-    })
+    const historyMetaTtlMs = ns.historyMetaTtlMs ?? this.node.config.historyMetaTtlMs
+    if (wantRecovery && ns.recoveryMode === 'cache') {
+      const cached = await recoverCache(this.node.broker, channel, since!, { historyMetaTtlMs, maxPublications: max, filter: sub.tagsFilter })
+      sub.epoch = result.epoch = cached.top.epoch
+      sub.offset = result.offset = cached.top.offset
+      result.was_recovering = true
+      result.recovered = cached.recovered
+      if (cached.publications.length) result.publications = cached.publications.map(toPublication)
+      return result
+    }
+    const history = await this.node.broker.history(channel, { since, limit: wantRecovery ? max + 1 : 0, historyMetaTtlMs })
     const top = history.position
     sub.epoch = top.epoch
     sub.offset = top.offset
@@ -333,12 +386,17 @@ export class Client {
     result.offset = top.offset
     if (wantRecovery) {
       result.was_recovering = true
-      const pubs = history.publications
-      const recovered = isRecovered(since!, top, pubs, max)
+      const pubs = visiblePublications(history.publications, sub.tagsFilter)
+      const recovered = isRecovered(since!, top, history.publications, max)
       // The SDK asks for 112 rather than recovered:false when it can load the state itself (getState).
       if (!recovered && opts.rejectUnrecovered) throw Errors.unrecoverablePosition()
       result.recovered = recovered
-      if (recovered && pubs.length) result.publications = pubs.map(toPublication)
+      if (recovered && pubs.length) {
+        result.publications = sub.delta ? recoveredWithDelta(pubs, this.codec) : pubs.map(toPublication)
+        // The client now holds the last recovered publication: the next one may be a delta. (Centrifugo also allows
+        // deltas after a recovery of nothing, when the client may hold no base at all; that case goes whole here.)
+        sub.deltaBase = sub.delta !== undefined
+      }
     }
     return result
   }
@@ -346,30 +404,44 @@ export class Client {
   /** Delivers what arrived while the subscribe reply was being prepared, skipping what the reply already holds. */
   releasePending(channel: string): void {
     const sub = this.subs.get(channel)
-    if (!sub || !sub.pending) return
+    if (!sub) return this.mapSession?.releasePending(channel)
+    if (!sub.pending) return
     const pending = sub.pending
     sub.pending = null
-    for (const p of pending) this.deliver(channel, p.frame, p.offset, p.epoch)
+    for (const p of pending) this.deliver(channel, p.frame, p.offset, p.epoch, p.delta)
   }
 
   private async subscribe(req: Command['subscribe'] & object): Promise<SubscribeResult> {
     const channel = req.channel
     if (!channel) throw Errors.badRequest()
-    // Only stream subscriptions are served: shared poll is not available, map types are refused as for a stream namespace.
+    if (req.type === SubscriptionType.Map || req.type === SubscriptionType.MapClients || req.type === SubscriptionType.MapUsers) return this.mapSubscribe(req)
+    // Shared poll is not available; a stream subscribe to a map namespace is refused as Centrifugo does.
     if (req.type === SubscriptionType.SharedPoll) throw Errors.notAvailable()
-    if (req.type) throw Errors.permissionDenied()
-    if (this.subs.has(channel)) throw Errors.alreadySubscribed()
+    // As Centrifugo: an unknown delta type is a bad request (3501); a known one the namespace does not allow is ignored.
+    if (req.delta && !isDeltaType(req.delta)) throw Disconnects.badRequest
+    if (req.type || this.node.maps?.channel(channel)) throw Errors.permissionDenied()
+    if (this.subs.has(channel) || this.mapSession?.has(channel)) throw Errors.alreadySubscribed()
     if (!this.node.limits.subscriptionsAllowed(this.subs.size + 1)) throw Errors.limitExceeded()
+    const ns = this.channelOptions(channel)
+    if (!req.token && (ns.serverSideOnly || isPrivateChannel(this.node.config, channel))) throw Errors.permissionDenied()
     let expireAt: number | undefined
+    let decided: SubscribingReply | undefined
     if (req.token) {
       expireAt = (await verifySubscriptionToken(req.token, this.node.hmacKey, this.ctx!.user, channel)).expireAt || undefined
+    } else if (isUserLimitedChannel(this.node.config, channel, ns)) {
+      // Centrifugo: a user-limited channel is for its users only (or anyone when insecure), whatever else is allowed.
+      if (!userAllowed(this.node.config, channel, this.ctx!.user) && !this.node.config.insecure) throw Errors.permissionDenied()
+    } else if ((decided = await this.node.hooks.subscribing?.(this.ctx!, { channel, data: req.data }))) {
+      expireAt = decided.expireAt || undefined
+      if (expireAt && expireAt <= Date.now() / 1000) throw Errors.expired()
     } else {
       await this.authorize(channel, 'subscribe')
     }
+    const tagsFilter = tagsFilterOf(ns, req.tf)
     if (this.state === 'closed') return {}
     try {
       const rejectUnrecovered = ((req.flag ?? 0) & SubscribeFlag.RejectUnrecovered) !== 0
-      return await this.addSubscription(channel, false, req, { positioned: req.positioned, recoverable: req.recoverable, expireAt, rejectUnrecovered })
+      return await this.addSubscription(channel, false, req, { positioned: req.positioned, recoverable: req.recoverable, ...this.streamAccess(ns, req.join_leave), tagsFilter, expireAt, rejectUnrecovered, delta: req.delta, refreshByServer: decided?.refreshByServer, data: decided?.data })
     } catch (err) {
       await this.removeSubscription(channel).catch(() => {})
       throw err
@@ -377,6 +449,7 @@ export class Client {
   }
 
   private async unsubscribe(channel: string): Promise<unknown> {
+    await this.mapSession?.unsubscribe(channel)
     await this.removeSubscription(channel)
     return {}
   }
@@ -409,8 +482,21 @@ export class Client {
   /** The SDK refreshes at `ttl`; the subscription ends only if that has not happened within the grace after it. */
   private scheduleSubExpiry(channel: string, sub: Subscription, expireAt: number): void {
     clearTimeout(sub.expireTimer)
-    const ms = expireAt * 1000 - Date.now() + this.node.config.expiredCloseDelayMs
-    sub.expireTimer = setTimeout(() => this.expireSubscription(channel), Math.max(0, ms))
+    const ms = expireAt * 1000 - Date.now() + (sub.refreshByServer ? 0 : this.node.config.expiredCloseDelayMs)
+    sub.expireTimer = setTimeout(() => (sub.refreshByServer ? void this.refreshSubOnServer(channel, sub) : this.expireSubscription(channel)), Math.max(0, ms))
+  }
+
+  /** Centrifugo's server-side subscription refresh (sub_refresh proxy): a new expiry, or the subscription ends. */
+  private async refreshSubOnServer(channel: string, sub: Subscription): Promise<void> {
+    try {
+      const r = await this.node.hooks.subRefresh!(this.ctx!, channel)
+      if (this.subs.get(channel) !== sub) return
+      if (r.expired || (r.expireAt && r.expireAt <= Date.now() / 1000)) return this.expireSubscription(channel)
+      if (r.expireAt) this.scheduleSubExpiry(channel, sub, r.expireAt)
+    } catch (err) {
+      if (err instanceof Disconnect) this.disconnect(err)
+      else this.expireSubscription(channel)
+    }
   }
 
   private expireSubscription(channel: string): void {
@@ -439,47 +525,78 @@ export class Client {
     this.releasePending(channel)
   }
 
+  /** A map subscribe request (any phase): authorized like a stream subscribe, on its first request only. */
+  private async mapSubscribe(req: Command['subscribe'] & object): Promise<SubscribeResult> {
+    const maps = this.node.maps
+    if (!maps) throw Errors.notAvailable()
+    if (this.subs.has(req.channel)) throw Errors.alreadySubscribed()
+    if (!this.node.limits.subscriptionsAllowed(this.subs.size + (this.mapSession?.size ?? 0) + 1)) throw Errors.limitExceeded()
+    this.mapSession ??= new MapSession(this, maps)
+    return this.mapSession.subscribe(req, async () => {
+      if (req.token) await verifySubscriptionToken(req.token, this.node.hmacKey, this.ctx!.user, req.channel)
+      else await this.authorize(req.channel, 'subscribe')
+    })
+  }
+
+  private async mapPublish(req: NonNullable<Command['publish']>): Promise<unknown> {
+    if (!this.node.maps) throw Errors.notAvailable()
+    if (!req.channel) throw Errors.badRequest()
+    this.mapSession ??= new MapSession(this, this.node.maps)
+    return this.mapSession.publish(req, this.node.config.insecure)
+  }
+
   private async authorize(channel: string, op: ChannelOperation): Promise<void> {
+    const ns = this.channelOptions(channel)
     const hook = this.node.hooks.authorizeChannel
-    let allowed: boolean
-    if (hook) allowed = await hook(this.ctx!, channel, op)
-    else {
-      const ns = namespaceOf(this.node.config, channel)
-      allowed = op === 'subscribe' ? ns.allowSubscribe : op === 'publish' ? ns.allowPublish : op === 'history' ? ns.allowHistory : ns.allowPresence
-      if (this.ctx!.user === '' && !ns.allowAnonymous) allowed = false
-      if (this.node.config.insecure) allowed = true
-    }
+    const allowed = hook
+      ? await hook(this.ctx!, channel, op)
+      : namespaceAllows(ns, op, { user: this.ctx!.user, subscribed: this.subs.has(channel), insecure: this.node.config.insecure })
     if (!allowed) throw Errors.permissionDenied()
+  }
+
+  /** The channel's namespace options, after Centrifugo's checks of its name (102 unknown namespace, 107 bad name). */
+  private channelOptions(channel: string): NamespaceOptions {
+    const ns = namespaceOf(this.node.config, channel)
+    checkChannelName(this.node.config, channel, ns)
+    return ns
+  }
+
+  /** What Centrifugo grants a subscriber besides the subscription: positioning and recovery with history access, join/leave with presence access. */
+  private streamAccess(ns: NamespaceOptions, joinLeave: boolean | undefined): { historyAccess: boolean; joinLeave: boolean } {
+    const who = { user: this.ctx!.user, subscribed: true, insecure: this.node.config.insecure }
+    return { historyAccess: namespaceAllows(ns, 'history', who), joinLeave: !!joinLeave && namespaceAllows(ns, 'presence', who) }
   }
 
   // ---- other commands ----------------------------------------------------------------------
 
-  private async publish(channel: string, data: unknown, type?: number): Promise<unknown> {
-    // A map publish (or removal) needs a map subscription type, which is not served.
-    if (type === PublishType.Map) throw Errors.notAvailable()
+  private async publish(channel: string, data: unknown): Promise<unknown> {
     if (!channel || data === undefined) throw Errors.badRequest()
-    await this.authorize(channel, 'publish')
-    await this.node.publish(channel, data, { info: this.clientInfo() })
+    const decided = await this.node.hooks.publishing?.(this.ctx!, { channel, data })
+    if (!decided) await this.authorize(channel, 'publish')
+    await this.node.publish(channel, decided?.data !== undefined ? decided.data : data, { info: this.clientInfo(), skipHistory: decided?.skipHistory, tags: decided?.tags })
     return {}
   }
 
   private async presence(channel: string): Promise<unknown> {
-    if (!namespaceOf(this.node.config, channel).presence) throw Errors.notAvailable()
+    if (!this.channelOptions(channel).presence) throw Errors.notAvailable()
     await this.authorize(channel, 'presence')
     return { presence: await this.node.presenceManager.presence(channel) }
   }
 
   private async presenceStats(channel: string): Promise<unknown> {
-    if (!namespaceOf(this.node.config, channel).presence) throw Errors.notAvailable()
+    if (!this.channelOptions(channel).presence) throw Errors.notAvailable()
     await this.authorize(channel, 'presence')
     const s = await this.node.presenceManager.stats(channel)
     return { num_clients: s.numClients, num_users: s.numUsers }
   }
 
   private async history(req: HistoryRequest): Promise<unknown> {
-    if (namespaceOf(this.node.config, req.channel).historySize <= 0) throw Errors.notAvailable()
+    if (this.channelOptions(req.channel).historySize <= 0) throw Errors.notAvailable()
     await this.authorize(req.channel, 'history')
-    return this.node.historyResult(req.channel, req)
+    // Centrifugo's client.history_max_publication_limit: a larger or unlimited (-1) limit is cut to it.
+    const max = this.node.config.clientHistoryMaxPublications
+    const limit = req.limit ?? 0
+    return this.node.historyResult(req.channel, max && (limit < 0 || limit > max) ? { ...req, limit: max } : req)
   }
 
   private async rpc(method: string, data: unknown): Promise<unknown> {
@@ -500,11 +617,11 @@ export class Client {
    * A publication of a subscribed channel, encoded once for all subscribers. Offsets are checked:
    * a duplicate is dropped, a gap or a new epoch means this connection lost its place in the stream.
    */
-  deliver(channel: string, frame: Buffer, offset: number, epoch?: string): void {
+  deliver(channel: string, frame: Buffer, offset: number, epoch?: string, delta?: Buffer): void {
     const sub = this.subs.get(channel)
     if (!sub) return
     if (sub.pending) {
-      sub.pending.push({ frame, offset, epoch })
+      sub.pending.push({ frame, offset, epoch, delta })
       return
     }
     if (sub.positioned && offset > 0) {
@@ -513,7 +630,33 @@ export class Client {
       if (placement === 'lost') return this.lostPosition(channel, sub)
       sub.offset = offset
     }
+    if (frame === FILTERED_OUT) return
+    if (sub.delta && delta) {
+      // `delta` is against the previous publication: sent once the client holds it, else the whole one is.
+      if (sub.deltaBase) frame = delta
+      sub.deltaBase = true
+    }
     this.enqueue(frame)
+  }
+
+  /** Whether the subscriber's tags filter drops this publication; a dropped one still moves its position (node fan-out). */
+  filtersOut(channel: string, tags: Record<string, string> | undefined, offset: number, epoch?: string): boolean {
+    const sub = this.subs.get(channel)
+    if (!sub?.tagsFilter || matchesFilter(sub.tagsFilter, tags)) return false
+    this.deliver(channel, FILTERED_OUT, offset, epoch)
+    // The next delta would be against a publication this subscriber never got.
+    sub.deltaBase = false
+    return true
+  }
+
+  /** Whether join/leave of the channel is pushed to this connection (Centrifugo's `force_push_join_leave` or the subscriber's `join_leave`). */
+  pushesJoinLeave(channel: string): boolean {
+    return this.subs.get(channel)?.pushJoinLeave ?? true
+  }
+
+  /** The delta encoding of this connection's subscription to the channel, if it uses one (node fan-out). */
+  deltaOf(channel: string): DeltaType | undefined {
+    return this.subs.get(channel)?.delta
   }
 
   private lostPosition(channel: string, sub: Subscription): void {
@@ -576,6 +719,7 @@ export class Client {
     for (const channel of [...this.subs.keys()]) {
       void this.removeSubscription(channel).catch((err) => this.node.log.warn({ err, channel }, 'cleanup failed'))
     }
+    void this.mapSession?.close().catch((err) => this.node.log.warn({ err }, 'map cleanup failed'))
     this.node.removeClient(this)
     if (this.ctx) this.node.limits.releaseUser(this.ctx.user)
     if (this.ctx) this.node.hooks.disconnected?.(this.ctx, code, reason)

@@ -1,8 +1,11 @@
 /** Gateway options. Intervals are in milliseconds so tests can make them short. */
 import { defaultMaxConnections, type RateLimit } from './limits.js'
+import type { MapNamespaceOptions, SubscriptionTypeName } from './map-config.js'
+import type { DeltaType } from './delta.js'
+import { namespaceNameOf, type ChannelRules, type StandaloneNamespaceOptions } from './channel-rules.js'
 
 /** Per channel namespace (the part of a channel name before the first ':'), as Centrifugo's namespaces. */
-export interface NamespaceOptions {
+export interface NamespaceOptions extends StandaloneNamespaceOptions {
   /** Publications kept for history and recovery; 0 turns both off. @default 0 */
   historySize: number
   /** @default 300_000 */
@@ -20,6 +23,20 @@ export interface NamespaceOptions {
   allowPresence: boolean
   /** The `allow*` options above also hold for anonymous connections (user ''), as Centrifugo's `allow_*_for_anonymous`. @default false */
   allowAnonymous: boolean
+  /** Centrifugo's `subscription_type`: `map`, `map_clients` and `map_users` namespaces serve map subscriptions only. @default 'stream' */
+  subscriptionType?: SubscriptionTypeName
+  /** Centrifugo's `map` block, for map namespaces (src/realtime/map-config.ts). */
+  map?: MapNamespaceOptions
+  /** Centrifugo's `map_clients_presence_channel_prefix`: each map subscriber is an entry (key: client id) of `<prefix><channel>`. */
+  mapClientsPresenceChannelPrefix?: string
+  /** Centrifugo's `allow_tags_filter`: map subscribers may send a tags filter. @default false */
+  allowTagsFilter?: boolean
+  /** Centrifugo's `client_publish_debounce_interval`, told to map subscribers (`publish_debounce`). @default 0 */
+  clientPublishDebounceIntervalMs?: number
+  /** Centrifugo's `allowed_delta_types`: the delta encodings a subscriber may ask for (`delta: 'fossil'`); empty: none. @default [] */
+  allowedDeltaTypes: DeltaType[]
+  /** Centrifugo's `delta_publish`: every publication of the namespace is published with delta (the server API's `delta` flag). @default false */
+  deltaPublish: boolean
 }
 
 export interface RealtimeConfig {
@@ -45,6 +62,8 @@ export interface RealtimeConfig {
   historyMetaTtlMs: number
   /** Presence entries live this long unless re-added; each node re-adds its clients at a third of it. @default 60_000 */
   presenceTtlMs: number
+  /** How often expired map keys are removed (each removal published to subscribers). @default 1_000 (Centrifugo's) */
+  mapExpireIntervalMs: number
   /** HS256 secret for Centrifugo-style connection JWTs in `connect.token`; unset: JWTs are refused. */
   hmacSecret?: string
   /** A connection JWT without `sub` is refused (3507) instead of connecting as anonymous (Centrifugo's `client.disallow_anonymous_connection_tokens`). @default false */
@@ -87,6 +106,14 @@ export interface RealtimeConfig {
   /** Options of channels without a namespace, and of namespaces not listed. */
   defaultNamespace: NamespaceOptions
   namespaces: Record<string, Partial<NamespaceOptions>>
+  /** Centrifugo's channel name rules (src/realtime/channel-rules.ts); absent: ':' namespaces, unlisted namespaces use the default. */
+  channelRules?: ChannelRules
+  /** Connection and subscription JWTs are signed with the private key of this PEM public key (Centrifugo's `client.token.rsa_public_key` (RS256) or `ecdsa_public_key` (ES256)) instead of `hmacSecret`. */
+  tokenPublicKey?: { pem: string; algorithm: 'RS256' | 'ES256' }
+  /** Centrifugo's `client.allow_anonymous_connect_without_token`: a connect without a token (and not the domain's) is anonymous. @default false */
+  allowAnonymousConnectWithoutToken?: boolean
+  /** Most publications a client's `history` returns (Centrifugo's `client.history_max_publication_limit`); absent: the server API's cap. */
+  clientHistoryMaxPublications?: number
 }
 
 export const DEFAULT_NAMESPACE: NamespaceOptions = {
@@ -100,6 +127,8 @@ export const DEFAULT_NAMESPACE: NamespaceOptions = {
   allowHistory: false,
   allowPresence: false,
   allowAnonymous: false,
+  allowedDeltaTypes: [],
+  deltaPublish: false,
 }
 
 export const DEFAULT_REALTIME_CONFIG: RealtimeConfig = {
@@ -114,6 +143,7 @@ export const DEFAULT_REALTIME_CONFIG: RealtimeConfig = {
   recoveryMaxPublications: 300,
   historyMetaTtlMs: 2_592_000_000,
   presenceTtlMs: 60_000,
+  mapExpireIntervalMs: 1_000,
   allowedOrigins: [],
   disallowAnonymousConnectionTokens: false,
   insecure: false,
@@ -130,9 +160,9 @@ export const DEFAULT_REALTIME_CONFIG: RealtimeConfig = {
 
 /** Options for a channel: its namespace's, over the defaults. */
 export function namespaceOf(config: RealtimeConfig, channel: string): NamespaceOptions {
-  const i = channel.indexOf(':')
-  const name = i > 0 ? channel.slice(0, i) : undefined
-  const ns = name === undefined ? undefined : config.namespaces[name]
+  const found = namespaceNameOf(config, channel).name
+  const name = found === '' ? undefined : found
+  const ns = name === undefined || !Object.hasOwn(config.namespaces, name) ? undefined : config.namespaces[name]
   if (!ns) return config.defaultNamespace
   // Merged once per config and namespace: this runs on every publish and subscribe.
   let merged = mergedNamespaces.get(config)

@@ -22,6 +22,10 @@ export interface ConnectingEvent {
   name?: string
   version?: string
   headers?: Record<string, string>
+  /** The connection request's own HTTP headers (the WebSocket upgrade's), where the transport has them. */
+  transportHeaders?: Record<string, string | string[] | undefined>
+  /** The wire format: 'protobuf' for binary connections. */
+  protocol?: 'json' | 'protobuf'
   remoteAddress?: string
   userAgent?: string
 }
@@ -37,6 +41,28 @@ export interface ConnectingReply {
   /** Server-side subscriptions: the client receives their publications on its client-level `publication` event. */
   channels?: string[]
   meta?: unknown
+  /** The gateway, not the client, refreshes at `expireAt` through `refresh` (no token): Centrifugo's refresh proxy. */
+  refreshByServer?: boolean
+  /** Data sent with each server-side subscription of `channels`, by channel (Centrifugo's connect proxy `subs`). */
+  subsData?: Record<string, unknown>
+}
+
+/** A subscribe decided by `subscribing` (Centrifugo's subscribe proxy). */
+export interface SubscribingReply {
+  /** Unix seconds at which the subscription ends unless refreshed; 0 or absent: never. */
+  expireAt?: number
+  /** The gateway refreshes at `expireAt` through `subRefresh` rather than the client (Centrifugo's sub_refresh proxy). */
+  refreshByServer?: boolean
+  /** Returned to the client in the subscribe reply. */
+  data?: unknown
+}
+
+/** What `publishing` may change of a client publication (Centrifugo's publish proxy result). */
+export interface PublishingReply {
+  /** Published instead of the client's data. */
+  data?: unknown
+  skipHistory?: boolean
+  tags?: Record<string, string>
 }
 
 export type ChannelOperation = 'subscribe' | 'publish' | 'history' | 'presence'
@@ -45,9 +71,15 @@ export interface RealtimeHooks {
   /** Runs for each connect that the built-in JWT check does not answer (no `token`). Must return or throw. */
   authenticate?(event: ConnectingEvent): Promise<ConnectingReply>
   /** Runs on `refresh`; returns the new expiry. Without it, only connection JWTs can be refreshed. */
-  refresh?(ctx: ConnectionContext, token: string): Promise<{ expireAt?: number; info?: unknown }>
+  refresh?(ctx: ConnectionContext, token: string): Promise<{ expireAt?: number; info?: unknown; expired?: boolean }>
   /** Decides a client-side channel operation; `true` allows. Without it, namespace options decide. */
   authorizeChannel?(ctx: ConnectionContext, channel: string, op: ChannelOperation, token?: string): Promise<boolean>
+  /** Decides a client-side subscribe without token before `authorizeChannel`; `undefined` leaves it to that. */
+  subscribing?(ctx: ConnectionContext, event: { channel: string; data?: unknown }): Promise<SubscribingReply | undefined>
+  /** Decides a client publication before `authorizeChannel`, and may change it; `undefined` leaves it to that. */
+  publishing?(ctx: ConnectionContext, event: { channel: string; data: unknown }): Promise<PublishingReply | undefined>
+  /** Refreshes a subscription whose `subscribing` reply asked for `refreshByServer`: its new expiry, or `expired` to end it. */
+  subRefresh?(ctx: ConnectionContext, channel: string): Promise<{ expireAt?: number; expired?: boolean }>
   /** Answers `rpc`; the result becomes the reply's `data`. Without it, every rpc is 108 not available (as Centrifugo without an RPC proxy). */
   rpc?(ctx: ConnectionContext, method: string, data: unknown): Promise<unknown>
   /** Receives `send`; no reply goes back. */

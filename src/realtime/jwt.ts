@@ -1,5 +1,5 @@
-/** Centrifugo-style JWTs (HS256): connection tokens (`sub`, `exp`, `channels`, `info`) and subscription tokens (`sub`, `channel`, `exp`). */
-import { errors, jwtVerify } from 'jose'
+/** Centrifugo-style JWTs (HS256, or RS256/ES256 with a public key): connection tokens (`sub`, `exp`, `channels`, `info`) and subscription tokens (`sub`, `channel`, `exp`). */
+import { errors, importSPKI, jwtVerify } from 'jose'
 import { Disconnects, Errors } from '../protocol/codes.js'
 
 export interface ConnectionClaims {
@@ -12,12 +12,31 @@ export interface ConnectionClaims {
 async function verify(token: string, secret: Promise<CryptoKey> | undefined) {
   if (!secret) throw Disconnects.invalidToken
   try {
-    const { payload } = await jwtVerify(token, await secret, { algorithms: ['HS256'] })
+    const key = await secret
+    const { payload } = await jwtVerify(token, key, { algorithms: [algorithmOf(key)] })
     return payload
   } catch (err) {
     if (err instanceof errors.JWTExpired) throw Errors.tokenExpired()
     throw Disconnects.invalidToken
   }
+}
+
+/** The JWT algorithm a key verifies: the one it was imported for (tokenKeyOf). */
+function algorithmOf(key: CryptoKey): string {
+  const name = key.algorithm.name
+  return name === 'RSASSA-PKCS1-v1_5' ? 'RS256' : name === 'ECDSA' ? 'ES256' : 'HS256'
+}
+
+/** The key JWTs are verified with: the HS256 secret, or a PEM public key (Centrifugo's rsa_public_key, ecdsa_public_key). */
+export function tokenKeyOf(config: { hmacSecret?: string; tokenPublicKey?: { pem: string; algorithm: 'RS256' | 'ES256' } }): Promise<CryptoKey> | undefined {
+  if (config.tokenPublicKey) {
+    const key = importSPKI(config.tokenPublicKey.pem, config.tokenPublicKey.algorithm)
+    // A key that does not import fails each verification (3500), not the process.
+    key.catch(() => {})
+    return key
+  }
+  if (!config.hmacSecret) return undefined
+  return globalThis.crypto.subtle.importKey('raw', new TextEncoder().encode(config.hmacSecret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
 }
 
 /** A token's user: no `sub` is the anonymous user '' (as Centrifugo); a `sub` that is not a string is not a valid token. */

@@ -10,9 +10,15 @@ import type { Broker, BrokerEventHandler, BrokerPublication, ControlMessage } fr
 import { Client, toPublication } from './client.js'
 import type { ClientNode } from './client-node.js'
 import { namespaceOf, type RealtimeConfig } from './config.js'
+import { DeltaFrames } from './delta.js'
 import type { RealtimeHooks } from './hooks.js'
 import { Hub } from './hub.js'
+import { tokenKeyOf } from './jwt.js'
+import { checkNamespaceKnown } from './channel-rules.js'
 import { GatewayLimits, type LimitStore } from './limits.js'
+import type { MapBroker } from './map-broker.js'
+import { MemoryMapBroker } from './map-broker-memory.js'
+import { MapNode } from './map-node.js'
 import type { PresenceManager } from './presence.js'
 import type { Transport, TransportInfo } from './transport.js'
 
@@ -25,6 +31,8 @@ export interface NodeOptions {
   version?: string
   /** Where per-IP and per-user counts live; absent: this process. */
   limitStore?: LimitStore
+  /** State, stream and fan-out of map subscriptions; absent: in this process (MemoryMapBroker). */
+  mapBroker?: MapBroker
 }
 
 export interface PublishOptions {
@@ -33,6 +41,8 @@ export interface PublishOptions {
   idempotencyKey?: string
   tags?: Record<string, string>
   info?: ClientInfo
+  /** Publish with delta (the server API's `delta`); the namespace's `deltaPublish` turns it on for every publication. */
+  delta?: boolean
 }
 
 /** Plain counters read by the metrics endpoint; the hot path only increments numbers. */
@@ -70,6 +80,8 @@ export class Node implements BrokerEventHandler, ClientNode {
   readonly log: Logger
   readonly version: string
   readonly limits: GatewayLimits
+  /** Map subscriptions: map namespaces, writes, local map subscribers. */
+  readonly maps: MapNode
   /** Imported once: importing the HMAC key for every verification was the largest cost of a JWT connect. */
   readonly hmacKey?: Promise<CryptoKey>
   /** Set by whoever measures the node (src/http/observability.ts); absent: no timing. */
@@ -92,13 +104,14 @@ export class Node implements BrokerEventHandler, ClientNode {
     this.log = opts.log
     this.version = opts.version ?? '0.1.0'
     this.limits = new GatewayLimits(opts.config, opts.limitStore)
-    if (opts.config.hmacSecret) {
-      this.hmacKey = globalThis.crypto.subtle.importKey('raw', new TextEncoder().encode(opts.config.hmacSecret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
-    }
+    this.maps = new MapNode({ broker: opts.mapBroker ?? new MemoryMapBroker({ expireIntervalMs: opts.config.mapExpireIntervalMs }), config: opts.config, log: opts.log })
+    // The HS256 secret or the public key of connection and subscription JWTs (jwt.ts).
+    this.hmacKey = tokenKeyOf(opts.config)
   }
 
   async run(): Promise<void> {
     await this.broker.run(this)
+    await this.maps.run()
     if (this.config.pingIntervalMs > 0) {
       this.pingTimer = setInterval(() => this.pingAll(), this.config.pingIntervalMs)
       this.pingTimer.unref()
@@ -126,6 +139,7 @@ export class Node implements BrokerEventHandler, ClientNode {
 
   /** Like `publish` with data already serialised as JSON text. */
   async publishJson(channel: string, dataJson: string, opts: PublishOptions = {}): Promise<Partial<StreamPosition>> {
+    checkNamespaceKnown(this.config, channel)
     const ns = namespaceOf(this.config, channel)
     const pub: BrokerPublication = { data: dataJson }
     if (opts.info) pub.info = opts.info
@@ -134,8 +148,9 @@ export class Node implements BrokerEventHandler, ClientNode {
     const position = await this.broker.publish(channel, pub, {
       historySize: opts.skipHistory ? 0 : ns.historySize,
       historyTtlMs: ns.historyTtlMs,
-      historyMetaTtlMs: this.config.historyMetaTtlMs,
+      historyMetaTtlMs: ns.historyMetaTtlMs ?? this.config.historyMetaTtlMs,
       idempotencyKey: opts.idempotencyKey,
+      useDelta: opts.delta === true || ns.deltaPublish,
     })
     this.stats.publications++
     return position ?? {}
@@ -143,7 +158,7 @@ export class Node implements BrokerEventHandler, ClientNode {
 
   // ---- broker traffic (every node, this one included) ---------------------------------------
 
-  handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition | null): void {
+  handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition | null, prev?: BrokerPublication): void {
     const subscribers = this.hub.channels.get(channel)
     if (!subscribers) {
       this.observePublication?.fannedOut(channel, pub, 0)
@@ -156,9 +171,15 @@ export class Node implements BrokerEventHandler, ClientNode {
     const epoch = position?.epoch
     // Other codecs (protobuf) encode lazily, once per channel, only when one of their clients subscribes.
     let other: OtherEncodings<Buffer> | undefined
+    const plain = (codec: Codec) => codec === jsonCodec ? frame : encodedFor(other ??= new Map(), codec, (c) => c.encodePublicationPush(channel, pub.data, meta) as Buffer)
+    // Delta subscribers share one whole and one delta frame per codec; deltas need positions (history), as in Centrifugo.
+    let deltas: DeltaFrames | undefined
     for (const client of subscribers) {
-      if (client.codec === jsonCodec) client.deliver(channel, frame, offset, epoch)
-      else client.deliver(channel, encodedFor(other ??= new Map(), client.codec, (c) => c.encodePublicationPush(channel, pub.data, meta) as Buffer), offset, epoch)
+      if (client.filtersOut(channel, pub.tags, offset, epoch)) continue
+      if (client.deltaOf(channel)) {
+        const frames = (deltas ??= new DeltaFrames(channel, pub, meta, position ? prev : undefined, plain)).of(client.codec)
+        client.deliver(channel, frames.whole, offset, epoch, frames.delta)
+      } else client.deliver(channel, plain(client.codec), offset, epoch)
     }
     this.stats.deliveries += subscribers.size
     this.observePublication?.fannedOut(channel, pub, subscribers.size)
@@ -179,6 +200,7 @@ export class Node implements BrokerEventHandler, ClientNode {
     if (!subscribers) return
     let other: OtherEncodings<EncodedMessage> | undefined
     for (const client of subscribers) {
+      if (!client.pushesJoinLeave(channel)) continue
       client.enqueue(client.codec === jsonCodec ? frame : encodedFor(other ??= new Map(), client.codec, (c) => c.encodePush(push)))
     }
   }
@@ -272,11 +294,13 @@ export class Node implements BrokerEventHandler, ClientNode {
 
   /** A history page in protocol shape: `{ publications, epoch, offset }`. */
   async historyResult(channel: string, req: Omit<HistoryRequest, 'channel'>) {
-    if (namespaceOf(this.config, channel).historySize <= 0) throw Errors.notAvailable()
+    checkNamespaceKnown(this.config, channel)
+    const ns = namespaceOf(this.config, channel)
+    if (ns.historySize <= 0) throw Errors.notAvailable()
     const limit = req.limit === undefined || req.limit === null ? 0 : Math.min(req.limit < 0 ? HISTORY_MAX_LIMIT : req.limit, HISTORY_MAX_LIMIT)
     let since: StreamPosition | undefined
     if (req.since) since = { offset: req.since.offset ?? 0, epoch: req.since.epoch ?? '' }
-    const h = await this.broker.history(channel, { since, limit, reverse: req.reverse, historyMetaTtlMs: this.config.historyMetaTtlMs })
+    const h = await this.broker.history(channel, { since, limit, reverse: req.reverse, historyMetaTtlMs: ns.historyMetaTtlMs ?? this.config.historyMetaTtlMs })
     if (since?.epoch && since.epoch !== h.position.epoch) throw Errors.unrecoverablePosition()
     return { publications: h.publications.map(toPublication), epoch: h.position.epoch, offset: h.position.offset }
   }
@@ -289,7 +313,7 @@ export class Node implements BrokerEventHandler, ClientNode {
   channels(): Record<string, { num_clients: number }> {
     const out: Record<string, { num_clients: number }> = {}
     for (const [channel, set] of this.hub.channels) out[channel] = { num_clients: set.size }
-    return out
+    return Object.assign(out, this.maps.channelCounts())
   }
 
   info() {
@@ -389,6 +413,7 @@ export class Node implements BrokerEventHandler, ClientNode {
     clearInterval(this.presenceTimer)
     for (const client of [...this.hub.clients.values()]) client.disconnect(Disconnects.shutdown)
     await this.broker.close()
+    await this.maps.close()
     await this.presenceManager.close()
     await this.limits.close()
   }

@@ -148,7 +148,7 @@ export function httpTransports(opts: HttpTransportOptions) {
     // SSE: an empty line first so that EventSource opens before the connect reply.
     if (sse) res.write('\r\n')
     res.flushHeaders()
-    const info: TransportInfo = { remoteAddress: req.ip, userAgent: req.headers['user-agent'] }
+    const info: TransportInfo = { remoteAddress: req.ip, userAgent: req.headers['user-agent'], headers: req.headers }
     const transport = name === 'uni_http_stream' || name === 'uni_sse'
       ? new UniTransport(name, {
         // One push per line (uni_http_stream) or per event (uni_sse).

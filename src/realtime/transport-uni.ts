@@ -146,7 +146,7 @@ export function attachUniWebSocket(server: Server, node: Node, opts: UniWebSocke
       write: (m) => ws.readyState === 1 && ws.send(m, { binary: false }),
       end: (code, reason) => ws.readyState < 2 && ws.close(code, limitCloseReason(reason)),
       get bufferedAmount() { return ws.bufferedAmount },
-    }), { remoteAddress: ip, userAgent: typeof ua === 'string' ? ua : undefined })
+    }), { remoteAddress: ip, userAgent: typeof ua === 'string' ? ua : undefined, headers: req.headers })
     ws.on('close', (code, reason) => {
       sockets.delete(ws)
       client.handleClose(code, reason.toString())

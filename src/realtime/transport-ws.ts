@@ -123,7 +123,7 @@ export function attachWebSocket(server: Server, node: Node, opts: WebSocketOptio
       return
     }
     const ua = req.headers['user-agent']
-    const info = { remoteAddress: addressOf(req), userAgent: typeof ua === 'string' ? ua : undefined }
+    const info = { remoteAddress: addressOf(req), userAgent: typeof ua === 'string' ? ua : undefined, headers: req.headers }
     admit(req, socket)
       .then((admitted) => admitted && wss.handleUpgrade(req, socket, head, (ws) => serve(ws, info, req.url ?? '')))
       .catch((err) => (node.log.warn({ err }, 'upgrade failed'), socket.destroy()))

@@ -33,5 +33,6 @@ export interface TransportCapabilities {
 export interface TransportInfo {
   remoteAddress?: string
   userAgent?: string
-  headers?: Record<string, string>
+  /** The connection request's HTTP headers (what proxies may pass on, `http_headers`). */
+  headers?: Record<string, string | string[] | undefined>
 }

@@ -6,6 +6,7 @@
  * (`FOR UPDATE`) and nothing wider; a use case that routes takes the queue lock before any row lock.
  */
 import type { Db } from './db.js'
+import { oweDeliveries } from './webhooks.js'
 
 export type SessionStatus = 'bot' | 'queued' | 'assigned' | 'closed'
 export type AuthorType = 'client' | 'operator' | 'bot' | 'system'
@@ -101,8 +102,8 @@ export async function insertSession(
 ): Promise<SessionRow> {
   const [row] = await db.query<SessionRow>(
     // A session born queued takes its place in the queue now; it keeps it when it comes back (ENTER.queued).
-    `INSERT INTO sessions (id, chat_id, client_id, status, bot_status, group_id, queue_seq)
-     VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $4 = 'queued' THEN nextval('session_queue_seq') END) RETURNING *`,
+    `INSERT INTO sessions (id, chat_id, client_id, status, bot_status, group_id, queue_seq, queued_at)
+     VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $4 = 'queued' THEN nextval('session_queue_seq') END, CASE WHEN $4 = 'queued' THEN clock_timestamp() END) RETURNING *`,
     [s.id, s.chatId, s.clientId, s.status, s.botStatus, s.groupId ?? null],
   )
   return row
@@ -112,7 +113,7 @@ export async function insertSession(
 const ENTER: Record<SessionStatus, string> = {
   // A requeued session keeps its place; a new or handed-off one gets the next.
   queued: `bot_status = 'HELP', previous_operator_id = COALESCE(operator_id, previous_operator_id), operator_id = NULL,
-           queue_seq = COALESCE(queue_seq, nextval('session_queue_seq'))`,
+           queue_seq = COALESCE(queue_seq, nextval('session_queue_seq')), queued_at = COALESCE(queued_at, clock_timestamp())`,
   assigned: `bot_status = 'OPERATOR', operator_id = $3, operator_assigned_at = clock_timestamp()`,
   bot: `bot_status = 'BOT', previous_operator_id = COALESCE(operator_id, previous_operator_id), operator_id = NULL,
         operator_assigned_at = NULL, queue_seq = NULL`,
@@ -147,11 +148,12 @@ export async function heldSessions(db: Db, operatorId: string): Promise<SessionR
 /**
  * A client's message in its open session, in one statement: the session row is locked (the chat's writes keep
  * their order), the message inserted, and its `chatMessageCreated` written to the outbox (a reference to the
- * message, and the session as its audience sees it). Undefined when the client has no open session.
+ * message, and the session as its audience sees it), owed to the webhooks subscribed unless `oweWebhooks` is false
+ * (store/outbox.ts `insertEvents`). Undefined when the client has no open session.
  */
 export async function insertClientMessageInOpenSession(
   db: Db,
-  m: { id: string; clientId: string; text: string; eventId: string; idempotencyKey?: string; nodeId: string },
+  m: { id: string; clientId: string; text: string; eventId: string; idempotencyKey?: string; nodeId: string; oweWebhooks?: boolean },
 ): Promise<{ message: MessageRow; session: SessionRow; event: { id: number; created_at: Date } } | undefined> {
   const [row] = await db.query<MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date }>(
     `WITH s AS (
@@ -165,7 +167,8 @@ export async function insertClientMessageInOpenSession(
        INSERT INTO outbox (event_id, event, chat_id, form, data, subject, node_id)
        SELECT $4, 'chatMessageCreated', m.chat_id, 'message_ref', jsonb_build_object('id', m.id),
               jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id, 'group_id', s.group_id)), $6
-         FROM m, s RETURNING id, created_at)
+         FROM m, s RETURNING id, event_id, event, created_at)${m.oweWebhooks === false ? '' : `,
+     owed AS (${oweDeliveries('o')})`}
      SELECT m.*, to_jsonb(s) AS s, o.id AS outbox_id, o.created_at AS outbox_at FROM m, s, o`,
     [m.id, m.clientId, m.text, m.eventId, m.idempotencyKey ?? null, m.nodeId],
   )
@@ -177,12 +180,12 @@ export async function insertClientMessageInOpenSession(
 /** A message in a session the caller has locked. */
 export async function insertMessage(
   db: Db,
-  m: { id: string; session: SessionRow; author: Author; text: string; idempotencyKey?: string; internal?: boolean },
+  m: { id: string; session: SessionRow; author: Author; text: string; idempotencyKey?: string; internal?: boolean; attachments?: unknown[] },
 ): Promise<MessageRow> {
   const [row] = await db.query<MessageRow>(
-    `INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at, idempotency_key, internal)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp(), $8, $9) RETURNING *`,
-    [m.id, m.session.id, m.session.chat_id, m.author.type, m.author.id, m.author.name, m.text, m.idempotencyKey ?? null, m.internal === true],
+    `INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at, idempotency_key, internal, attachments)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp(), $8, $9, $10::jsonb) RETURNING *`,
+    [m.id, m.session.id, m.session.chat_id, m.author.type, m.author.id, m.author.name, m.text, m.idempotencyKey ?? null, m.internal === true, JSON.stringify(m.attachments ?? [])],
   )
   return row
 }

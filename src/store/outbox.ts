@@ -1,5 +1,6 @@
 /** The SQL of the transactional outbox (migration 003): write events with their cause, take, mark, prune. */
 import type { Db } from './db.js'
+import { oweDeliveries } from './webhooks.js'
 
 export interface NewOutboxEvent {
   eventId: string
@@ -20,16 +21,24 @@ export interface OutboxRow {
   created_at: Date
 }
 
-/** All of a transaction's events in one statement, in order, as written by `nodeId`; returns their ids and times. */
-export async function insertEvents(db: Db, events: NewOutboxEvent[], nodeId: string): Promise<Array<{ id: number; created_at: Date }>> {
+/** Writes the events of `$1` (a JSON array, in order) as node `$2`. */
+const INSERT_EVENTS = `INSERT INTO outbox (event_id, event, chat_id, data, subject, node_id)
+       SELECT e->>'eventId', e->>'event', e->>'chatId', e->'data', e->'subject', $2
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`
+
+/**
+ * All of a transaction's events in one statement, in order, as written by `nodeId`; returns their ids and times.
+ * `oweWebhooks`: the same statement owes them to the webhooks subscribed (store/webhooks.ts); false only while
+ * there is no webhook at all (it costs the statement a second insert's start even when nothing matches).
+ */
+export async function insertEvents(db: Db, events: NewOutboxEvent[], nodeId: string, oweWebhooks = true): Promise<Array<{ id: number; created_at: Date }>> {
   if (events.length === 0) return []
-  return db.query<{ id: number; created_at: Date }>(
-    `INSERT INTO outbox (event_id, event, chat_id, data, subject, node_id)
-     SELECT e->>'eventId', e->>'event', e->>'chatId', e->'data', e->'subject', $2
-       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n
-     RETURNING id, created_at`,
-    [JSON.stringify(events), nodeId],
-  )
+  const sql = oweWebhooks
+    ? `WITH o AS (${INSERT_EVENTS} RETURNING id, event_id, event, created_at),
+       owed AS (${oweDeliveries('o')})
+       SELECT id, created_at FROM o ORDER BY id`
+    : `${INSERT_EVENTS} RETURNING id, created_at`
+  return db.query<{ id: number; created_at: Date }>(sql, [JSON.stringify(events), nodeId])
 }
 
 /** Makes `nodeId` the relay of gone nodes' events for `leaseMs`, unless another live node holds it; true if it is. */
@@ -90,11 +99,12 @@ export async function markPublished(db: Db, ids: number[]): Promise<void> {
   await db.query(`UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[]) AND published_at IS NULL`, [ids])
 }
 
-/** Deletes published events older than `retentionMs`, oldest first, at most `limit` at a time. */
+/** Deletes published events older than `retentionMs` that no webhook is still owed, oldest first, at most `limit` at a time. */
 export async function prunePublished(db: Db, retentionMs: number, limit = 5_000): Promise<number> {
   const rows = await db.query<{ id: number }>(
     `DELETE FROM outbox WHERE id IN (
        SELECT id FROM outbox WHERE created_at < now() - make_interval(secs => $1::float8 / 1000) AND published_at IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.outbox_id = outbox.id AND d.state = 'pending')
         ORDER BY created_at LIMIT $2)
      RETURNING id`,
     [retentionMs, limit],

@@ -25,28 +25,10 @@ export interface ExpectedGroup {
 
 export const EXPECTED: ExpectedGroup[] = [
   {
-    group: 'map',
-    reason: 'map subscriptions (a later issue): a map subscribe is refused with 103 and map_publish is not a server API method',
-    run: 'skip',
-    tests: [
-      { file: 'map.test.ts' },
-      { file: 'map.protobuf.test.ts' },
-      { file: 'delta.test.ts', name: /^map delta: / },
-      { file: 'recovery.test.ts', name: /^map: / },
-    ],
-  },
-  {
     group: 'shared poll',
     reason: 'shared poll subscriptions (a later issue): a shared poll subscribe answers 108 not available',
     run: 'skip',
     tests: [{ file: 'shared_poll.test.ts' }, { file: 'shared_poll.protobuf.test.ts' }],
-  },
-  {
-    group: 'delta',
-    reason: 'fossil delta compression (a later issue): publications arrive whole, so the SDK counts no delta payloads',
-    run: 'fail',
-    // The two recovery tests of delta.test.ts check only the data, which arrives whole: they pass.
-    tests: [{ file: 'delta.test.ts', name: /^stream delta: (successive publications decoded correctly|many publications with small diffs)$/ }],
   },
   {
     group: 'SDK internals of 5.7.1',

@@ -303,7 +303,7 @@ describe('headers and exposure', () => {
       'default-src': "'none'",
       'script-src': "'self'",
       'style-src': "'self'",
-      'img-src': "'self' data:",
+      'img-src': "'self' data: blob:",
       'frame-ancestors': "'none'",
       'base-uri': "'none'",
     })

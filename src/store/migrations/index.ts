@@ -9,6 +9,11 @@ import { sql as availabilityGroups } from './007_availability_groups.js'
 import { sql as sessionMoves } from './008_session_moves.js'
 import { sql as internalNotes } from './009_internal_notes.js'
 import { sql as cannedReplies } from './010_canned_replies.js'
+import { sql as attachments } from './011_attachments.js'
+import { sql as webhooks } from './013_webhooks.js'
+import { sql as satisfaction } from './012_satisfaction.js'
+import { sql as messageSearch } from './014_message_search.js'
+import { sql as mapState } from './015_map_state.js'
 
 export interface Migration {
   id: number
@@ -27,4 +32,9 @@ export const MIGRATIONS: Migration[] = [
   { id: 8, name: 'session_moves', sql: sessionMoves },
   { id: 9, name: 'internal_notes', sql: internalNotes },
   { id: 10, name: 'canned_replies', sql: cannedReplies },
+  { id: 11, name: 'attachments', sql: attachments },
+  { id: 12, name: 'satisfaction', sql: satisfaction },
+  { id: 13, name: 'webhooks', sql: webhooks },
+  { id: 14, name: 'message_search', sql: messageSearch },
+  { id: 15, name: 'map_state', sql: mapState },
 ]

@@ -9,6 +9,10 @@ import { byId, formatCountdown, formatTime, h, safely, throttle } from '../share
 import type { ChatSession, Envelope, Message, Operator } from '../shared/types.js'
 import { consoleRouting } from './routing.js'
 import { consoleCanned } from './canned.js'
+import { AttachmentPicker, attachmentList } from '../shared/attachments.js'
+import { consoleAlerts } from './alerts.js'
+import { chatRating } from './rating.js'
+import { consoleHistory } from './history.js'
 import { ConsoleState, isClientOnline, type EndReason } from './state.js'
 
 const TOKEN_KEY = 'livedesk.operatorToken'
@@ -57,11 +61,31 @@ const el = {
   text: byId<HTMLTextAreaElement>('text'),
   send: byId<HTMLButtonElement>('send'),
   noteToggle: byId<HTMLInputElement>('note-toggle'),
+  attach: byId<HTMLButtonElement>('attach'),
+  file: byId<HTMLInputElement>('file'),
+  pending: byId('pending'),
 }
+
+/** Files upload into the open session at once; the next message (or note) carries them (issue 16). */
+const picker = new AttachmentPicker({
+  button: el.attach,
+  input: el.file,
+  strip: el.pending,
+  target: () => {
+    const s = state.openSession()
+    return s && s.status !== 'closed' ? { path: `/sessions/${encodeURIComponent(s.id)}/attachments`, scope: s.id } : null
+  },
+  token: () => token,
+})
 
 // Issue 15: status switch, group queues, supervisor view, transfer dialog (routing.ts).
 const routing = consoleRouting({ api, state: () => state, notice, sessionItem: (s) => sessionItem(s), openChat: (id) => openChat(id), renderAll: () => renderAll() })
 consoleCanned({ api, text: el.text, composer: el.composer, notice })
+// Issue 16: alerts while the tab is hidden (sound, notification, title count); the client's rating of a closed chat.
+const alerts = consoleAlerts({ state: () => state, openChat: (id) => void openChat(id), rerender: () => renderSidebar() })
+const rating = chatRating(el.chatStatus)
+// Issue 16: the open chat's client history, and message search above the chat lists.
+const clientHistory = consoleHistory({ api, sidebar: document.querySelector<HTMLElement>('nav.sidebar')!, after: byId('chat-transfer'), notice })
 
 // ---- connection banner and notices ----
 
@@ -105,6 +129,7 @@ async function signIn(candidate: string): Promise<void> {
   el.signin.hidden = true
   el.ended.hidden = true
   el.app.hidden = false
+  alerts.setSignedIn(true)
   renderAll()
   routing.renderStatus()
   connect(candidate)
@@ -129,9 +154,11 @@ function endSession(reason: EndReason): void {
   sessionStorage.removeItem(TOKEN_KEY)
   state = new ConsoleState()
   routing.reset()
+  clientHistory.reset()
   routing.renderStatus()
   setConn('disconnected', 'Signed out')
   document.title = 'livedesk console'
+  alerts.setSignedIn(false)
   document.body.dataset.ended = reason.kind
   el.ended.textContent = reason.message
   el.ended.dataset.kind = reason.kind
@@ -180,6 +207,7 @@ function onEnvelope(env: Envelope): void {
   if (state.isDuplicate(env.id)) return
   if (refetchBuffer) refetchBuffer.push(env)
   handleChange(env)
+  alerts.onEvent(env)
 }
 
 function handleChange(env: Envelope): void {
@@ -308,13 +336,17 @@ async function closeChat(): Promise<void> {
 async function submit(): Promise<void> {
   const s = state.openSession()
   const text = el.text.value.trim()
-  if (!s || !text) return
+  const attachments = s && !editingId ? picker.ready(s.id) : []
+  if (!s || (!text && attachments.length === 0)) return
+  if (!editingId && picker.busy(s.id)) return notice('Wait until the files are uploaded.')
   el.send.disabled = true
   try {
+    const body = { ...(text ? { text } : {}), ...(el.noteToggle.checked ? { internal: true } : {}), ...(attachments.length ? { attachments } : {}) }
     const m = editingId
       ? await api<Message>('PATCH', `/messages/${encodeURIComponent(editingId)}`, { text })
-      : await api<Message>('POST', `/sessions/${encodeURIComponent(s.id)}/messages`, el.noteToggle.checked ? { text, internal: true } : { text })
+      : await api<Message>('POST', `/sessions/${encodeURIComponent(s.id)}/messages`, body)
     handleChange({ event: editingId ? 'chatMessageEdited' : 'chatMessageCreated', data: m })
+    if (!editingId) picker.clear(s.id)
     el.text.value = ''
     cancelEdit()
   } catch (err) {
@@ -371,7 +403,7 @@ function renderSidebar(): void {
   el.mineCount.textContent = String(mine.length)
   el.queueCount.textContent = String(queue.length)
   const unread = mine.reduce((n, s) => n + (s.unreadClientMessageCount ?? 0), 0)
-  document.title = `${unread ? `(${unread}) ` : ''}livedesk console`
+  document.title = alerts.title(unread)
   routing.renderSidebar()
   updateTimers()
 }
@@ -415,6 +447,8 @@ function renderChat(): void {
   // A supervisor may close any open session.
   el.closeChat.hidden = !(canWrite || (state.isSupervisor() && s.status !== 'closed'))
   routing.renderChat(s)
+  rating.render(s)
+  clientHistory.renderChat(s)
   // Notes: the holder, a supervisor, or anyone while it is queued (the toggle opens the composer for those).
   const canNote = s.status !== 'closed' && (state.isMine(s) || state.isQueued(s) || state.isSupervisor())
   // Another chat, or one that became writable, starts on replies; where only a note is allowed the toggle is forced on.
@@ -426,6 +460,8 @@ function renderChat(): void {
   el.noteToggle.closest('label')!.hidden = !canNote
   el.text.disabled = !(canWrite || canNote)
   el.send.disabled = el.text.disabled
+  el.attach.disabled = el.text.disabled
+  picker.render()
   el.composer.classList.toggle('is-note', el.noteToggle.checked)
   el.chatTimer.dataset.deadline = String(state.isMine(s) ? (state.answerDeadline(s) ?? '') : '')
 
@@ -450,6 +486,7 @@ function messageItem(m: Message): HTMLLIElement {
     m.internal ? h('span', { class: 'note-label', 'data-testid': 'note-label' }, 'Note · not sent to the client') : null,
     m.author.type !== 'client' && !own ? h('span', { class: 'author' }, m.author.name ?? m.author.type) : null,
     h('span', { class: 'text', 'data-testid': 'text' }, m.text),
+    attachmentList(m.attachments, () => token),
     h(
       'span',
       { class: 'meta' },

@@ -258,6 +258,13 @@ export class ConsoleState {
         }
         return { sessions: true, chat: wasOpen, notice }
       }
+      // Issue 16: the client rated a closed session (to its holder and the supervisors).
+      case 'sessionRated': {
+        const s = this.sessions.get(d.sessionId)
+        if (s) s.rating = { score: d.score, comment: d.comment ?? null, ratedAt: d.ratedAt }
+        const who = s?.name || 'A client'
+        return { sessions: !!s, chat: this.openSessionId === d.sessionId, notice: `${who} rated the chat ${d.score}/5${d.comment ? `: “${d.comment}”` : '.'}` }
+      }
       case 'typing': {
         const t = d as Typing
         // Other operators' typing in a watched session is not the client's.

@@ -1,7 +1,7 @@
 /** The shapes the pages read: the domain's event types (src/domain/events.ts) plus the HTTP answers they use. */
-import type { ChatSession, Message, OperatorStatus, SessionTransfer, TypingData } from '../../../src/domain/events.js'
+import type { ChatSession, Message, OperatorStatus, SessionRating, SessionTransfer, TypingData } from '../../../src/domain/events.js'
 
-export type { ChatSession, Message, OperatorStatus, SessionTransfer }
+export type { ChatSession, Message, OperatorStatus, SessionRating, SessionTransfer }
 export type Typing = TypingData
 
 export interface Operator {

@@ -6,7 +6,9 @@
 import { Centrifuge } from 'centrifuge'
 import { ApiError, apiClient, socketUrl } from '../shared/api.js'
 import { byId, formatTime, h, safely } from '../shared/dom.js'
-import type { Envelope, Message, Typing } from '../shared/types.js'
+import { AttachmentPicker, attachmentList } from '../shared/attachments.js'
+import type { Envelope, Message, SessionRating, Typing } from '../shared/types.js'
+import { widgetRating } from './rating.js'
 
 const TOKEN_KEY = 'livedesk.clientToken'
 const TYPING_EVERY_MS = 1500
@@ -34,7 +36,21 @@ const el = {
   text: byId<HTMLTextAreaElement>('text'),
   send: byId<HTMLButtonElement>('send'),
   close: byId<HTMLButtonElement>('close'),
+  attach: byId<HTMLButtonElement>('attach'),
+  file: byId<HTMLInputElement>('file'),
+  pending: byId('pending'),
 }
+
+/** Files go into the client's own chat; a message then carries them (issue 16). */
+const picker = new AttachmentPicker({
+  button: el.attach,
+  input: el.file,
+  strip: el.pending,
+  target: () => (token ? { path: '/widget/attachments', scope: 'chat' } : null),
+  token: () => token,
+})
+
+const rating = widgetRating({ api, after: el.closed })
 
 function setConn(kind: 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected', text: string): void {
   el.conn.dataset.state = kind
@@ -53,10 +69,12 @@ async function begin(): Promise<void> {
   el.start.hidden = true
   el.chat.hidden = false
   try {
-    const { items } = await api<{ items: Message[] }>('GET', '/widget/messages')
+    const { items, session } = await api<{ items: Message[]; session: { id: string; status: string; rating?: SessionRating | null } | null }>('GET', '/widget/messages')
     for (const m of items) messages.set(m.id, m)
     setSessionOpen(items.length > 0)
     el.closed.hidden = true
+    // The last session was closed while the visitor was away: it may still be rated.
+    if (session?.status === 'closed' && !session.rating) rating.offer(session.id)
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return forget('Your previous chat has expired. Start a new one.')
     throw err
@@ -124,6 +142,7 @@ function onEnvelope(env: Envelope): void {
   } else if (name === 'sessionClosedByClient' || name === 'sessionClosedByOperator') {
     el.closed.textContent = name === 'sessionClosedByOperator' ? 'Support closed this chat. Write again any time to start a new one.' : 'You closed this chat. Write again any time to start a new one.'
     setSessionOpen(false)
+    rating.offer(env.data.id)
   }
   render()
 }
@@ -147,6 +166,7 @@ function messageItem(m: Message): HTMLLIElement {
     { class: `msg ${m.author.type} ${mine ? 'own' : ''}`, 'data-message': m.id, 'data-author': m.author.type },
     mine ? null : h('span', { class: 'author' }, m.author.name ?? 'Support'),
     h('span', { class: 'text', 'data-testid': 'text' }, m.text),
+    attachmentList(m.attachments, () => token),
     h(
       'span',
       { class: 'meta' },
@@ -170,11 +190,18 @@ function markRead(list: Message[]): void {
 
 async function send(): Promise<void> {
   const text = el.text.value.trim()
-  if (!text || !token) return
+  const attachments = picker.ready('chat')
+  if ((!text && attachments.length === 0) || !token) return
+  if (picker.busy('chat')) {
+    el.closed.hidden = false
+    el.closed.textContent = 'Wait until the files are uploaded.'
+    return
+  }
   el.send.disabled = true
   try {
-    const m = await api<Message>('POST', '/widget/messages', { text })
+    const m = await api<Message>('POST', '/widget/messages', { ...(text ? { text } : {}), ...(attachments.length ? { attachments } : {}) })
     messages.set(m.id, m)
+    picker.clear('chat')
     el.text.value = ''
     setSessionOpen(true)
     render()
@@ -235,7 +262,8 @@ el.text.addEventListener('input', safely(typingChanged))
 el.close.addEventListener('click', safely(async () => {
   el.close.disabled = true
   try {
-    await api('POST', '/widget/close')
+    const closed = await api<{ id: string }>('POST', '/widget/close')
+    rating.offer(closed.id)
     el.closed.textContent = 'You closed this chat. Write again any time to start a new one.'
   } catch (err) {
     // 409: there was no open chat (closed elsewhere meanwhile); the visitor sees the same outcome.
@@ -250,6 +278,7 @@ el.close.addEventListener('click', safely(async () => {
 function setSessionOpen(open: boolean): void {
   el.close.hidden = !open
   el.closed.hidden = open
+  if (open) rating.withdraw()
 }
 document.addEventListener('visibilitychange', safely(() => render()))
 setInterval(safely(() => {
