@@ -9,8 +9,8 @@ export const sql = `
 CREATE INDEX messages_search ON messages USING gin (to_tsvector('simple', text));
 
 CREATE TABLE session_operators (
-  operator_id text NOT NULL REFERENCES operators(id),
-  session_id  text NOT NULL REFERENCES sessions(id),
+  operator_id text NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+  session_id  text NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
   PRIMARY KEY (operator_id, session_id)
 );
 
