@@ -76,6 +76,12 @@ export interface LivedeskOptions {
   apiKeyInQuery?: boolean
   /** Longest `pattern` of the server API's `channels` method, in characters. @default 256 */
   channelPatternMaxLength?: number
+  /**
+   * Centrifugo's `http_api.error_mode`: `transport` answers server API errors with their HTTP status (404, 400, 416,
+   * 409, 500) and a bare `{code, message}`, for every request, not only those with `X-Centrifugo-Error-Mode: transport`.
+   * @default 'default'
+   */
+  serverApiErrorMode?: 'default' | 'transport'
   /** CSP frame-ancestors of the widget page: the sites that may embed it. @default ['*'] */
   widgetFrameAncestors?: string[]
   /** When set, `/metrics` needs `Authorization: Bearer <metricsToken>`. */
@@ -251,7 +257,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
     type: options.mapBroker, db, redisUrl: options.redisUrl, redisPrefix: options.redisPrefix, expireIntervalMs: realtime.mapExpireIntervalMs,
     onError: (err) => log.warn({ err: err.message }, 'redis (map broker)'),
   })
-  const node = new Node({ config: realtime, broker, presence, hooks, log: log.child({ part: 'realtime' }), version: VERSION, limitStore, mapBroker })
+  const node = new Node({ config: realtime, broker, presence, hooks, log: log.child({ part: 'realtime' }), version: VERSION, limitStore, mapBroker, proxy: options.proxy })
   observations.instrumentNode(node)
   await node.run()
   const gateway: LiveGateway = {
@@ -286,7 +292,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
     dbStats: db?.stats, trustProxy: options.trustProxy,
     timeouts: options.httpTimeouts, widgetFrameAncestors: options.widgetFrameAncestors, metricsToken: options.metricsToken,
     metricsOnMainPort: !options.metricsAddress, observations, instrument: tracing?.instrumentHttp,
-    serverApi: { keyInQuery: options.apiKeyInQuery, channelPatternMaxLength: options.channelPatternMaxLength, maxJsonDepth: options.maxJsonDepth },
+    serverApi: { keyInQuery: options.apiKeyInQuery, errorMode: options.serverApiErrorMode, channelPatternMaxLength: options.channelPatternMaxLength, maxJsonDepth: options.maxJsonDepth },
   })
   const detach = attachWebSocket(app.server, node, { paths: ['/connection/websocket', '/centrifugo/connection/websocket'], trustProxy: options.trustProxy })
   const detachUni = attachUniWebSocket(app.server, node, { paths: ['/connection/uni_websocket', '/centrifugo/connection/uni_websocket'], otherPaths: ['/connection/websocket', '/centrifugo/connection/websocket'], trustProxy: options.trustProxy })

@@ -224,8 +224,9 @@ function sharedPollOptions(s: Section): SharedPollNamespaceOptions | undefined {
     mode: s.str('mode'),
     channelShutdownDelayMs: s.duration('channel_shutdown_delay'),
     trackExpiredExtraDelayMs: s.duration('track_expired_extra_delay'),
-    publishEnabled: s.bool('publish_enabled'),
   }
+  // Publishing into shared poll channels (the server API's shared poll publish) is not served: only the backend's polls.
+  s.unsupported('publish_enabled', 'publishing into shared poll channels is not implemented')
   s.finish()
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as SharedPollNamespaceOptions
 }
@@ -284,7 +285,7 @@ function namespaceOptions(s: Section): NamespaceOptions {
   const poll = sharedPollOptions(s.section('shared_poll'))
   if (poll) ns.sharedPoll = poll
   set('mapClientsPresenceChannelPrefix', s.str('map_clients_presence_channel_prefix') || undefined)
-  s.unsupported('map_users_presence_channel_prefix', 'map users presence channels are not implemented')
+  set('mapUsersPresenceChannelPrefix', s.str('map_users_presence_channel_prefix') || undefined)
   set('clientPublishDebounceIntervalMs', s.duration('client_publish_debounce_interval'))
   s.unsupported('publication_data_format', 'publication data format validation is not implemented')
   // ---- proxies: helper P parses the namespace's proxy keys here (src/config/centrifugo-proxy.ts) ----
@@ -400,7 +401,7 @@ export function fromCentrifugo(config: Record<string, unknown>): CentrifugoTrans
   httpApi.unsupported('disabled', 'the server API is always served')
   httpApi.unsupported('handler_prefix', 'the server API is at /api')
   httpApi.unsupported('external', 'livedesk has one port')
-  httpApi.unsupported('error_mode', 'errors come in the transport mode')
+  put(options, 'serverApiErrorMode', httpApi.oneOf('error_mode', ['default', 'transport'] as const))
   httpApi.finish()
 
   // ---- channels -----------------------------------------------------------------------------
@@ -499,10 +500,10 @@ export function fromCentrifugo(config: Record<string, unknown>): CentrifugoTrans
   prometheus.bool('enabled') // /metrics is always served
   prometheus.finish()
 
-  // ---- shared poll: the secret is parsed for the helper that serves shared poll (not served yet) ----
+  // ---- shared poll (src/realtime/shared-poll.ts) ----
   const sharedPoll = root.section('shared_poll')
-  sharedPoll.unsupported('hmac_secret_key', 'shared poll subscriptions are not served yet')
-  sharedPoll.unsupported('hmac_previous_secret_key', 'shared poll subscriptions are not served yet')
+  put(realtime, 'sharedPollHmacSecret', sharedPoll.str('hmac_secret_key') || undefined)
+  sharedPoll.unsupported('hmac_previous_secret_key', 'secret rotation for shared poll signatures is not implemented')
   sharedPoll.finish()
 
   // ---- proxies: helper P parses `proxies`, `rpc`, client.proxy and channel.proxy here, with one call into

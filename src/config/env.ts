@@ -78,6 +78,7 @@ export function envOptions(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     maxJsonDepth: envNumber(env, 'MAX_JSON_DEPTH'),
     emulationMaxRequestBytes: envNumber(env, 'EMULATION_MAX_REQUEST_BYTES'),
     apiKeyInQuery: envFlag(env, 'API_KEY_IN_QUERY'),
+    serverApiErrorMode: (env.SERVER_API_ERROR_MODE || undefined) as 'default' | 'transport' | undefined,
     channelPatternMaxLength: envNumber(env, 'CHANNEL_PATTERN_MAX_LENGTH'),
     widgetFrameAncestors: list(env.WIDGET_FRAME_ANCESTORS, /[\s,]+/),
     metricsToken: env.METRICS_TOKEN || undefined,
@@ -123,6 +124,7 @@ export function envOptions(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     realtime: defined({
       nodeId: env.NODE_ID || undefined,
       hmacSecret: env.GATEWAY_HMAC_SECRET || undefined,
+      sharedPollHmacSecret: env.GATEWAY_SHARED_POLL_HMAC_SECRET || undefined,
       disallowAnonymousConnectionTokens: envFlag(env, 'GATEWAY_DISALLOW_ANONYMOUS_TOKENS'),
       insecure: envFlag(env, 'GATEWAY_INSECURE'),
       allowedOrigins: list(env.ALLOWED_ORIGINS, /,/),
@@ -144,6 +146,8 @@ export function envOptions(env: NodeJS.ProcessEnv = process.env, argv: string[] 
       allowAnonymousConnectWithoutToken: envFlag(env, 'GATEWAY_ANONYMOUS_WITHOUT_TOKEN'),
       tokenPublicKey: tokenPublicKeyOf(env.GATEWAY_TOKEN_PUBLIC_KEY),
       mapExpireIntervalMs: envNumber(env, 'MAP_EXPIRE_INTERVAL'),
+      nodeInfoIntervalMs: envNumber(env, 'NODE_INFO_INTERVAL'),
+      surveyTimeoutMs: envNumber(env, 'SURVEY_TIMEOUT'),
       // Over the file's and the built-in default namespace, key by key (config/index.ts).
       defaultNamespace: Object.keys(namespaceKeys).length > 0 ? namespaceKeys : undefined,
     }),

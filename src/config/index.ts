@@ -31,6 +31,7 @@ export const DEFAULT_OPTIONS = {
   logLevel: 'info',
   demo: false,
   apiKeyInQuery: false,
+  serverApiErrorMode: 'default',
   drainDelayMs: 0,
 } satisfies LivedeskOptions
 
@@ -161,7 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
 }
 
 const MASK = '********'
-const SECRET_KEYS = new Set(['apiKey', 'metricsToken', 'operatorJwtSecret', 'hmacSecret', 'secretAccessKey'])
+const SECRET_KEYS = new Set(['apiKey', 'metricsToken', 'operatorJwtSecret', 'hmacSecret', 'sharedPollHmacSecret', 'secretAccessKey'])
 
 /** A URL's password replaced by the mask. */
 function maskUrl(url: string): string {
@@ -194,6 +195,8 @@ export function printableConfig(options: LivedeskOptions): Record<string, unknow
   const mask = (value: unknown, key?: string): unknown => {
     if (key && SECRET_KEYS.has(key) && typeof value === 'string') return MASK
     if ((key === 'databaseUrl' || key === 'redisUrl') && typeof value === 'string') return maskUrl(value)
+    // Proxy static headers usually carry the backend's credentials (Authorization, X-Api-Key): names shown, values masked.
+    if (key === 'staticHeaders' && isPlainObject(value)) return Object.fromEntries(Object.keys(value).map((k) => [k, MASK]))
     if (Array.isArray(value)) return value.map((v) => mask(v))
     if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mask(v, k)]))
     return value

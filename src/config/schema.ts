@@ -55,6 +55,7 @@ export const NamespaceSchema = closed(optional({
   subscriptionType: Type.Union(['stream', 'map', 'map_clients', 'map_users', 'shared_poll'].map((t) => Type.Literal(t)), { description: "Centrifugo's subscription_type: map namespaces serve map subscriptions only" }),
   map: MapNamespaceSchema,
   mapClientsPresenceChannelPrefix: Type.String({ minLength: 1, description: 'Each map subscriber is an entry (key: client id) of the map channel <prefix><channel>' }),
+  mapUsersPresenceChannelPrefix: Type.String({ minLength: 1, description: 'Each distinct user subscribed to a map channel is an entry (key: user id) of the map_users channel <prefix><channel>, removed when its last subscription leaves' }),
   allowTagsFilter: Type.Boolean({ description: 'Map subscribers may send a tags filter' }),
   clientPublishDebounceIntervalMs: ms('Told to map subscribers, whose SDK then coalesces its writes (publish_debounce)'),
   // Centrifugo's namespace options of standalone mode (src/realtime/channel-rules.ts StandaloneNamespaceOptions).
@@ -128,6 +129,7 @@ export const ConfigSchema = Type.Object(optional({
   maxJsonDepth: Type.Integer({ minimum: 1, description: 'MAX_JSON_DEPTH' }),
   emulationMaxRequestBytes: Type.Integer({ minimum: 1, description: 'EMULATION_MAX_REQUEST_BYTES' }),
   apiKeyInQuery: Type.Boolean({ description: 'API_KEY_IN_QUERY' }),
+  serverApiErrorMode: Type.Union([Type.Literal('default'), Type.Literal('transport')], { description: 'SERVER_API_ERROR_MODE' }),
   channelPatternMaxLength: Type.Integer({ minimum: 1, description: 'CHANNEL_PATTERN_MAX_LENGTH' }),
   widgetFrameAncestors: Type.Array(Type.String({ minLength: 1 }), { description: 'WIDGET_FRAME_ANCESTORS' }),
   metricsToken: Type.String({ minLength: 1, description: 'METRICS_TOKEN (secret)' }),
@@ -191,6 +193,7 @@ export const ConfigSchema = Type.Object(optional({
   realtime: closed(optional({
     nodeId: Type.String({ minLength: 1, description: 'NODE_ID' }),
     hmacSecret: Type.String({ minLength: 1, description: 'GATEWAY_HMAC_SECRET (secret)' }),
+    sharedPollHmacSecret: Type.String({ minLength: 1, description: 'GATEWAY_SHARED_POLL_HMAC_SECRET (secret): shared poll track signatures (Centrifugo\'s shared_poll.hmac_secret_key)' }),
     disallowAnonymousConnectionTokens: Type.Boolean({ description: 'GATEWAY_DISALLOW_ANONYMOUS_TOKENS' }),
     insecure: Type.Boolean({ description: 'GATEWAY_INSECURE' }),
     allowedOrigins: Type.Array(Type.String({ minLength: 1 }), { description: 'ALLOWED_ORIGINS' }),
@@ -204,6 +207,8 @@ export const ConfigSchema = Type.Object(optional({
     recoveryMaxPublications: count('Recovery fails past this many missed publications'),
     presenceTtlMs: ms('Presence entries live this long unless re-added'),
     mapExpireIntervalMs: Type.Integer({ minimum: 1, description: 'MAP_EXPIRE_INTERVAL (milliseconds): how often expired map keys are removed' }),
+    nodeInfoIntervalMs: Type.Integer({ minimum: 100, description: 'NODE_INFO_INTERVAL (milliseconds): how often each node tells the others its info (server API info)' }),
+    surveyTimeoutMs: Type.Integer({ minimum: 1, description: 'SURVEY_TIMEOUT (milliseconds): how long the server API channels method waits for the other nodes' }),
     maxConnections: count('MAX_CONNECTIONS'),
     connectionsPerIp: count('CONNECTIONS_PER_IP'),
     connectsPerIp: RateLimitSchema,

@@ -56,6 +56,17 @@ export class Auth {
     else await this.operator(req)
   }
 
+  /** A preValidation hook: the API key, or an operator token of a supervisor; another operator gets 403 `refusal`. */
+  apiKeyOrSupervisor(refusal: string): (req: FastifyRequest) => Promise<void> {
+    return async (req) => {
+      await this.apiKeyOrOperator(req)
+      const p = this.of(req)
+      if (p.kind === 'operator' && (await this.domain.availability.get(p.operator.operatorId)).role !== 'supervisor') {
+        throw new DomainError('forbidden', refusal)
+      }
+    }
+  }
+
   of(req: FastifyRequest): Principal {
     const p = this.principals.get(req)
     if (!p) throw new DomainError('unauthorized', 'not authenticated')

@@ -3,9 +3,9 @@
  * /operators/{id}/status, GET /operators/status) and groups (members, fallback, working hours).
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
-import { DomainError, type Domain } from '../domain/index.js'
+import type { Domain } from '../domain/index.js'
 import type { Auth } from './api-v1-auth.js'
 import * as S from './api-v1-schemas.js'
 
@@ -71,14 +71,7 @@ export function routingRoutes(app: FastifyInstance, deps: { domain: Domain; auth
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
   const { domain, auth } = deps
 
-  /** The API key, or an operator token of a supervisor (403 for another operator). */
-  const apiKeyOrSupervisor = async (req: FastifyRequest) => {
-    await auth.apiKeyOrOperator(req)
-    const p = auth.of(req)
-    if (p.kind === 'operator' && (await domain.availability.get(p.operator.operatorId)).role !== 'supervisor') {
-      throw new DomainError('forbidden', 'this endpoint needs the API key or a supervisor')
-    }
-  }
+  const apiKeyOrSupervisor = auth.apiKeyOrSupervisor('this endpoint needs the API key or a supervisor')
 
   // ---- status ------------------------------------------------------------------------------------
   api.put('/me/status', {

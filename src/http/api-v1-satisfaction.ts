@@ -3,9 +3,9 @@
  * (POST /widget/sessions/{id}/rating), and the reports (GET /reports: the API key or a supervisor).
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
-import { DomainError, type Domain } from '../domain/index.js'
+import type { Domain } from '../domain/index.js'
 import { RATING_COMMENT_MAX, reportPeriod } from '../domain/satisfaction.js'
 import type { Auth } from './api-v1-auth.js'
 import * as S from './api-v1-schemas.js'
@@ -67,14 +67,7 @@ export function satisfactionRoutes(app: FastifyInstance, deps: { domain: Domain;
   const api = app.withTypeProvider<TypeBoxTypeProvider>()
   const { domain, auth } = deps
 
-  /** The API key, or an operator token of a supervisor (403 for another operator). */
-  const apiKeyOrSupervisor = async (req: FastifyRequest) => {
-    await auth.apiKeyOrOperator(req)
-    const p = auth.of(req)
-    if (p.kind === 'operator' && (await domain.availability.get(p.operator.operatorId)).role !== 'supervisor') {
-      throw new DomainError('forbidden', 'reports need the API key or a supervisor')
-    }
-  }
+  const apiKeyOrSupervisor = auth.apiKeyOrSupervisor('reports need the API key or a supervisor')
 
   api.post('/widget/sessions/:id/rating', {
     preValidation: auth.client,

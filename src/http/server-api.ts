@@ -10,6 +10,9 @@ import { ChannelPatternError, compileChannelPattern, matchingEntries } from './c
 import { DEFAULT_MAX_JSON_DEPTH, parseJsonBody } from './json-body.js'
 import { secretMatcher } from './secret.js'
 import { mapApiMethods } from './server-api-map.js'
+import { LegacyCommandStream, legacyMethodName, parseLegacyStream } from './server-api-legacy.js'
+import { overrideFromJson } from '../realtime/subscribe-override.js'
+import { checkNamespaceKnown } from '../realtime/channel-rules.js'
 
 export interface ServerApiOptions {
   node: Node
@@ -23,6 +26,8 @@ export interface ServerApiOptions {
   channelPatternMaxLength?: number
   /** Deepest nesting of a JSON body; deeper is a 400 before parsing. @default 32 */
   maxJsonDepth?: number
+  /** `transport`: every error as its HTTP status (Centrifugo's `http_api.error_mode`); else per request by header. @default 'default' */
+  errorMode?: 'default' | 'transport'
 }
 
 type Params = Record<string, unknown>
@@ -71,6 +76,65 @@ function dataJsonOf(p: Params): string {
   throw badRequest('data is required')
 }
 
+/** `info` (a JSON value) or `b64info` holding JSON; undefined when neither is set. */
+function infoOf(p: Params): unknown {
+  if (p.info !== undefined && p.info !== null) return p.info
+  if (p.b64info === undefined || p.b64info === null || p.b64info === '') return undefined
+  if (typeof p.b64info !== 'string') throw badRequest('b64info must be a string')
+  try {
+    return JSON.parse(Buffer.from(p.b64info, 'base64').toString('utf8'))
+  } catch {
+    throw badRequest('b64info must hold JSON for JSON-protocol clients')
+  }
+}
+
+/** A Centrifugo `StreamPosition` field (`{offset, epoch}`), or undefined when absent. */
+function positionOf(p: Params, field: string): { offset: number; epoch: string } | undefined {
+  const v = p[field]
+  if (v === undefined || v === null) return undefined
+  if (!isObject(v)) throw badRequest(`${field} must be an object`)
+  if (v.offset !== undefined && (typeof v.offset !== 'number' || !Number.isInteger(v.offset) || v.offset < 0)) throw badRequest(`${field}.offset must be a non-negative integer`)
+  if (v.epoch !== undefined && typeof v.epoch !== 'string') throw badRequest(`${field}.epoch must be a string`)
+  return { offset: (v.offset as number | undefined) ?? 0, epoch: (v.epoch as string | undefined) ?? '' }
+}
+
+/** Centrifugo's `version` and `version_epoch` of publish and broadcast; version 0 is none. */
+function versionOf(p: Params): { version?: number; versionEpoch?: string } {
+  const v = p.version
+  if (v === undefined || v === null || v === 0) return {}
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw badRequest('version must be a non-negative integer')
+  return { version: v, versionEpoch: str(p, 'version_epoch', false) }
+}
+
+/** Unix seconds, or undefined when absent or 0. */
+function unixOf(p: Params, field: string): number | undefined {
+  const v = p[field]
+  if (v === undefined || v === null || v === 0) return undefined
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw badRequest(`${field} must be Unix seconds`)
+  return v
+}
+
+/**
+ * Methods of Centrifugo v6's server API that only Centrifugo PRO serves (api.proto lists them; the OSS handler
+ * has no route for them and its batch answers them 104 not found). livedesk answers them the same way.
+ */
+export const PRO_ONLY_METHODS: readonly string[] = [
+  'connections', 'update_user_status', 'get_user_status', 'delete_user_status', 'block_user', 'unblock_user', 'revoke_token',
+  'invalidate_user_tokens', 'device_register', 'device_update', 'device_remove', 'device_list', 'device_topic_list',
+  'device_topic_update', 'user_topic_list', 'user_topic_update', 'send_push_notification', 'update_push_status', 'cancel_push',
+]
+
+/** Centrifugo's `MapErrorToHTTPCode`: the HTTP status of an error in transport error mode. */
+function httpStatusOf(code: number): number {
+  switch (code) {
+    case 102: case 104: return 404
+    case 107: case 108: return 400
+    case 112: return 416
+    case 113: return 409
+    default: return 500
+  }
+}
+
 /** The key from `X-API-Key` or `Authorization: apikey <key>`, and from `?api_key=` only when `inQuery`. */
 function presentedKey(req: FastifyRequest, inQuery: boolean): string | undefined {
   const header = req.headers['x-api-key']
@@ -86,7 +150,7 @@ export function serverApiMethods(node: Node, opts: { channelPatternMaxLength?: n
   const patternMaxLength = opts.channelPatternMaxLength ?? 256
   const publish: Method = async (p) => {
     const channel = str(p, 'channel')!
-    return node.publishJson(channel, dataJsonOf(p), { skipHistory: p.skip_history === true, tags: tagsOf(p), idempotencyKey: str(p, 'idempotency_key', false), delta: deltaOf(p) })
+    return node.publishJson(channel, dataJsonOf(p), { skipHistory: p.skip_history === true, tags: tagsOf(p), idempotencyKey: str(p, 'idempotency_key', false), delta: deltaOf(p), ...versionOf(p) })
   }
   const methods: Record<string, Method> = {
     publish,
@@ -97,9 +161,10 @@ export function serverApiMethods(node: Node, opts: { channelPatternMaxLength?: n
       const tags = tagsOf(p)
       const idempotencyKey = str(p, 'idempotency_key', false)
       const delta = deltaOf(p)
+      const version = versionOf(p)
       const responses = await Promise.all(
         (p.channels as string[]).map((channel) =>
-          node.publishJson(channel, dataJson, { skipHistory: p.skip_history === true, tags, idempotencyKey, delta }).then(
+          node.publishJson(channel, dataJson, { skipHistory: p.skip_history === true, tags, idempotencyKey, delta, ...version }).then(
             (result) => ({ result }),
             (err) => ({ error: toApiError(err) }),
           ),
@@ -108,11 +173,21 @@ export function serverApiMethods(node: Node, opts: { channelPatternMaxLength?: n
       return { responses }
     },
     subscribe: async (p) => {
-      await node.subscribeUser(str(p, 'user', false) ?? '', str(p, 'channel')!, { client: str(p, 'client', false), data: p.data })
+      const channel = str(p, 'channel')!
+      checkNamespaceKnown(node.config, channel)
+      let override
+      try {
+        override = overrideFromJson(p.override)
+      } catch (err) {
+        throw badRequest((err as Error).message)
+      }
+      const data = p.data !== undefined ? p.data : p.b64data !== undefined && p.b64data !== '' ? JSON.parse(dataJsonOf({ b64data: p.b64data })) : undefined
+      const options = { expireAt: unixOf(p, 'expire_at'), channelInfo: infoOf(p), override, recoverSince: positionOf(p, 'recover_since') }
+      await node.subscribeUser(str(p, 'user', false) ?? '', channel, { client: str(p, 'client', false), session: str(p, 'session', false), data, options })
       return {}
     },
     unsubscribe: async (p) => {
-      await node.unsubscribeUser(str(p, 'user', false) ?? '', str(p, 'channel')!, { client: str(p, 'client', false) })
+      await node.unsubscribeUser(str(p, 'user', false) ?? '', str(p, 'channel')!, { client: str(p, 'client', false), session: str(p, 'session', false) })
       return {}
     },
     disconnect: async (p) => {
@@ -125,13 +200,13 @@ export function serverApiMethods(node: Node, opts: { channelPatternMaxLength?: n
         reason = typeof p.disconnect.reason === 'string' && p.disconnect.reason ? p.disconnect.reason : new Disconnect(code, '').reconnect ? 'reconnect' : 'disconnect'
       }
       const whitelist = Array.isArray(p.whitelist) ? p.whitelist.filter((c): c is string => typeof c === 'string') : undefined
-      await node.disconnectUser(str(p, 'user', false) ?? '', code, reason, { client: str(p, 'client', false), except: whitelist })
+      await node.disconnectUser(str(p, 'user', false) ?? '', code, reason, { client: str(p, 'client', false), session: str(p, 'session', false), except: whitelist })
       return {}
     },
     refresh: async (p) => {
       const expireAt = p.expire_at === undefined ? undefined : Number(p.expire_at)
       if (expireAt !== undefined && !Number.isFinite(expireAt)) throw badRequest('expire_at must be a number')
-      await node.refreshUser(str(p, 'user')!, { client: str(p, 'client', false), expireAt, expired: p.expired === true })
+      await node.refreshUser(str(p, 'user')!, { client: str(p, 'client', false), session: str(p, 'session', false), expireAt, expired: p.expired === true, info: infoOf(p) })
       return {}
     },
     presence: async (p) => ({ presence: await node.presence(str(p, 'channel')!) }),
@@ -152,7 +227,7 @@ export function serverApiMethods(node: Node, opts: { channelPatternMaxLength?: n
     },
     channels: async (p) => {
       const pattern = str(p, 'pattern', false)
-      const all = node.channels()
+      const all = await node.clusterChannels()
       if (!pattern) return { channels: all }
       let glob
       try {
@@ -163,13 +238,19 @@ export function serverApiMethods(node: Node, opts: { channelPatternMaxLength?: n
       }
       return { channels: Object.fromEntries(await matchingEntries(Object.entries(all), glob)) }
     },
-    info: async () => ({ nodes: [{ uid: node.config.nodeId, ...node.info() }] }),
+    info: async () => ({ nodes: node.nodes.list() }),
+    // Centrifugo OSS registers no server-side RPC methods of its own (PRO's user status and the like are PRO-only).
+    rpc: async (p) => {
+      str(p, 'method')
+      throw new ReplyError(104, 'not found')
+    },
     ...mapApiMethods(node),
   }
   methods.batch = async (p) => {
     if (!Array.isArray(p.commands)) throw badRequest('commands must be an array')
     const run = async (cmd: unknown) => {
       if (!isObject(cmd)) return { error: toApiError(badRequest('command must be an object')) }
+      if (Object.keys(cmd).length === 0) return { error: toApiError(new ReplyError(104, 'not found')) }
       const name = Object.keys(cmd).find((k) => k !== 'batch' && methods[k])
       if (!name) return { error: toApiError(new ReplyError(104, 'not found')) }
       try {
@@ -201,6 +282,24 @@ export function serverApi(opts: ServerApiOptions): FastifyPluginAsync {
   const keyInQuery = opts.keyInQuery ?? false
   const maxJsonDepth = opts.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH
   const methods = serverApiMethods(opts.node, opts)
+  const transportErrors = opts.errorMode === 'transport'
+
+  /** One legacy command's reply line (`{id?, result}` / `{id?, error}`). */
+  const legacyReply = async (req: FastifyRequest, cmd: unknown): Promise<Params> => {
+    if (!isObject(cmd)) return { error: toApiError(badRequest('command must be an object')) }
+    const out: Params = {}
+    if (typeof cmd.id === 'number' && cmd.id > 0) out.id = cmd.id
+    const name = legacyMethodName(cmd.method)!
+    const params = cmd.params ?? {}
+    if (!Object.hasOwn(methods, name)) return { ...out, error: { code: 104, message: 'not found' } }
+    if (!isObject(params)) return { ...out, error: toApiError(badRequest('params must be a JSON object')) }
+    try {
+      return { ...out, result: await methods[name](params) }
+    } catch (err) {
+      if (!(err instanceof ReplyError)) req.log.error({ err, method: name }, 'server API method failed')
+      return { ...out, error: toApiError(err) }
+    }
+  }
 
   const handle = async (req: FastifyRequest, reply: FastifyReply, name: string | undefined, params: unknown, legacy = false) => {
     // As Centrifugo: each method has its own path, so another is 404; the legacy body's unknown `method` does not decode: 400.
@@ -214,17 +313,22 @@ export function serverApi(opts: ServerApiOptions): FastifyPluginAsync {
       return reply.send({ result: await methods[name](params) })
     } catch (err) {
       if (!(err instanceof ReplyError)) req.log.error({ err, method: name }, 'server API method failed')
-      return reply.send({ error: toApiError(err) })
+      const error = toApiError(err)
+      // Centrifugo's transport error mode (per request): the error as the HTTP status and a bare `{code, message}` body; not for batch.
+      if (!legacy && name !== 'batch' && (transportErrors || req.headers['x-centrifugo-error-mode'] === 'transport')) return reply.code(httpStatusOf(error.code)).send(error)
+      return reply.send({ error })
     }
   }
 
   return async (app: FastifyInstance) => {
     // Backends send JSON with or without a JSON content type.
     app.removeAllContentTypeParsers()
-    app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    app.addContentTypeParser('*', { parseAs: 'string' }, (_req: FastifyRequest, body, done) => {
       if (body === '') return done(null, {})
       const parsed = parseJsonBody(body as string, maxJsonDepth)
       if (parsed.ok) return done(null, parsed.value)
+      const stream = _req.url.split('?')[0] === '/api' ? parseLegacyStream(body as string, (text) => parseJsonBody(text, maxJsonDepth)) : undefined
+      if (stream) return done(null, stream)
       done(Object.assign(new Error(`bad request: ${parsed.error}`), { statusCode: 400 }), undefined)
     })
     app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
@@ -239,9 +343,16 @@ export function serverApi(opts: ServerApiOptions): FastifyPluginAsync {
       }
     })
     const schema = { hide: true }
-    app.post('/api', { schema }, (req, reply) => {
-      const body = req.body as Params
-      return handle(req, reply, typeof body?.method === 'string' ? body.method : undefined, body?.params ?? {}, true)
+    app.post('/api', { schema }, async (req, reply) => {
+      const commands = req.body instanceof LegacyCommandStream ? req.body.commands : [req.body]
+      // As Centrifugo: a body with a method it cannot decode is a 400 for the whole request.
+      if (commands.some((c) => isObject(c) && legacyMethodName(c.method) === undefined)) {
+        return reply.code(400).send({ error: { code: 107, message: 'bad request: unknown method' } })
+      }
+      const replies: Params[] = []
+      for (const cmd of commands) replies.push(await legacyReply(req, cmd))
+      if (replies.length === 1) return reply.send(replies[0])
+      return reply.type('application/json').send(replies.map((r) => JSON.stringify(r)).join('\n'))
     })
     app.post('/api/:method', { schema }, (req, reply) => handle(req, reply, (req.params as { method: string }).method, req.body))
   }

@@ -17,6 +17,8 @@ export interface Publication {
   removed?: boolean
   /** Fossil delta subscriptions: `data` is a delta against the channel's previous publication. */
   delta?: boolean
+  /** Shared poll subscriptions: the key's version (src/realtime/shared-poll.ts). */
+  version?: number
 }
 
 export interface StreamPosition {
@@ -78,7 +80,22 @@ export interface Command {
   send?: { data: unknown }
   rpc?: { method?: string; data?: unknown }
   refresh?: { token: string }
-  sub_refresh?: { channel: string; token?: string }
+  sub_refresh?: SubRefreshRequest
+}
+
+/** `sub_refresh`: a subscription token refresh (type 0), or a shared poll track (1) or untrack (2). */
+export interface SubRefreshRequest {
+  channel: string
+  token?: string
+  type?: number
+  track?: Array<{ signature?: string; items?: Array<{ key: string; version?: number }> }>
+  untrack?: string[]
+}
+
+export interface SubRefreshResult {
+  expires?: boolean
+  ttl?: number
+  items?: Publication[]
 }
 
 export type CommandMethod = Exclude<keyof Command, 'id'>

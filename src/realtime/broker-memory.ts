@@ -13,6 +13,9 @@ interface Stream {
   items: Array<{ pub: BrokerPublication; expiresAt: number }>
   /** When the epoch and top are forgotten if nothing is published. */
   metaExpiresAt: number
+  /** The last versioned publication's `version` and `versionEpoch` (PublishOptions.version). */
+  version?: number
+  versionEpoch?: string
 }
 
 const newEpoch = () => randomBytes(6).toString('base64url')
@@ -52,6 +55,14 @@ export class MemoryBroker implements Broker {
     }
     const now = Date.now()
     const stream = this.stream(channel, now, opts.historyMetaTtlMs)
+    if (opts.version) {
+      // centrifuge's historyHub.add: an out-of-order version of the same epoch is dropped.
+      if (stream.version !== undefined && (!opts.versionEpoch || opts.versionEpoch === stream.versionEpoch) && opts.version <= stream.version) {
+        return { offset: stream.top, epoch: stream.epoch }
+      }
+      stream.version = opts.version
+      stream.versionEpoch = opts.versionEpoch ?? ''
+    }
     const last = opts.useDelta ? stream.items.at(-1) : undefined
     const prev = last && last.expiresAt > now && last.pub.offset === stream.top ? last.pub : undefined
     stream.top += 1

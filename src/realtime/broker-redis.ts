@@ -30,7 +30,8 @@ export interface RedisBrokerOptions {
 
 // KEYS: stream, meta, idempotent result ('' = none). ARGV: payload, historySize, historyTtlMs, pub/sub channel,
 // metaTtlMs ('0' = none), new epoch, result TTL ms, useDelta ('1': publish with the previous publication when the
-// stream still holds it). A result key already set answers with the first position.
+// stream still holds it), version ('0' = none), version epoch. A result key already set answers with the first
+// position; a version not above the meta's last one (same version epoch, or none given) answers the top unpublished.
 const PUBLISH_SCRIPT = `
 if KEYS[3] ~= '' then
   local seen = redis.call('get', KEYS[3])
@@ -45,6 +46,13 @@ if not epoch then
   -- entries of a forgotten stream must not show up under the new epoch
   redis.call('del', KEYS[1])
   redis.call('hset', KEYS[2], 'e', epoch)
+end
+if ARGV[9] ~= '0' then
+  local last = redis.call('hmget', KEYS[2], 'v', 've')
+  if last[1] and (ARGV[10] == '' or ARGV[10] == last[2]) and tonumber(ARGV[9]) <= tonumber(last[1]) then
+    return {tonumber(redis.call('hget', KEYS[2], 's') or '0'), epoch}
+  end
+  redis.call('hset', KEYS[2], 'v', ARGV[9], 've', ARGV[10])
 end
 local offset = redis.call('hincrby', KEYS[2], 's', 1)
 if ARGV[5] ~= '0' then redis.call('pexpire', KEYS[2], ARGV[5]) end
@@ -203,7 +211,7 @@ export class RedisBroker implements Broker {
       this.streamKey(channel), this.metaKey(channel), resultKey,
       payload, String(opts.historySize), String(Math.max(1, Math.ceil(opts.historyTtlMs))),
       this.clientPrefix + channel, String(Math.max(0, Math.ceil(opts.historyMetaTtlMs))), newEpoch(), resultTtl,
-      opts.useDelta ? '1' : '0',
+      opts.useDelta ? '1' : '0', String(opts.version ?? 0), opts.versionEpoch ?? '',
     )
     return { offset: Number(offset), epoch }
   }

@@ -1,5 +1,8 @@
 /** The broker contract: how publications, join/leave and node-to-node control travel between nodes. */
 import type { ClientInfo, StreamPosition } from '../protocol/types.js'
+import type { ServerSubscriptionOptions } from './hooks.js'
+import type { NodeInfo } from './node-registry.js'
+import type { SurveyMessage } from './survey.js'
 
 /** A publication as brokers carry it: `data` is the raw JSON text, serialised once by the publisher. */
 export interface BrokerPublication {
@@ -28,6 +31,12 @@ export interface PublishOptions {
    * `handlePublication` with this one, so delta subscribers get a delta against it.
    */
   useDelta?: boolean
+  /**
+   * Centrifugo's `version` (with history on): a publication whose version is not above the channel's last one
+   * publishes nothing and answers the current top, unless `versionEpoch` differs from the last one's (a reset source).
+   */
+  version?: number
+  versionEpoch?: string
 }
 
 export const DEFAULT_IDEMPOTENT_RESULT_TTL_MS = 300_000
@@ -47,10 +56,14 @@ export interface HistoryResult {
 
 /** Node-to-node commands: each node applies them to its own connections. */
 export type ControlMessage =
-  | { type: 'disconnect'; user: string; client?: string; except?: string[]; code: number; reason: string }
-  | { type: 'subscribe'; user: string; client?: string; channel: string; data?: unknown }
-  | { type: 'unsubscribe'; user: string; client?: string; channel: string }
-  | { type: 'refresh'; user: string; client?: string; expireAt?: number; expired?: boolean }
+  | { type: 'disconnect'; user: string; client?: string; session?: string; except?: string[]; code: number; reason: string }
+  | { type: 'subscribe'; user: string; client?: string; session?: string; channel: string; data?: unknown; options?: ServerSubscriptionOptions }
+  | { type: 'unsubscribe'; user: string; client?: string; session?: string; channel: string }
+  /** A node's info, every `nodeInfoIntervalMs` (node-registry.ts): the server API's `info` lists the cluster. */
+  | { type: 'node'; info: NodeInfo }
+  /** Questions to every node and their answers (survey.ts): the server API's `channels` across the cluster. */
+  | SurveyMessage
+  | { type: 'refresh'; user: string; client?: string; session?: string; expireAt?: number; expired?: boolean; /** New connection info (`conn_info`). */ info?: unknown }
   | { type: 'message'; user: string; client?: string; data: string }
   /** Commands for an emulated session: only the node named `node` applies them (centrifuge emulation.go). */
   | { type: 'emulation'; node: string; session: string; data: string; /** `data` is base64 of a protobuf Commands frame. */ binary?: true }

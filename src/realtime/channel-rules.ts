@@ -36,7 +36,7 @@ export interface StandaloneNamespaceOptions {
   historyMetaTtlMs?: number
   /** Client-side subscribe, publish, history and presence are refused (103) whatever `insecure` or the `allow*` options say: the operator-chat domain's namespaces. A subscription token still subscribes. */
   serverSideOnly?: boolean
-  /** `shared_poll` of a shared poll namespace, parsed for the helper that serves them (not served yet). */
+  /** `shared_poll` of a shared poll namespace (src/realtime/shared-poll.ts). */
   sharedPoll?: SharedPollNamespaceOptions
 }
 

@@ -8,6 +8,7 @@ import type { RealtimeHooks } from './hooks.js'
 import type { GatewayLimits } from './limits.js'
 import type { MapNode } from './map-node.js'
 import type { PresenceManager } from './presence.js'
+import type { SharedPollNode } from './shared-poll.js'
 
 /** Counters a connection increments. */
 export interface ClientStats {
@@ -29,6 +30,8 @@ export interface ClientNode {
   readonly presenceManager: PresenceManager
   /** Map subscriptions; absent: map subscribes answer 108 not available. */
   readonly maps?: MapNode
+  /** Shared poll subscriptions; absent: shared poll subscribes answer 108 not available. */
+  readonly sharedPoll?: SharedPollNode
   /** Join/leave and history reads; publishing goes through `publish`. */
   readonly broker: Pick<Broker, 'publishJoin' | 'publishLeave' | 'history'>
   /** Registers an authenticated connection in the hub (by id, user and, for emulated transports, session). */
@@ -38,7 +41,7 @@ export interface ClientNode {
   /** Adds a local subscriber; subscribes the broker on the channel's first one (rolled back if that fails). */
   addSubscriber(channel: string, client: Client): Promise<void>
   removeSubscriber(channel: string, client: Client): Promise<void>
-  publish(channel: string, data: unknown, opts: { info?: import('../protocol/types.js').ClientInfo; skipHistory?: boolean; tags?: Record<string, string> }): Promise<Partial<StreamPosition>>
+  publish(channel: string, data: unknown, opts: { info?: import('../protocol/types.js').ClientInfo; skipHistory?: boolean; tags?: Record<string, string>; idempotencyKey?: string; delta?: boolean; version?: number; versionEpoch?: string }): Promise<Partial<StreamPosition>>
   historyResult(channel: string, req: Omit<HistoryRequest, 'channel'>): Promise<unknown>
   /** Told when a command's reply (or error) is queued; `startedAt` is its `performance.now()` (metrics). */
   observeCommand?(transport: string, method: string, startedAt: number): void

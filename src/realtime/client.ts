@@ -13,12 +13,14 @@ import { namespaceOf, type NamespaceOptions } from './config.js'
 import { checkChannelName, isPrivateChannel, isUserLimitedChannel, namespaceAllows, userAllowed } from './channel-rules.js'
 import { recoverCache, streamFlags, tagsFilterOf, visiblePublications } from './stream-options.js'
 import { matchesFilter, type FilterNode } from './tags-filter.js'
-import type { ChannelOperation, ConnectingReply, ConnectionContext, SubscribingReply } from './hooks.js'
+import type { ChannelOperation, ConnectingReply, ConnectionContext, ServerSubscriptionOptions, SubscribeOverride, SubscribingReply } from './hooks.js'
+import { withOverride } from './subscribe-override.js'
 import { verifyConnectionToken, verifySubscriptionToken } from './jwt.js'
 import type { CommandBudget } from './limits.js'
 import { isDeltaType, recoveredWithDelta, type DeltaType } from './delta.js'
 import type { ClientNode } from './client-node.js'
 import { MapSession } from './map-session.js'
+import { SharedPollSession, SubRefreshType } from './shared-poll.js'
 import { isRecovered, placePublication } from './recovery.js'
 import type { Transport, TransportInfo } from './transport.js'
 import { WriteQueue } from './write-queue.js'
@@ -37,6 +39,11 @@ interface Subscription {
   expireTimer?: NodeJS.Timeout
   /** Refreshed by the gateway through `hooks.subRefresh` at its expiry (Centrifugo's sub_refresh proxy), not by the client. */
   refreshByServer?: boolean
+  /** Presence and join/leave of this subscription, its namespace's unless overridden (Centrifugo's `override`). */
+  presence?: boolean
+  joinLeave?: boolean
+  /** The subscriber's `chan_info`. */
+  channelInfo?: unknown
   /** The subscriber's tags filter (`tf`): other publications only move its position. */
   tagsFilter?: FilterNode
   /** Join/leave pushes reach this subscription (stream-options.ts). */
@@ -82,6 +89,8 @@ export class Client {
   private readonly commandBudget: CommandBudget
   /** Map subscriptions (map-session.ts), made on the first map subscribe. */
   private mapSession?: MapSession
+  /** Shared poll subscriptions (shared-poll.ts), made on the first shared poll subscribe. */
+  private sharedPollSession?: SharedPollSession
 
   constructor(
     private readonly node: ClientNode,
@@ -109,9 +118,10 @@ export class Client {
     return [...this.subs.keys()]
   }
 
-  clientInfo(): ClientInfo {
+  clientInfo(channelInfo?: unknown): ClientInfo {
     const info: ClientInfo = { user: this.ctx?.user ?? '', client: this.id }
     if (this.ctx?.info !== undefined) info.conn_info = this.ctx.info
+    if (channelInfo !== undefined) info.chan_info = channelInfo
     return info
   }
 
@@ -196,7 +206,9 @@ export class Client {
       case 'rpc': return this.rpc(cmd.rpc!.method ?? '', cmd.rpc!.data)
       case 'send': return this.send(cmd.send!.data)
       case 'refresh': return this.refresh(cmd.refresh!.token)
-      case 'sub_refresh': return this.subRefresh(cmd.sub_refresh!.channel, cmd.sub_refresh!.token)
+      case 'sub_refresh': return cmd.sub_refresh!.type === SubRefreshType.Track || cmd.sub_refresh!.type === SubRefreshType.Untrack
+        ? Promise.resolve().then(() => this.sharedPollTrack(cmd.sub_refresh!))
+        : this.subRefresh(cmd.sub_refresh!.channel, cmd.sub_refresh!.token)
       case 'ping': return Promise.resolve({})
       default: return Promise.reject(Disconnects.badRequest)
     }
@@ -269,7 +281,8 @@ export class Client {
     if (channels.length) {
       result.subs = {}
       for (const channel of channels) {
-        result.subs[channel] = await this.addSubscription(channel, true, recovery?.[channel])
+        const so = reply.subsOptions?.[channel]
+        result.subs[channel] = await this.addSubscription(channel, true, recovery?.[channel], { expireAt: so?.expireAt, channelInfo: so?.channelInfo, override: so?.override })
         if (reply.subsData?.[channel] !== undefined) result.subs[channel]!.data = reply.subsData[channel]
         if (this.state === 'closed') return
       }
@@ -321,6 +334,11 @@ export class Client {
     return this.applyExpiry(expireAt)
   }
 
+  /** New connection info from the server API's `refresh`: later presence, join/leave and publications carry it. */
+  updateInfo(info: unknown): void {
+    if (this.ctx) this.ctx.info = info
+  }
+
   /** Applies a new expiry from a refresh (client command or server API) and returns the refresh result. */
   applyExpiry(expireAt: number | undefined): { expires: boolean; ttl?: number; client: string } {
     clearTimeout(this.expireTimer)
@@ -338,19 +356,19 @@ export class Client {
    * publications when asked. Live publications that arrive meanwhile wait in `pending` until the
    * caller has written the reply (`releasePending`), so nothing is lost or delivered twice.
    */
-  async addSubscription(channel: string, serverSide: boolean, recovery?: SubscribeRecoveryRequest, opts: { positioned?: boolean; recoverable?: boolean; historyAccess?: boolean; joinLeave?: boolean; tagsFilter?: FilterNode; expireAt?: number; rejectUnrecovered?: boolean; delta?: string; refreshByServer?: boolean; data?: unknown } = {}): Promise<SubscribeResult> {
-    const ns = namespaceOf(this.node.config, channel)
+  async addSubscription(channel: string, serverSide: boolean, recovery?: SubscribeRecoveryRequest, opts: { positioned?: boolean; recoverable?: boolean; historyAccess?: boolean; joinLeave?: boolean; tagsFilter?: FilterNode; expireAt?: number; rejectUnrecovered?: boolean; delta?: string; refreshByServer?: boolean; data?: unknown; channelInfo?: unknown; override?: SubscribeOverride } = {}): Promise<SubscribeResult> {
+    const ns = withOverride(namespaceOf(this.node.config, channel), opts.override)
     const { positioned, recoverable, pushJoinLeave } = streamFlags(ns, { positioned: opts.positioned, recoverable: opts.recoverable, historyAccess: !!opts.historyAccess, joinLeave: !!opts.joinLeave })
-    const sub: Subscription = { serverSide, positioned, offset: 0, epoch: '', pending: [], pushJoinLeave, tagsFilter: opts.tagsFilter }
+    const sub: Subscription = { serverSide, positioned, offset: 0, epoch: '', pending: [], pushJoinLeave, tagsFilter: opts.tagsFilter, presence: ns.presence, joinLeave: ns.joinLeave, channelInfo: opts.channelInfo }
     if (opts.delta && ns.allowedDeltaTypes.includes(opts.delta as DeltaType)) sub.delta = opts.delta as DeltaType
     this.subs.set(channel, sub)
     await this.node.addSubscriber(channel, this)
     if (ns.presence) {
-      await this.node.presenceManager.add(channel, this.id, this.clientInfo())
+      await this.node.presenceManager.add(channel, this.id, this.clientInfo(sub.channelInfo))
       // Closed or unsubscribed meanwhile: the cleanup's remove may have run before this add landed.
       if (this.subs.get(channel) !== sub) await this.node.presenceManager.remove(channel, this.id)
     }
-    if (ns.joinLeave) await this.node.broker.publishJoin(channel, this.clientInfo())
+    if (ns.joinLeave) await this.node.broker.publishJoin(channel, this.clientInfo(sub.channelInfo))
     const result: SubscribeResult = {}
     if (sub.delta) result.delta = true
     if (opts.data !== undefined) result.data = opts.data
@@ -415,14 +433,15 @@ export class Client {
     const channel = req.channel
     if (!channel) throw Errors.badRequest()
     if (req.type === SubscriptionType.Map || req.type === SubscriptionType.MapClients || req.type === SubscriptionType.MapUsers) return this.mapSubscribe(req)
-    // Shared poll is not available; a stream subscribe to a map namespace is refused as Centrifugo does.
-    if (req.type === SubscriptionType.SharedPoll) throw Errors.notAvailable()
+    if (req.type === SubscriptionType.SharedPoll) return this.sharedPollSubscribe(req)
+    // A stream subscribe to a map namespace is refused as Centrifugo does.
     // As Centrifugo: an unknown delta type is a bad request (3501); a known one the namespace does not allow is ignored.
     if (req.delta && !isDeltaType(req.delta)) throw Disconnects.badRequest
     if (req.type || this.node.maps?.channel(channel)) throw Errors.permissionDenied()
-    if (this.subs.has(channel) || this.mapSession?.has(channel)) throw Errors.alreadySubscribed()
+    if (this.subs.has(channel) || this.mapSession?.has(channel) || this.sharedPollSession?.has(channel)) throw Errors.alreadySubscribed()
     if (!this.node.limits.subscriptionsAllowed(this.subs.size + 1)) throw Errors.limitExceeded()
     const ns = this.channelOptions(channel)
+    if (ns.subscriptionType === 'shared_poll') throw Errors.permissionDenied()
     if (!req.token && (ns.serverSideOnly || isPrivateChannel(this.node.config, channel))) throw Errors.permissionDenied()
     let expireAt: number | undefined
     let decided: SubscribingReply | undefined
@@ -441,7 +460,7 @@ export class Client {
     if (this.state === 'closed') return {}
     try {
       const rejectUnrecovered = ((req.flag ?? 0) & SubscribeFlag.RejectUnrecovered) !== 0
-      return await this.addSubscription(channel, false, req, { positioned: req.positioned, recoverable: req.recoverable, ...this.streamAccess(ns, req.join_leave), tagsFilter, expireAt, rejectUnrecovered, delta: req.delta, refreshByServer: decided?.refreshByServer, data: decided?.data })
+      return await this.addSubscription(channel, false, req, { positioned: req.positioned, recoverable: req.recoverable, ...this.streamAccess(ns, req.join_leave), tagsFilter, expireAt, rejectUnrecovered, delta: req.delta, refreshByServer: decided?.refreshByServer, data: decided?.data, channelInfo: decided?.channelInfo, override: decided?.override })
     } catch (err) {
       await this.removeSubscription(channel).catch(() => {})
       throw err
@@ -450,6 +469,7 @@ export class Client {
 
   private async unsubscribe(channel: string): Promise<unknown> {
     await this.mapSession?.unsubscribe(channel)
+    this.sharedPollSession?.unsubscribe(channel)
     await this.removeSubscription(channel)
     return {}
   }
@@ -460,10 +480,9 @@ export class Client {
     if (!sub) return
     clearTimeout(sub.expireTimer)
     this.subs.delete(channel)
-    const ns = namespaceOf(this.node.config, channel)
     await this.node.removeSubscriber(channel, this)
-    if (ns.presence) await this.node.presenceManager.remove(channel, this.id)
-    if (ns.joinLeave) await this.node.broker.publishLeave(channel, this.clientInfo())
+    if (sub.presence) await this.node.presenceManager.remove(channel, this.id)
+    if (sub.joinLeave) await this.node.broker.publishLeave(channel, this.clientInfo(sub.channelInfo))
   }
 
   private async subRefresh(channel: string, token: string | undefined): Promise<unknown> {
@@ -505,16 +524,19 @@ export class Client {
 
   /** Server-side removal: the client gets an unsubscribe push (codes ≥ 2500 make the SDK resubscribe). */
   unsubscribeByServer(channel: string, code: number = UnsubscribeCode.Server, reason = 'server unsubscribe'): void {
+    if (this.sharedPollSession?.has(channel)) return this.sharedPollSession.unsubscribeByServer(channel, code, reason)
     if (!this.subs.has(channel)) return
     void this.removeSubscription(channel).catch((err) => this.node.log.warn({ err }, 'unsubscribe failed'))
     this.enqueue(this.codec.encodePush({ channel, unsubscribe: { code, reason } }))
   }
 
   /** Server-side addition at run time: a `subscribe` push, then the channel's publications. */
-  async subscribeByServer(channel: string, data?: unknown): Promise<void> {
+  async subscribeByServer(channel: string, data?: unknown, opts: ServerSubscriptionOptions = {}): Promise<void> {
     if (this.state !== 'connected' || this.subs.has(channel)) return
     if (!this.node.limits.subscriptionsAllowed(this.subs.size + 1)) return this.disconnect(Disconnects.channelLimit)
-    const result = await this.addSubscription(channel, true)
+    const since = opts.recoverSince
+    const recovery = since ? { recover: true, offset: since.offset, epoch: since.epoch } : undefined
+    const result = await this.addSubscription(channel, true, recovery , { expireAt: opts.expireAt, channelInfo: opts.channelInfo, override: opts.override })
     if (this.state !== 'connected') return
     const push: SubscribeResult = {
       recoverable: result.recoverable ?? false, positioned: result.positioned ?? false,
@@ -522,6 +544,8 @@ export class Client {
     }
     if (data !== undefined) push.data = data
     this.enqueue(this.codec.encodePush({ channel, subscribe: push }))
+    // Recovered publications (`recover_since`) follow the subscribe push, before anything newer.
+    for (const pub of result.publications ?? []) this.enqueue(this.codec.encodePush({ channel, pub }))
     this.releasePending(channel)
   }
 
@@ -536,6 +560,31 @@ export class Client {
       if (req.token) await verifySubscriptionToken(req.token, this.node.hmacKey, this.ctx!.user, req.channel)
       else await this.authorize(req.channel, 'subscribe')
     })
+  }
+
+  /** A shared poll subscribe (type 4): authorized like a stream subscribe; keys come with track requests. */
+  private async sharedPollSubscribe(req: Command['subscribe'] & object): Promise<SubscribeResult> {
+    const sp = this.node.sharedPoll
+    // As Centrifugo: the subscription type must be the namespace's (103), after the channel name checks.
+    if (this.channelOptions(req.channel).subscriptionType !== 'shared_poll') throw Errors.permissionDenied()
+    if (!sp?.options(req.channel)) throw Errors.notAvailable()
+    if (this.subs.has(req.channel) || this.mapSession?.has(req.channel) || this.sharedPollSession?.has(req.channel)) throw Errors.alreadySubscribed()
+    if (!this.node.limits.subscriptionsAllowed(this.subs.size + (this.mapSession?.size ?? 0) + (this.sharedPollSession?.size ?? 0) + 1)) throw Errors.limitExceeded()
+    if (req.token) await verifySubscriptionToken(req.token, this.node.hmacKey, this.ctx!.user, req.channel)
+    else await this.authorize(req.channel, 'subscribe')
+    if (this.state === 'closed') return {}
+    this.sharedPollSession ??= new SharedPollSession(this, sp)
+    return this.sharedPollSession.subscribe(req.channel)
+  }
+
+  private sharedPollTrack(req: NonNullable<Command['sub_refresh']>): unknown {
+    if (!req.channel || !this.sharedPollSession) throw Errors.permissionDenied()
+    return this.sharedPollSession.subRefresh(req)
+  }
+
+  /** The server ended a shared poll subscription (a publisher epoch change): the SDK resubscribes and tracks again. */
+  unsubscribeSharedPoll(channel: string, code: number, reason: string): void {
+    this.enqueue(this.codec.encodePush({ channel, unsubscribe: { code, reason } }))
   }
 
   private async mapPublish(req: NonNullable<Command['publish']>): Promise<unknown> {
@@ -573,7 +622,8 @@ export class Client {
     if (!channel || data === undefined) throw Errors.badRequest()
     const decided = await this.node.hooks.publishing?.(this.ctx!, { channel, data })
     if (!decided) await this.authorize(channel, 'publish')
-    await this.node.publish(channel, decided?.data !== undefined ? decided.data : data, { info: this.clientInfo(), skipHistory: decided?.skipHistory, tags: decided?.tags })
+    const info = this.clientInfo(this.subs.get(channel)?.channelInfo)
+    await this.node.publish(channel, decided?.data !== undefined ? decided.data : data, { info, skipHistory: decided?.skipHistory, tags: decided?.tags, idempotencyKey: decided?.idempotencyKey, delta: decided?.delta, version: decided?.version, versionEpoch: decided?.versionEpoch })
     return {}
   }
 
@@ -720,6 +770,7 @@ export class Client {
       void this.removeSubscription(channel).catch((err) => this.node.log.warn({ err, channel }, 'cleanup failed'))
     }
     void this.mapSession?.close().catch((err) => this.node.log.warn({ err }, 'map cleanup failed'))
+    this.sharedPollSession?.close()
     this.node.removeClient(this)
     if (this.ctx) this.node.limits.releaseUser(this.ctx.user)
     if (this.ctx) this.node.hooks.disconnected?.(this.ctx, code, reason)

@@ -29,6 +29,8 @@ export interface NamespaceOptions extends StandaloneNamespaceOptions {
   map?: MapNamespaceOptions
   /** Centrifugo's `map_clients_presence_channel_prefix`: each map subscriber is an entry (key: client id) of `<prefix><channel>`. */
   mapClientsPresenceChannelPrefix?: string
+  /** Centrifugo's `map_users_presence_channel_prefix`: each distinct subscribed user is an entry (key: user id) of `<prefix><channel>`. */
+  mapUsersPresenceChannelPrefix?: string
   /** Centrifugo's `allow_tags_filter`: map subscribers may send a tags filter. @default false */
   allowTagsFilter?: boolean
   /** Centrifugo's `client_publish_debounce_interval`, told to map subscribers (`publish_debounce`). @default 0 */
@@ -64,8 +66,14 @@ export interface RealtimeConfig {
   presenceTtlMs: number
   /** How often expired map keys are removed (each removal published to subscribers). @default 1_000 (Centrifugo's) */
   mapExpireIntervalMs: number
+  /** How often each node tells the others its info (the server API's `info` lists the nodes heard of within twice that plus 1 s). @default 3_000 (Centrifugo's) */
+  nodeInfoIntervalMs: number
+  /** The server API's `channels` waits this long for the other nodes' answers; a node that has not answered is left out. @default 5_000 */
+  surveyTimeoutMs: number
   /** HS256 secret for Centrifugo-style connection JWTs in `connect.token`; unset: JWTs are refused. */
   hmacSecret?: string
+  /** Centrifugo's `shared_poll.hmac_secret_key`: shared poll track signatures are checked with it; unset: every track is refused (103). */
+  sharedPollHmacSecret?: string
   /** A connection JWT without `sub` is refused (3507) instead of connecting as anonymous (Centrifugo's `client.disallow_anonymous_connection_tokens`). @default false */
   disallowAnonymousConnectionTokens: boolean
   /**
@@ -144,6 +152,8 @@ export const DEFAULT_REALTIME_CONFIG: RealtimeConfig = {
   historyMetaTtlMs: 2_592_000_000,
   presenceTtlMs: 60_000,
   mapExpireIntervalMs: 1_000,
+  nodeInfoIntervalMs: 3_000,
+  surveyTimeoutMs: 5_000,
   allowedOrigins: [],
   disallowAnonymousConnectionTokens: false,
   insecure: false,

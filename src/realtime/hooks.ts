@@ -45,6 +45,28 @@ export interface ConnectingReply {
   refreshByServer?: boolean
   /** Data sent with each server-side subscription of `channels`, by channel (Centrifugo's connect proxy `subs`). */
   subsData?: Record<string, unknown>
+  /** Options of each server-side subscription of `channels`, by channel (the rest of Centrifugo's `subs` entries). */
+  subsOptions?: Record<string, ServerSubscriptionOptions>
+}
+
+/** Centrifugo's `SubscribeOptionOverride`: this subscription's values of namespace options, the others unchanged. */
+export interface SubscribeOverride {
+  presence?: boolean
+  joinLeave?: boolean
+  forceRecovery?: boolean
+  forcePositioning?: boolean
+  forcePushJoinLeave?: boolean
+}
+
+/** How a subscription the server makes (connect `subs`, server API `subscribe`) differs from its namespace's defaults. */
+export interface ServerSubscriptionOptions {
+  /** Unix seconds at which the subscription ends; 0 or absent: never. */
+  expireAt?: number
+  /** The subscriber's `chan_info` in presence, join/leave and its publications. */
+  channelInfo?: unknown
+  override?: SubscribeOverride
+  /** Recover from this position (the server API's `recover_since`): missed publications follow the subscribe push. */
+  recoverSince?: { offset: number; epoch: string }
 }
 
 /** A subscribe decided by `subscribing` (Centrifugo's subscribe proxy). */
@@ -55,6 +77,9 @@ export interface SubscribingReply {
   refreshByServer?: boolean
   /** Returned to the client in the subscribe reply. */
   data?: unknown
+  /** The subscriber's `chan_info` in presence, join/leave and its publications. */
+  channelInfo?: unknown
+  override?: SubscribeOverride
 }
 
 /** What `publishing` may change of a client publication (Centrifugo's publish proxy result). */
@@ -63,6 +88,13 @@ export interface PublishingReply {
   data?: unknown
   skipHistory?: boolean
   tags?: Record<string, string>
+  /** A repeat with the same key within the broker's window publishes nothing. */
+  idempotencyKey?: string
+  /** Publish with delta for delta subscribers. */
+  delta?: boolean
+  /** Dropped when not above the channel's last version of the same `versionEpoch` (history on). */
+  version?: number
+  versionEpoch?: string
 }
 
 export type ChannelOperation = 'subscribe' | 'publish' | 'history' | 'presence'

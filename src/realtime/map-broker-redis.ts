@@ -216,6 +216,9 @@ export class RedisMapBroker implements MapBroker {
   private readonly where: string
   private readonly expireIntervalMs: number
   private handler?: MapBrokerEventHandler
+  /** Channels this node subscribed (resubscribed after a reconnect of the subscriber connection). */
+  private readonly channels = new Set<string>()
+  private subscriberReadyOnce = false
   private timer?: NodeJS.Timeout
   private sweeping = false
   private lastError?: Error
@@ -234,13 +237,15 @@ export class RedisMapBroker implements MapBroker {
       report(err)
     }
     this.cmd = new Redis({ ...target!.options, lazyConnect: true, connectionName: `${this.prefix}:map-cmd` }) as Redis & ScriptCommands
-    this.sub = new Redis({ ...target!.options, lazyConnect: true, autoResubscribe: true, connectionName: `${this.prefix}:map-sub` })
+    // Resubscribing is ours (onSubscriberReady): subscribers must hear that changes were missed, after it is done.
+    this.sub = new Redis({ ...target!.options, lazyConnect: true, autoResubscribe: false, connectionName: `${this.prefix}:map-sub` })
     this.cmd.on('error', this.onError)
     this.sub.on('error', this.onError)
     this.cmd.defineCommand('livedeskMapPublish', { numberOfKeys: 5, lua: PUBLISH_SCRIPT })
     this.cmd.defineCommand('livedeskMapRemove', { numberOfKeys: 5, lua: REMOVE_SCRIPT })
     this.cmd.defineCommand('livedeskMapState', { numberOfKeys: 3, lua: STATE_SCRIPT })
     this.cmd.defineCommand('livedeskMapStream', { numberOfKeys: 2, lua: STREAM_SCRIPT })
+    this.sub.on('ready', () => void this.onSubscriberReady())
     this.sub.on('message', (redisChannel: string, message: string) => {
       // A bad message or a throwing handler must not break the subscriber connection's reader.
       try {
@@ -264,11 +269,29 @@ export class RedisMapBroker implements MapBroker {
   }
 
   async subscribe(channel: string): Promise<void> {
+    this.channels.add(channel)
     await this.sub.subscribe(this.clientPrefix + channel)
   }
 
   async unsubscribe(channel: string): Promise<void> {
+    this.channels.delete(channel)
     await this.sub.unsubscribe(this.clientPrefix + channel)
+  }
+
+  /**
+   * Redis pub/sub is at most once: what was published while the subscriber connection was down is lost. After a
+   * reconnect the channels are subscribed again, then the handler is told, so its subscribers resync (centrifuge
+   * resubscribes only; an ephemeral map would miss those changes silently).
+   */
+  private async onSubscriberReady(): Promise<void> {
+    if (!this.subscriberReadyOnce) return void (this.subscriberReadyOnce = true)
+    try {
+      if (this.channels.size > 0) await this.sub.subscribe(...[...this.channels].map((c) => this.clientPrefix + c))
+    } catch (err) {
+      // The connection dropped again: its next 'ready' retries.
+      return this.onError(err as Error)
+    }
+    this.handler?.handleMapSubscriptionsLost?.([...this.channels])
   }
 
   async publish(channel: string, key: string, opts: MapPublishOptions, chOpts: MapChannelOptions): Promise<MapUpdateResult> {

@@ -94,6 +94,8 @@ export class UnrecoverablePositionError extends Error {
 /** Called by the broker for every change of a subscribed channel, this node's included, in offset order. */
 export interface MapBrokerEventHandler {
   handleMapPublication(channel: string, pub: MapPublication, position: StreamPosition): void
+  /** The broker's delivery of these channels was interrupted (a Redis subscriber reconnect) and resumed: changes may have been missed. */
+  handleMapSubscriptionsLost?(channels: string[]): void
 }
 
 export interface MapBroker {

@@ -1,20 +1,24 @@
 /**
  * Map subscriptions on this node (centrifuge `client_map.go`): which namespaces are maps, writes from the server API
  * and from clients, the local subscribers of each map channel and the fan-out of the map broker's changes to them,
- * and map client presence (`map_clients_presence_channel_prefix`). One `MapSession` per connection runs its subscribe
- * phases (map-session.ts).
+ * and map client presence (`map_clients_presence_channel_prefix`); map users presence and the namespace's presence and
+ * join/leave on map channels are kept by map-presence.ts. One `MapSession` per connection runs its subscribe phases
+ * (map-session.ts).
  */
 import { isUtf8 } from 'node:buffer'
 import type { Logger } from 'pino'
 import { jsonCodec, type Codec, type EncodedMessage } from '../protocol/codec.js'
 import { Errors } from '../protocol/codes.js'
-import type { ClientInfo, Publication, StreamPosition } from '../protocol/types.js'
+import type { ClientInfo, Publication, Push, StreamPosition } from '../protocol/types.js'
 import { namespaceOf, type NamespaceOptions, type RealtimeConfig } from './config.js'
 import type {
   MapBroker, MapBrokerEventHandler, MapChannelOptions, MapPublication, MapPublishOptions, MapRemoveOptions, MapUpdateResult,
 } from './map-broker.js'
 import { resolveMapChannelOptions, type MapNamespaceOptions, type SubscriptionTypeName } from './map-config.js'
 import { fossilDelta } from './delta.js'
+import { MapPresenceKeeper } from './map-presence.js'
+import type { PresenceManager } from './presence.js'
+import type { Broker } from './broker.js'
 
 /** A map channel's options: its namespace, the namespace's `map` block and the storage options derived from it. */
 export interface MapChannel {
@@ -32,6 +36,10 @@ export interface MapSubscriber {
   /** The subscription negotiated fossil deltas: its frames carry data as deltas or (JSON) as JSON strings. */
   wantsDelta(channel: string): boolean
   deliverMap(channel: string, pub: MapPublication, position: StreamPosition, frame: EncodedMessage): void
+  /** A join or leave push of the channel (namespace `force_push_join_leave`), encoded for this subscriber's codec. */
+  deliverJoinLeave(channel: string, frame: EncodedMessage): void
+  /** The broker's fan-out was interrupted: changes may be missing, so the client must resubscribe (unsubscribe 2500). */
+  resync(channel: string): void
 }
 
 /**
@@ -97,6 +105,10 @@ export interface MapNodeOptions {
   broker: MapBroker
   config: RealtimeConfig
   log: Logger
+  /** The channels' ordinary presence, kept for map subscriptions in namespaces with `presence`. */
+  presence?: PresenceManager
+  /** Join/leave of map subscriptions in namespaces with `join_leave`; subscribed per channel to push them. */
+  joinLeave?: Pick<Broker, 'publishJoin' | 'publishLeave' | 'subscribe' | 'unsubscribe'>
 }
 
 export class MapNode implements MapBrokerEventHandler {
@@ -106,13 +118,18 @@ export class MapNode implements MapBrokerEventHandler {
   private readonly subscribers = new Map<string, Set<MapSubscriber>>()
   /** Map client presence entries this node keeps alive: presence channel → client id → info. */
   private readonly presence = new Map<string, Map<string, ClientInfo>>()
+  private readonly joinLeave?: MapNodeOptions['joinLeave']
   private readonly resolved = new WeakMap<NamespaceOptions, MapChannel | null>()
   private presenceTimer?: NodeJS.Timeout
+  /** Map users presence and the namespaces' presence and join/leave on map channels (map-presence.ts). */
+  readonly keeper: MapPresenceKeeper
 
   constructor(opts: MapNodeOptions) {
     this.broker = opts.broker
     this.config = opts.config
     this.log = opts.log
+    this.joinLeave = opts.joinLeave
+    this.keeper = new MapPresenceKeeper({ maps: this, presence: opts.presence, joinLeave: opts.joinLeave, presenceTtlMs: opts.config.presenceTtlMs, log: opts.log })
     // A contradictory map block stops the start, naming the namespace, instead of failing each subscribe.
     for (const [name, ns] of Object.entries(opts.config.namespaces)) {
       try {
@@ -122,6 +139,10 @@ export class MapNode implements MapBrokerEventHandler {
       }
       if (ns.mapClientsPresenceChannelPrefix && !this.channel(`${ns.mapClientsPresenceChannelPrefix}x`)) {
         throw new Error(`realtime.namespaces.${name}.mapClientsPresenceChannelPrefix: "${ns.mapClientsPresenceChannelPrefix}" is not in a map namespace`)
+      }
+      // As Centrifugo's config check: the prefix must resolve to a `map_users` namespace.
+      if (ns.mapUsersPresenceChannelPrefix && this.channel(`${ns.mapUsersPresenceChannelPrefix}x`)?.type !== 'map_users') {
+        throw new Error(`realtime.namespaces.${name}.mapUsersPresenceChannelPrefix: "${ns.mapUsersPresenceChannelPrefix}" is not in a map_users namespace`)
       }
     }
   }
@@ -181,11 +202,14 @@ export class MapNode implements MapBrokerEventHandler {
     if (!set) this.subscribers.set(channel, (set = new Set()))
     set.add(sub)
     if (!first) return
+    const pushes = this.pushesJoinLeave(channel)
     try {
       await this.broker.subscribe(channel)
+      if (pushes) await this.joinLeave!.subscribe(channel)
     } catch (err) {
       set.delete(sub)
       if (set.size === 0) this.subscribers.delete(channel)
+      if (pushes) await this.broker.unsubscribe(channel).catch(() => {})
       throw err
     }
   }
@@ -195,6 +219,29 @@ export class MapNode implements MapBrokerEventHandler {
     if (!set?.delete(sub) || set.size > 0) return
     this.subscribers.delete(channel)
     await this.broker.unsubscribe(channel)
+    if (this.pushesJoinLeave(channel)) await this.joinLeave!.unsubscribe(channel)
+  }
+
+  /**
+   * Map subscribers get the channel's join/leave pushes when its namespace has `join_leave` and
+   * `force_push_join_leave` (Centrifugo sets PushJoinLeave of a map subscription from the latter only). This node
+   * then also subscribes the ordinary broker to the channel, which carries join/leave.
+   */
+  private pushesJoinLeave(channel: string): boolean {
+    const ns = this.channel(channel)?.ns
+    return !!(this.joinLeave && ns?.joinLeave && ns.forcePushJoinLeave)
+  }
+
+  /** A join or leave of a map channel from the ordinary broker (node.handleJoin / handleLeave). */
+  handleJoinLeave(channel: string, push: Push): void {
+    const set = this.subscribers.get(channel)
+    if (!set || !this.pushesJoinLeave(channel)) return
+    const frames = new Map<string, EncodedMessage>()
+    for (const sub of set) {
+      let frame = frames.get(sub.codec.name)
+      if (frame === undefined) frames.set(sub.codec.name, (frame = sub.codec.encodePush(push)))
+      sub.deliverJoinLeave(channel, frame)
+    }
   }
 
   /** Local map subscribers per channel (server API `channels`). */
@@ -253,6 +300,15 @@ export class MapNode implements MapBrokerEventHandler {
       if (writes.length >= 500) await Promise.all(writes.splice(0))
     }
     await Promise.all(writes)
+    await this.keeper.refresh()
+  }
+
+  /**
+   * The broker's subscriber connection came back (changes published meanwhile never reached this node): the local
+   * subscribers of those channels resubscribe, with recovery where the channel has a stream and from the state otherwise.
+   */
+  handleMapSubscriptionsLost(channels: string[]): void {
+    for (const channel of channels) for (const sub of [...(this.subscribers.get(channel) ?? [])]) sub.resync(channel)
   }
 
   async close(): Promise<void> {

@@ -52,6 +52,10 @@ interface LiveSub {
   pending: Array<{ pub: MapPublication; position: StreamPosition; frame: EncodedMessage }> | null
   filter?: FilterNode
   presenceChannel?: string
+  /** The map users presence channel this subscription counts in (map-presence.ts). */
+  usersPresenceChannel?: string
+  /** The info its presence entry and join carry (namespace `presence` / `join_leave`); the leave repeats it. */
+  joinedAs?: ClientInfo
   /** Fossil deltas negotiated: live changes come as deltas against each key's previous data. */
   delta: boolean
 }
@@ -266,6 +270,14 @@ export class MapSession implements MapSubscriber {
         sub.presenceChannel = mc.ns.mapClientsPresenceChannelPrefix + channel
         await this.maps.addClientPresence(sub.presenceChannel, this.client.clientInfo())
       }
+      if (mc.ns.mapUsersPresenceChannelPrefix && this.client.user) {
+        sub.usersPresenceChannel = mc.ns.mapUsersPresenceChannelPrefix + channel
+        await this.maps.keeper.addUser(sub.usersPresenceChannel, this.client.user, this.client.id)
+      }
+      if (mc.ns.presence || mc.ns.joinLeave) {
+        sub.joinedAs = this.client.clientInfo()
+        await this.maps.keeper.joined(channel, sub.joinedAs, mc.ns)
+      }
       if (this.closed || this.subs.get(channel) !== sub) throw Errors.internal()
       return result
     } catch (err) {
@@ -320,6 +332,15 @@ export class MapSession implements MapSubscriber {
     this.client.enqueue(frame)
   }
 
+  deliverJoinLeave(channel: string, frame: EncodedMessage): void {
+    // Before the subscribe answer the SDK would drop it.
+    if (this.subs.get(channel)?.pending === null) this.client.enqueue(frame)
+  }
+
+  resync(channel: string): void {
+    this.lostPosition(channel)
+  }
+
   private lostPosition(channel: string): void {
     void this.unsubscribe(channel).catch(() => {})
     this.client.enqueue(this.client.codec.encodePush({ channel, unsubscribe: { code: UnsubscribeCode.InsufficientState, reason: 'insufficient state' } }))
@@ -337,6 +358,8 @@ export class MapSession implements MapSubscriber {
   private async cleanup(channel: string, sub: LiveSub): Promise<void> {
     await this.maps.removeSubscriber(channel, this)
     if (sub.presenceChannel) await this.maps.removeClientPresence(sub.presenceChannel, this.client.id)
+    if (sub.usersPresenceChannel) await this.maps.keeper.removeUser(sub.usersPresenceChannel, this.client.user ?? '', this.client.id)
+    if (sub.joinedAs) await this.maps.keeper.left(channel, sub.joinedAs, sub.mc.ns)
     if (sub.mc.map.removeClientOnUnsubscribe) await this.maps.remove(channel, this.client.id)
   }
 

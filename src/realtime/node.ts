@@ -11,7 +11,9 @@ import { Client, toPublication } from './client.js'
 import type { ClientNode } from './client-node.js'
 import { namespaceOf, type RealtimeConfig } from './config.js'
 import { DeltaFrames } from './delta.js'
-import type { RealtimeHooks } from './hooks.js'
+import type { RealtimeHooks, ServerSubscriptionOptions } from './hooks.js'
+import { NodeRegistry, type NodeInfo } from './node-registry.js'
+import { Surveys } from './survey.js'
 import { Hub } from './hub.js'
 import { tokenKeyOf } from './jwt.js'
 import { checkNamespaceKnown } from './channel-rules.js'
@@ -19,6 +21,8 @@ import { GatewayLimits, type LimitStore } from './limits.js'
 import type { MapBroker } from './map-broker.js'
 import { MemoryMapBroker } from './map-broker-memory.js'
 import { MapNode } from './map-node.js'
+import type { ProxyConfig } from './proxy/config.js'
+import { SharedPollNode } from './shared-poll.js'
 import type { PresenceManager } from './presence.js'
 import type { Transport, TransportInfo } from './transport.js'
 
@@ -33,6 +37,8 @@ export interface NodeOptions {
   limitStore?: LimitStore
   /** State, stream and fan-out of map subscriptions; absent: in this process (MemoryMapBroker). */
   mapBroker?: MapBroker
+  /** The named proxies shared poll namespaces refresh through (`shared_poll.proxy_name`). */
+  proxy?: ProxyConfig
 }
 
 export interface PublishOptions {
@@ -43,6 +49,9 @@ export interface PublishOptions {
   info?: ClientInfo
   /** Publish with delta (the server API's `delta`); the namespace's `deltaPublish` turns it on for every publication. */
   delta?: boolean
+  /** Centrifugo's `version`/`version_epoch`: an out-of-order publication is dropped (broker.ts PublishOptions). */
+  version?: number
+  versionEpoch?: string
 }
 
 /** Plain counters read by the metrics endpoint; the hot path only increments numbers. */
@@ -82,6 +91,12 @@ export class Node implements BrokerEventHandler, ClientNode {
   readonly limits: GatewayLimits
   /** Map subscriptions: map namespaces, writes, local map subscribers. */
   readonly maps: MapNode
+  /** The cluster's nodes for the server API's `info`. */
+  readonly nodes: NodeRegistry
+  /** Questions to every node (the server API's `channels`). */
+  readonly surveys: Surveys
+  /** Shared poll subscriptions: one poller per channel with keys tracked on this node. */
+  readonly sharedPoll: SharedPollNode
   /** Imported once: importing the HMAC key for every verification was the largest cost of a JWT connect. */
   readonly hmacKey?: Promise<CryptoKey>
   /** Set by whoever measures the node (src/http/observability.ts); absent: no timing. */
@@ -104,7 +119,16 @@ export class Node implements BrokerEventHandler, ClientNode {
     this.log = opts.log
     this.version = opts.version ?? '0.1.0'
     this.limits = new GatewayLimits(opts.config, opts.limitStore)
-    this.maps = new MapNode({ broker: opts.mapBroker ?? new MemoryMapBroker({ expireIntervalMs: opts.config.mapExpireIntervalMs }), config: opts.config, log: opts.log })
+    this.maps = new MapNode({ broker: opts.mapBroker ?? new MemoryMapBroker({ expireIntervalMs: opts.config.mapExpireIntervalMs }), config: opts.config, log: opts.log, presence: opts.presence, joinLeave: opts.broker })
+    this.sharedPoll = new SharedPollNode(opts.config, opts.proxy, opts.log)
+    this.nodes = new NodeRegistry({
+      self: () => this.info(), publish: (info) => this.broker.publishControl({ type: 'node', info }),
+      intervalMs: opts.config.nodeInfoIntervalMs, log: opts.log,
+    })
+    this.surveys = new Surveys({
+      nodeId: opts.config.nodeId, otherNodes: () => this.nodes.list().slice(1).map((n) => n.uid),
+      publish: (msg) => this.broker.publishControl(msg), answer: () => this.channels(), timeoutMs: opts.config.surveyTimeoutMs, log: opts.log,
+    })
     // The HS256 secret or the public key of connection and subscription JWTs (jwt.ts).
     this.hmacKey = tokenKeyOf(opts.config)
   }
@@ -112,6 +136,7 @@ export class Node implements BrokerEventHandler, ClientNode {
   async run(): Promise<void> {
     await this.broker.run(this)
     await this.maps.run()
+    this.nodes.start()
     if (this.config.pingIntervalMs > 0) {
       this.pingTimer = setInterval(() => this.pingAll(), this.config.pingIntervalMs)
       this.pingTimer.unref()
@@ -151,6 +176,8 @@ export class Node implements BrokerEventHandler, ClientNode {
       historyMetaTtlMs: ns.historyMetaTtlMs ?? this.config.historyMetaTtlMs,
       idempotencyKey: opts.idempotencyKey,
       useDelta: opts.delta === true || ns.deltaPublish,
+      version: opts.version,
+      versionEpoch: opts.versionEpoch,
     })
     this.stats.publications++
     return position ?? {}
@@ -188,11 +215,13 @@ export class Node implements BrokerEventHandler, ClientNode {
   handleJoin(channel: string, info: ClientInfo): void {
     const push: Push = { channel, join: { info } }
     this.broadcastPush(channel, encodePush(push), push)
+    this.maps.handleJoinLeave(channel, push)
   }
 
   handleLeave(channel: string, info: ClientInfo): void {
     const push: Push = { channel, leave: { info } }
     this.broadcastPush(channel, encodePush(push), push)
+    this.maps.handleJoinLeave(channel, push)
   }
 
   private broadcastPush(channel: string, frame: string, push: Push): void {
@@ -210,14 +239,18 @@ export class Node implements BrokerEventHandler, ClientNode {
       if (msg.node === this.config.nodeId) this.hub.sessions.get(msg.session)?.handleFrame(msg.binary ? Buffer.from(msg.data, 'base64') : msg.data)
       return
     }
-    const targets = this.hub.userClients(msg.user, msg.client)
+    if (msg.type === 'node') return this.nodes.handle(msg.info)
+    if (msg.type === 'survey' || msg.type === 'survey_reply') return this.surveys.handle(msg)
+    // Centrifugo's `session`: only the connection with that session id (emulated and unidirectional ones have one).
+    const session = msg.type === 'message' ? undefined : msg.session
+    const targets = this.hub.userClients(msg.user, msg.client).filter((c) => !session || c.session === session)
     for (const client of targets) {
       switch (msg.type) {
         case 'disconnect':
           if (!msg.except?.includes(client.id)) client.disconnect(new Disconnect(msg.code, msg.reason))
           break
         case 'subscribe':
-          client.subscribeByServer(msg.channel, msg.data).catch((err) => this.log.warn({ err }, 'server subscribe failed'))
+          client.subscribeByServer(msg.channel, msg.data, msg.options).catch((err) => this.log.warn({ err }, 'server subscribe failed'))
           break
         case 'unsubscribe':
           client.unsubscribeByServer(msg.channel)
@@ -225,6 +258,7 @@ export class Node implements BrokerEventHandler, ClientNode {
         case 'refresh':
           if (msg.expired) client.disconnect(Disconnects.expired)
           else {
+            if (msg.info !== undefined) client.updateInfo(msg.info)
             try {
               client.applyExpiry(msg.expireAt)
             } catch {
@@ -242,20 +276,20 @@ export class Node implements BrokerEventHandler, ClientNode {
 
   // ---- user-level commands (all nodes) -----------------------------------------------------
 
-  subscribeUser(user: string, channel: string, opts: { client?: string; data?: unknown } = {}): Promise<void> {
-    return this.broker.publishControl({ type: 'subscribe', user, channel, client: opts.client, data: opts.data })
+  subscribeUser(user: string, channel: string, opts: { client?: string; session?: string; data?: unknown; options?: ServerSubscriptionOptions } = {}): Promise<void> {
+    return this.broker.publishControl({ type: 'subscribe', user, channel, client: opts.client, session: opts.session, data: opts.data, options: opts.options })
   }
 
-  unsubscribeUser(user: string, channel: string, opts: { client?: string } = {}): Promise<void> {
-    return this.broker.publishControl({ type: 'unsubscribe', user, channel, client: opts.client })
+  unsubscribeUser(user: string, channel: string, opts: { client?: string; session?: string } = {}): Promise<void> {
+    return this.broker.publishControl({ type: 'unsubscribe', user, channel, client: opts.client, session: opts.session })
   }
 
   /** Closes the user's connections on every node; each writes its queued pushes before the close frame. */
-  disconnectUser(user: string, code: number, reason: string, opts: { client?: string; except?: string[] } = {}): Promise<void> {
-    return this.broker.publishControl({ type: 'disconnect', user, code, reason, client: opts.client, except: opts.except })
+  disconnectUser(user: string, code: number, reason: string, opts: { client?: string; session?: string; except?: string[] } = {}): Promise<void> {
+    return this.broker.publishControl({ type: 'disconnect', user, code, reason, client: opts.client, session: opts.session, except: opts.except })
   }
 
-  refreshUser(user: string, opts: { client?: string; expireAt?: number; expired?: boolean }): Promise<void> {
+  refreshUser(user: string, opts: { client?: string; session?: string; expireAt?: number; expired?: boolean; info?: unknown }): Promise<void> {
     return this.broker.publishControl({ type: 'refresh', user, ...opts })
   }
 
@@ -309,6 +343,19 @@ export class Node implements BrokerEventHandler, ClientNode {
     return this.broker.removeHistory(channel)
   }
 
+  /** Channels with at least one subscriber on any node, with their subscriber counts summed over the nodes (Centrifugo's survey). */
+  async clusterChannels(): Promise<Record<string, { num_clients: number }>> {
+    const out: Record<string, { num_clients: number }> = {}
+    for (const answer of (await this.surveys.ask('channels')).values()) {
+      if (typeof answer !== 'object' || answer === null) continue
+      for (const [channel, v] of Object.entries(answer as Record<string, { num_clients?: number }>)) {
+        const n = typeof v?.num_clients === 'number' ? v.num_clients : 0
+        out[channel] = { num_clients: (out[channel]?.num_clients ?? 0) + n }
+      }
+    }
+    return out
+  }
+
   /** Channels with at least one subscriber on this node, with their local subscriber counts. */
   channels(): Record<string, { num_clients: number }> {
     const out: Record<string, { num_clients: number }> = {}
@@ -316,8 +363,9 @@ export class Node implements BrokerEventHandler, ClientNode {
     return Object.assign(out, this.maps.channelCounts())
   }
 
-  info() {
+  info(): NodeInfo {
     return {
+      uid: this.config.nodeId,
       name: this.config.nodeId,
       version: this.version,
       num_clients: this.hub.clients.size,
@@ -411,9 +459,11 @@ export class Node implements BrokerEventHandler, ClientNode {
     clearInterval(this.pingTimer)
     clearTimeout(this.pongTimer)
     clearInterval(this.presenceTimer)
+    this.nodes.stop()
     for (const client of [...this.hub.clients.values()]) client.disconnect(Disconnects.shutdown)
     await this.broker.close()
     await this.maps.close()
+    this.sharedPoll.close()
     await this.presenceManager.close()
     await this.limits.close()
   }

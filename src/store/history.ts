@@ -4,7 +4,7 @@
  * serves `@@`; ranking (`ts_rank`) and snippets (`ts_headline`) are computed for the matches and the page only.
  */
 import type { Db } from './db.js'
-import type { SessionRow } from './chat.js'
+import type { MessageRow, SessionRow } from './chat.js'
 
 /** The text search configuration of the index; a query with another one would not use it. */
 export const SEARCH_CONFIG = 'simple'
@@ -71,20 +71,8 @@ export interface SearchScope {
   notes: boolean
 }
 
-export interface SearchHitRow {
-  id: string
-  seq: number
-  session_id: string
-  chat_id: string
-  author_type: string
-  author_id: string | null
-  author_name: string | null
-  text: string
-  attachments: unknown[]
-  created_at: Date
-  edited_at: Date | null
-  read_at: Date | null
-  internal: boolean
+/** A matching message with its rank, snippet, client and session. */
+export interface SearchHitRow extends MessageRow {
   /** ts_rank as a float4; with `seq`, the position a cursor resumes after. */
   rank: number
   /** ts_headline of the text, matches between HIT_START and HIT_STOP. */

@@ -7,11 +7,11 @@
  * `visibilityState` stays 'visible'), so an init script overrides `document.visibilityState`/`hidden` and fires
  * `visibilitychange`; it also wraps `Notification` and `OscillatorNode.start` to record calls, delegating to the real ones.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import type { BrowserContext, Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
 import { newClient, newOperator, ok } from '../http/e2e.js'
-import { haveChromium, launchChromium, watchErrors } from './chromium.js'
+import { haveChromium } from './chromium.js'
+import { livedeskInChromium, openConsole, openWidget, sendText } from './console-pages.js'
 
 /** Runs in the page before its scripts: records notifications, permission requests and tones; lets the test hide the page. */
 function recorders(): void {
@@ -53,35 +53,25 @@ const notified = (page: Page, body: string) =>
 
 if (haveChromium('console alerts and ratings')) {
   describe('console alerts and ratings', () => {
-    let l: TestLivedesk
-    let browser: Browser
-    beforeAll(async () => {
-      ;[l, browser] = await Promise.all([startTestLivedesk({}), launchChromium()])
-    })
-    afterAll(async () => {
-      await browser?.close()
-      await l?.close()
-    })
+    const suite = livedeskInChromium()
 
     /** Takes an operator out of routing, so the next test's chats go to its own operator. */
     async function retire(operatorId: string, context: BrowserContext): Promise<void> {
-      await ok(l, 'PUT', `/operators/${operatorId}/status`, { status: 'offline' })
+      await ok(suite.l, 'PUT', `/operators/${operatorId}/status`, { status: 'offline' })
       await context.close()
     }
 
     async function consolePage(token: string, grant: boolean): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
-      const context = await browser.newContext()
-      if (grant) await context.grantPermissions(['notifications'], { origin: l.url })
+      const context = await suite.browser.newContext()
+      if (grant) await context.grantPermissions(['notifications'], { origin: suite.l.url })
       await context.addInitScript(recorders)
-      const page = await context.newPage()
-      const { errors } = watchErrors(page, 'console')
-      await page.goto(`${l.url}/?token=${encodeURIComponent(token)}`)
-      await page.locator('#conn[data-state="connected"]').waitFor()
+      const { page, watch: { errors } } = await openConsole(context, suite.l.url, token)
       await page.waitForFunction(() => document.body.dataset.refetchedAt !== undefined)
       return { context, page, errors }
     }
 
     it('notifies, sounds and counts in the title while hidden; clears once visible and read; mute silences', async () => {
+      const { l } = suite
       const op = await newOperator(l, 'Alma', 3)
       const { context, page, errors } = await consolePage(op.token, true)
       expect(await page.evaluate(() => Notification.permission)).toBe('granted')
@@ -135,7 +125,7 @@ if (haveChromium('console alerts and ratings')) {
     })
 
     it('asks for notification permission only from the button', async () => {
-      const op = await newOperator(l, 'Bert', 3)
+      const op = await newOperator(suite.l, 'Bert', 3)
       const { context, page, errors } = await consolePage(op.token, false)
       const banner = page.locator('[data-testid="notifications-banner"]')
       await banner.waitFor()
@@ -147,24 +137,18 @@ if (haveChromium('console alerts and ratings')) {
     })
 
     it('shows the rating a client gives in the widget to the operator who closed the chat and to a supervisor', async () => {
+      const { l, browser } = suite
       const op = await newOperator(l, 'Cleo', 3)
       const { page, errors } = await consolePage(op.token, true)
       // A supervisor who takes no chats watches.
       const sue = await ok(l, 'POST', '/operators', { name: 'Sue', maxChats: 0, role: 'supervisor' })
       const supervisor = await consolePage((await ok(l, 'POST', `/operators/${sue.id}/tokens`, {})).token, true)
-      const widget = await (await browser.newContext()).newPage()
-      const widgetWatch = watchErrors(widget, 'widget')
-      await widget.goto(`${l.url}/widget`)
-      await widget.locator('#name').fill('Rosa')
-      await widget.locator('#name').press('Enter')
-      await widget.locator('#conn[data-state="connected"]').waitFor()
-      await widget.locator('#text').fill('Can I change my order?')
-      await widget.locator('#text').press('Enter')
+      const { page: widget, watch: widgetWatch } = await openWidget(browser, l.url, 'Rosa')
+      await sendText(widget, 'Can I change my order?')
 
       await page.locator('#mine [data-session]', { hasText: 'Rosa' }).click()
       await page.locator('#messages .msg.client', { hasText: 'Can I change my order?' }).waitFor()
-      await page.locator('#text').fill('Done, changed it for you')
-      await page.locator('#text').press('Enter')
+      await sendText(page, 'Done, changed it for you')
       await widget.locator('#messages .msg.operator', { hasText: 'Done, changed it for you' }).waitFor()
       await page.locator('#close-chat').click()
 

@@ -3,11 +3,11 @@
  * image), one attached in the console previews in the widget, and a PDF shows as a download link with its name and
  * size; the files come through the pages' CSP (blob: previews) with no error.
  */
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
 import { newOperator } from '../http/e2e.js'
-import { haveChromium, launchChromium, watchErrors } from './chromium.js'
+import { haveChromium } from './chromium.js'
+import { livedeskInChromium, openConsole, openWidget, sendText } from './console-pages.js'
 
 /** A real 4×4 PNG. */
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGM4IWcDRwzEcQDgQxIh0JD36gAAAABJRU5ErkJggg==', 'base64')
@@ -23,43 +23,25 @@ async function previewWidth(page: Page, author: string, text: string): Promise<n
 
 if (haveChromium('attachments in the console and the widget')) {
   describe('attachments in the console and the widget', () => {
-    let l: TestLivedesk
-    let browser: Browser
-    beforeAll(async () => {
-      ;[l, browser] = await Promise.all([startTestLivedesk({}), launchChromium()])
-    })
-    afterAll(async () => {
-      await browser?.close()
-      await l?.close()
-    })
+    const suite = livedeskInChromium()
 
     it('previews a PNG from the widget in the console and one from the console in the widget', async () => {
+      const { l, browser } = suite
       const { token } = await newOperator(l, 'Ivy', 2)
-      const opContext = await browser.newContext()
-      const op = await opContext.newPage()
-      const opWatch = watchErrors(op, 'console')
-      await op.goto(`${l.url}/?token=${encodeURIComponent(token)}`)
-      await op.locator('#conn[data-state="connected"]').waitFor()
-
-      const widget = await (await browser.newContext()).newPage()
-      const widgetWatch = watchErrors(widget, 'widget')
-      await widget.goto(`${l.url}/widget`)
-      await widget.locator('#name').fill('Rosa')
-      await widget.locator('#name').press('Enter')
-      await widget.locator('#conn[data-state="connected"]').waitFor()
+      const { page: op, watch: opWatch } = await openConsole(browser, l.url, token)
+      const { page: widget, watch: widgetWatch } = await openWidget(browser, l.url, 'Rosa')
 
       // the widget attaches a screenshot: it uploads at once, then goes with the message
       await widget.locator('#file').setInputFiles({ name: 'screenshot.png', mimeType: 'image/png', buffer: PNG })
       await widget.locator('[data-testid="pending-file"][data-state="done"]').waitFor()
-      await widget.locator('#text').fill('the error I get')
-      await widget.locator('#text').press('Enter')
+      await sendText(widget, 'the error I get')
       await widget.locator('#pending').waitFor({ state: 'hidden' })
       expect(await previewWidth(widget, 'client', 'the error I get')).toBe(4)
 
       await op.locator('#mine [data-session]', { hasText: 'Rosa' }).click()
       expect(await previewWidth(op, 'client', 'the error I get')).toBe(4)
       // a click opens the full image
-      const [opened] = await Promise.all([opContext.waitForEvent('page'), op.locator('#messages .msg.client img[data-testid="attachment-image"]').click()])
+      const [opened] = await Promise.all([op.context().waitForEvent('page'), op.locator('#messages .msg.client img[data-testid="attachment-image"]').click()])
       expect(opened.url()).toMatch(/^blob:/)
       await opened.close()
 
@@ -74,8 +56,7 @@ if (haveChromium('attachments in the console and the widget')) {
 
       await op.locator('#file').setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: PDF })
       await op.locator('[data-testid="pending-file"][data-state="done"]').waitFor()
-      await op.locator('#text').fill('your invoice')
-      await op.locator('#text').press('Enter')
+      await sendText(op, 'your invoice')
       const link = widget.locator('#messages .msg.operator', { hasText: 'your invoice' }).locator('[data-testid="attachment-file"]')
       await link.waitFor()
       expect(await link.textContent()).toBe(`invoice.pdf · ${PDF.length} B`)

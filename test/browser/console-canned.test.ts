@@ -2,41 +2,24 @@
  * Issue 16 item 3 in a browser: the operator types "/ref" in the composer, picks the suggested canned reply, the
  * text lands in the composer (editable), is sent, and the client's widget receives it; the manager adds a reply.
  */
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import { describe, expect, it } from 'vitest'
 import { newOperator, ok } from '../http/e2e.js'
-import { haveChromium, launchChromium, watchErrors } from './chromium.js'
+import { haveChromium } from './chromium.js'
+import { livedeskInChromium, openConsole, openWidget, sendText } from './console-pages.js'
 
 if (haveChromium('canned replies in the console')) {
   describe('canned replies in the console', () => {
-    let l: TestLivedesk
-    let browser: Browser
-    beforeAll(async () => {
-      ;[l, browser] = await Promise.all([startTestLivedesk({} as never), launchChromium()])
-    })
-    afterAll(async () => {
-      await browser?.close()
-      await l?.close().catch(() => {})
-    })
+    const suite = livedeskInChromium()
 
     it('inserts a reply picked after "/ref" with Tab or Enter, and the widget receives it', async () => {
+      const { l, browser } = suite
       const { token } = await newOperator(l, 'Olga', 2)
       await ok(l, 'POST', '/canned-replies', { shortcut: 'refund', title: 'Refund', text: 'Your refund is on its way.' }, token)
       await ok(l, 'POST', '/canned-replies', { shortcut: 'hello', title: 'Hello', text: 'Hello! How can I help?' })
 
-      const op = await (await browser.newContext()).newPage()
-      const opWatch = watchErrors(op, 'console')
-      await op.goto(`${l.url}/?token=${encodeURIComponent(token)}`)
-      await op.locator('#conn[data-state="connected"]').waitFor()
-      const widget = await (await browser.newContext()).newPage()
-      const widgetWatch = watchErrors(widget, 'widget')
-      await widget.goto(`${l.url}/widget`)
-      await widget.locator('#name').fill('Anna')
-      await widget.locator('#name').press('Enter')
-      await widget.locator('#conn[data-state="connected"]').waitFor()
-      await widget.locator('#text').fill('I want my money back')
-      await widget.locator('#text').press('Enter')
+      const { page: op, watch: opWatch } = await openConsole(browser, l.url, token)
+      const { page: widget, watch: widgetWatch } = await openWidget(browser, l.url, 'Anna')
+      await sendText(widget, 'I want my money back')
 
       const mine = op.locator('#mine [data-session]', { hasText: 'Anna' })
       await mine.waitFor()

@@ -5,10 +5,11 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
-import { haveChromium, launchChromium, watchErrors } from './chromium.js'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { startTestLivedesk } from '../helpers/livedesk.js'
+import { haveChromium } from './chromium.js'
+import { livedeskInChromium, openConsole, openWidget, sendText } from './console-pages.js'
 
 // The README's screenshots are refreshed with UPDATE_SCREENSHOTS=1; other runs keep theirs out of git.
 const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', ...(process.env.UPDATE_SCREENSHOTS === '1' ? ['docs', 'screenshots'] : ['test-results', 'screenshots']))
@@ -34,27 +35,18 @@ const texts = (page: Page) => page.locator('#messages .msg .text').allTextConten
 
 if (haveChromium('console and widget in a browser')) {
   describe('console and widget in a browser', () => {
-    let l: TestLivedesk
-    let browser: Browser
-
-    beforeAll(async () => {
-      ;[l, browser] = await Promise.all([startTestLivedesk({ domain: DOMAIN } as never), launchChromium()])
-    })
-    afterAll(async () => {
-      await browser?.close()
-    })
+    const suite = livedeskInChromium({ domain: DOMAIN } as never)
 
     it('carries a chat from the widget to the console and back, survives a restart, and throws the operator out', async () => {
+      const { browser } = suite
+      let l = suite.l
       const key = l.apiKey
       const operator = await call(l, 'POST', '/operators', { name: 'Olga', maxChats: 1 }, key)
       const { token } = await call(l, 'POST', `/operators/${operator.id}/tokens`, {}, key)
 
       // The operator's console on a laptop screen.
       const opContext = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-      const op = await opContext.newPage()
-      const opWatch = watchErrors(op, 'console')
-      await op.goto(`${l.url}/?token=${encodeURIComponent(token)}`)
-      await op.locator('#conn[data-state="connected"]').waitFor()
+      const { page: op, watch: opWatch } = await openConsole(opContext, l.url, token)
       expect(await op.locator('#me-name').textContent()).toBe('Olga')
       expect(op.url()).not.toContain('token=')
       // The first connect loads the state over HTTP and says so.
@@ -67,14 +59,8 @@ if (haveChromium('console and widget in a browser')) {
 
       // The visitor on a phone-sized widget.
       const clientContext = await browser.newContext({ viewport: { width: 400, height: 720 } })
-      const widget = await clientContext.newPage()
-      const widgetWatch = watchErrors(widget, 'widget')
-      await widget.goto(`${l.url}/widget`)
-      await widget.locator('#name').fill('Anna')
-      await widget.locator('#name').press('Enter')
-      await widget.locator('#conn[data-state="connected"]').waitFor()
-      await widget.locator('#text').fill('Hello, I need help with my order')
-      await widget.locator('#text').press('Enter')
+      const { page: widget, watch: widgetWatch } = await openWidget(clientContext, l.url, 'Anna')
+      await sendText(widget, 'Hello, I need help with my order')
       await widget.locator('#messages .msg.client', { hasText: 'Hello, I need help' }).waitFor()
 
       // The new session shows up in the queue, live. Olga opens it; Accept is refused while her only
@@ -130,6 +116,7 @@ if (haveChromium('console and widget in a browser')) {
       await l.close()
       await op.locator('#conn[data-state="reconnecting"]').waitFor()
       l = await startTestLivedesk({ port: l.port, dataDir: l.dataDir, domain: DOMAIN } as never)
+      suite.l = l
       await op.locator('#conn[data-state="connected"]').waitFor({ timeout: 15_000 })
       await poll(() => op.evaluate(() => document.body.dataset.refetchedAt)).not.toBe(refetchedBefore)
       expect(await op.locator('#notice').textContent()).toMatch(/reloaded/)
@@ -139,8 +126,7 @@ if (haveChromium('console and widget in a browser')) {
       await poll(() => op.locator('#chat-presence').textContent()).toBe('online')
 
       // Anna writes again: the next-answer timer runs; another visitor waits in the queue (Olga is full).
-      await widget.locator('#text').fill('Thanks! Can I also change the address?')
-      await widget.locator('#text').press('Enter')
+      await sendText(widget, 'Thanks! Can I also change the address?')
       await op.locator('#messages .msg.client', { hasText: 'change the address' }).waitFor()
       // Olga has the chat open, so it is read: the widget shows read ticks on Anna's message.
       await widget.locator('#messages .msg.client', { hasText: 'change the address' }).locator('.ticks.read').waitFor()
@@ -171,15 +157,9 @@ if (haveChromium('console and widget in a browser')) {
       expect(await op.evaluate(() => sessionStorage.getItem('livedesk.operatorToken'))).toBeNull()
 
       // The second login works in two tabs; signing out in one shows operatorLoggedOut in the other.
-      const op2 = await opContext.newPage()
-      const op2Watch = watchErrors(op2, 'second console')
-      await op2.goto(`${l.url}/?token=${encodeURIComponent(second.token)}`)
-      await op2.locator('#conn[data-state="connected"]').waitFor()
+      const { page: op2, watch: op2Watch } = await openConsole(opContext, l.url, second.token, 'second console')
       await op2.locator('#mine [data-session]', { hasText: 'Tom Becker' }).waitFor()
-      const tab = await opContext.newPage()
-      const tabWatch = watchErrors(tab, 'second tab')
-      await tab.goto(`${l.url}/?token=${encodeURIComponent(second.token)}`)
-      await tab.locator('#conn[data-state="connected"]').waitFor()
+      const { page: tab, watch: tabWatch } = await openConsole(opContext, l.url, second.token, 'second tab')
       await tab.locator('#logout').click()
       await op2.locator('#ended[data-kind="operatorLoggedOut"]').waitFor()
       expect(await op2.locator('#ended').textContent()).toMatch(/signed out/)

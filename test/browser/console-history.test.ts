@@ -2,25 +2,17 @@
  * Issue 16 item 4 in a browser: the open chat's "History" panel lists the client's earlier session and opens it
  * read-only; the search box finds a Russian word of that old session, highlights it, and opens the session.
  */
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import { describe, expect, it } from 'vitest'
 import { newClient, newOperator, ok } from '../http/e2e.js'
-import { haveChromium, launchChromium, watchErrors } from './chromium.js'
+import { haveChromium } from './chromium.js'
+import { livedeskInChromium, openConsole } from './console-pages.js'
 
 if (haveChromium('client history and search in the console')) {
   describe('client history and search in the console', () => {
-    let l: TestLivedesk
-    let browser: Browser
-    beforeAll(async () => {
-      ;[l, browser] = await Promise.all([startTestLivedesk({}), launchChromium()])
-    })
-    afterAll(async () => {
-      await browser?.close()
-      await l?.close()
-    })
+    const suite = livedeskInChromium()
 
     it('lists the earlier session, searches it and opens it read-only', async () => {
+      const { l, browser } = suite
       const ann = await newOperator(l, 'Ann', 3)
       const client = await newClient(l, 'Vera')
       // an earlier conversation, taken over HTTP while no console is connected
@@ -30,10 +22,7 @@ if (haveChromium('client history and search in the console')) {
       await ok(l, 'POST', `/sessions/${old}/close`, undefined, ann.token)
       const { sessionId: current } = await ok(l, 'POST', `/clients/${client.id}/messages`, { text: 'Hello again' })
 
-      const page = await (await browser.newContext()).newPage()
-      const watch = watchErrors(page, 'console')
-      await page.goto(`${l.url}/?token=${encodeURIComponent(ann.token)}`)
-      await page.locator('#conn[data-state="connected"]').waitFor()
+      const { page, watch } = await openConsole(browser, l.url, ann.token)
       // the new session reaches Ann (routed on connect) or waits in the queue: either list opens it
       await page.locator(`[data-session="${current}"] button.session`).first().click()
       await page.locator('#messages .msg.client', { hasText: 'Hello again' }).waitFor()

@@ -2,45 +2,26 @@
  * Issue 16 item 2 in a browser: the operator writes an internal note with the "Note" toggle; the console shows it
  * tinted and labelled, the widget page never shows it while it does show the next normal reply.
  */
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import { describe, expect, it } from 'vitest'
 import { newOperator, ok } from '../http/e2e.js'
-import { haveChromium, launchChromium, watchErrors } from './chromium.js'
+import { haveChromium } from './chromium.js'
+import { livedeskInChromium, openConsole, openWidget, sendText } from './console-pages.js'
 
 if (haveChromium('internal notes in the console')) {
   describe('internal notes in the console', () => {
-    let l: TestLivedesk
-    let browser: Browser
-    beforeAll(async () => {
-      ;[l, browser] = await Promise.all([startTestLivedesk({}), launchChromium()])
-    })
-    afterAll(async () => {
-      await browser?.close()
-      await l?.close()
-    })
+    const suite = livedeskInChromium()
 
     it('shows a note tinted in the console and never in the widget', async () => {
+      const { l, browser } = suite
       const { token } = await newOperator(l, 'Nora', 2)
-      const op = await (await browser.newContext()).newPage()
-      const opWatch = watchErrors(op, 'console')
-      await op.goto(`${l.url}/?token=${encodeURIComponent(token)}`)
-      await op.locator('#conn[data-state="connected"]').waitFor()
-
-      const widget = await (await browser.newContext()).newPage()
-      const widgetWatch = watchErrors(widget, 'widget')
-      await widget.goto(`${l.url}/widget`)
-      await widget.locator('#name').fill('Vera')
-      await widget.locator('#name').press('Enter')
-      await widget.locator('#conn[data-state="connected"]').waitFor()
-      await widget.locator('#text').fill('Where is my refund?')
-      await widget.locator('#text').press('Enter')
+      const { page: op, watch: opWatch } = await openConsole(browser, l.url, token)
+      const { page: widget, watch: widgetWatch } = await openWidget(browser, l.url, 'Vera')
+      await sendText(widget, 'Where is my refund?')
 
       await op.locator('#mine [data-session]', { hasText: 'Vera' }).click()
       await op.locator('#messages .msg.client', { hasText: 'Where is my refund?' }).waitFor()
       await op.locator('#note-toggle').check()
-      await op.locator('#text').fill('Billing approved it yesterday')
-      await op.locator('#text').press('Enter')
+      await sendText(op, 'Billing approved it yesterday')
       const note = op.locator('#messages .msg.note', { hasText: 'Billing approved it yesterday' })
       await note.waitFor()
       expect(await note.getAttribute('data-internal')).toBe('true')
@@ -50,8 +31,7 @@ if (haveChromium('internal notes in the console')) {
       expect(tint).not.toBe(plain)
 
       await op.locator('#note-toggle').uncheck()
-      await op.locator('#text').fill('Your refund is on its way')
-      await op.locator('#text').press('Enter')
+      await sendText(op, 'Your refund is on its way')
       await widget.locator('#messages .msg.operator', { hasText: 'Your refund is on its way' }).waitFor()
       expect(await widget.locator('#messages').textContent()).not.toContain('Billing approved')
       // and after a reload (the widget's history over HTTP)

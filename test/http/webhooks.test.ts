@@ -127,6 +127,11 @@ async function clientTalks(h: Harness, name: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) expect((await h.api('POST', `/clients/${client.id}/messages`, { text: `${name} ${i}` })).status).toBe(201)
 }
 
+/** Deletes every endpoint, so a test that failed half-way leaves none owing the next test's events. */
+async function deleteAllWebhooks(h: Harness): Promise<void> {
+  for (const w of (await h.api('GET', '/webhooks')).body.items) await h.api('DELETE', `/webhooks/${w.id}`)
+}
+
 for (const kind of ['PGlite', 'PostgreSQL'] as const) {
   const run = kind === 'PostgreSQL' && !pgUp ? describe.skip : describe
   run(`webhooks (${kind})`, () => {
@@ -143,10 +148,7 @@ for (const kind of ['PGlite', 'PostgreSQL'] as const) {
       await receiver.close()
       await pg?.drop()
     }, 30_000)
-    // A test that failed half-way leaves no endpoint owing the next test's events.
-    afterEach(async () => {
-      for (const w of (await h.api('GET', '/webhooks')).body.items) await h.api('DELETE', `/webhooks/${w.id}`)
-    })
+    afterEach(() => deleteAllWebhooks(h))
 
     it('validates endpoints: http/https URL, known events, secret length; API key only; the secret shows once', async () => {
       const bad = async (body: unknown, field: string) => {
@@ -337,9 +339,7 @@ runTwo('webhooks on two nodes (PostgreSQL)', () => {
     await receiver.close()
     await pg?.drop()
   }, 30_000)
-  afterEach(async () => {
-    for (const w of (await a.api('GET', '/webhooks')).body.items) await a.api('DELETE', `/webhooks/${w.id}`)
-  })
+  afterEach(() => deleteAllWebhooks(a))
 
   it('owes a first endpoint the events of a node that has not heard of it yet', async () => {
     const hook = (await a.api('POST', '/webhooks', { url: receiver.url('/first'), events: ['*'] })).body

@@ -23,5 +23,10 @@ export function centrifugoTestOptions(dataDir: string): LivedeskOptions {
     logLevel: process.env.LOG_LEVEL ?? 'silent',
     // Gateway only, as the CI's Centrifugo: no operator-chat domain, no database.
     hooks: {},
+    // The CI's Centrifugo runs in Docker and reaches the tests' mock backends (shared poll refresh) on the host.
+    proxy: options.proxy && {
+      ...options.proxy,
+      named: Object.fromEntries(Object.entries(options.proxy.named ?? {}).map(([name, p]) => [name, { ...p, endpoint: p.endpoint.replace('//host.docker.internal:', '//127.0.0.1:') }])),
+    },
   }
 }

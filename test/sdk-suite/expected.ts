@@ -25,12 +25,6 @@ export interface ExpectedGroup {
 
 export const EXPECTED: ExpectedGroup[] = [
   {
-    group: 'shared poll',
-    reason: 'shared poll subscriptions (a later issue): a shared poll subscribe answers 108 not available',
-    run: 'skip',
-    tests: [{ file: 'shared_poll.test.ts' }, { file: 'shared_poll.protobuf.test.ts' }],
-  },
-  {
     group: 'SDK internals of 5.7.1',
     reason: 'no server involved: they call private SDK methods (`_handleDisconnect`, `_handleUnsubscribe`) and read private fields that the installed 5.8.0 handles differently than the 5.7.1 these tests come from',
     run: 'fail',

@@ -6,7 +6,8 @@
  */
 import type { Logger } from 'pino'
 import { Disconnects, Errors } from '../../protocol/codes.js'
-import type { ConnectingEvent, ConnectingReply, ConnectionContext, RealtimeHooks } from '../hooks.js'
+import type { ConnectingEvent, ConnectingReply, ConnectionContext, RealtimeHooks, ServerSubscriptionOptions, SubscribeOverride } from '../hooks.js'
+import { overrideFromJson } from '../subscribe-override.js'
 import { DEFAULT_REFRESH_RETRY_MS, proxyByName, type ChannelProxyKind, type ProxyConfig, type ProxyEndpoint } from './config.js'
 import { callProxy, dataField, valueOf, type ConnectionHeaders } from './http.js'
 
@@ -34,11 +35,13 @@ export interface ProxyHooksOptions {
 /** The parts of a Centrifugo result livedesk reads; `info`, `data`, `meta` are JSON values. */
 interface ConnectResult {
   user?: string; expire_at?: number; info?: unknown; b64info?: string; data?: unknown; b64data?: string
-  channels?: string[]; subs?: Record<string, { data?: unknown; b64data?: string }>; meta?: unknown
+  channels?: string[]; subs?: Record<string, SubscribeOptionsJson>; meta?: unknown
 }
+/** Centrifugo's `SubscribeOptions` of a connect result's `subs`. */
+interface SubscribeOptionsJson { expire_at?: number; info?: unknown; b64info?: string; data?: unknown; b64data?: string; override?: unknown }
 interface RefreshResult { expired?: boolean; expire_at?: number; info?: unknown; b64info?: string; meta?: unknown }
-interface SubscribeResult { expire_at?: number; info?: unknown; b64info?: string; data?: unknown; b64data?: string }
-interface PublishResult { data?: unknown; b64data?: string; skip_history?: boolean; tags?: Record<string, string> }
+interface SubscribeResult { expire_at?: number; info?: unknown; b64info?: string; data?: unknown; b64data?: string; override?: unknown }
+interface PublishResult { data?: unknown; b64data?: string; skip_history?: boolean; tags?: Record<string, string>; idempotency_key?: string; delta?: boolean; version?: number; version_epoch?: string }
 interface SubRefreshResult { expired?: boolean; expire_at?: number }
 interface RpcResult { data?: unknown; b64data?: string }
 
@@ -80,14 +83,17 @@ export function withProxies(inner: RealtimeHooks, config: ProxyConfig, opts: Pro
     const subs = r.subs ?? {}
     const channels = [...new Set([...(r.channels ?? []), ...Object.keys(subs)])]
     const subsData: Record<string, unknown> = {}
+    const subsOptions: Record<string, ServerSubscriptionOptions> = {}
     for (const [ch, o] of Object.entries(subs)) {
       const d = valueOf(o?.data, o?.b64data)
       if (d !== undefined) subsData[ch] = d
+      const so: ServerSubscriptionOptions = { expireAt: o?.expire_at || undefined, channelInfo: valueOf(o?.info, o?.b64info), override: backendOverride(o?.override) }
+      if (so.expireAt !== undefined || so.channelInfo !== undefined || so.override !== undefined) subsOptions[ch] = so
     }
     // Only the headers some proxy may pass on are kept for the connection's life.
     return {
       user: r.user ?? '', expireAt: r.expire_at || undefined, info: valueOf(r.info, r.b64info), data: valueOf(r.data, r.b64data),
-      channels, subsData, refreshByServer: !!config.refresh,
+      channels, subsData, subsOptions, refreshByServer: !!config.refresh,
       meta: new ProxiedConnection(e.transport, e.protocol ?? 'json', keptHeaders(config, headers), r.meta ?? undefined),
     }
   }
@@ -126,14 +132,20 @@ export function withProxies(inner: RealtimeHooks, config: ProxyConfig, opts: Pro
       const p = channelProxy('subscribe', e.channel)
       if (!p) return inner.subscribing?.(ctx, e)
       const r = await callProxy<SubscribeResult>(p, { ...base(p, ctx), channel: e.channel, ...dataField(p, e.data) }, proxied(ctx)?.headers)
-      const reply = { expireAt: r?.expire_at || undefined, data: valueOf(r?.data, r?.b64data), refreshByServer: !!channelProxy('subRefresh', e.channel) }
-      return reply
+      return {
+        expireAt: r?.expire_at || undefined, data: valueOf(r?.data, r?.b64data), refreshByServer: !!channelProxy('subRefresh', e.channel),
+        channelInfo: valueOf(r?.info, r?.b64info), override: backendOverride(r?.override),
+      }
     },
     publishing: async (ctx, e) => {
       const p = channelProxy('publish', e.channel)
       if (!p) return inner.publishing?.(ctx, e)
       const r = await callProxy<PublishResult>(p, { ...base(p, ctx), channel: e.channel, ...dataField(p, e.data) }, proxied(ctx)?.headers)
-      return { data: valueOf(r?.data, r?.b64data), skipHistory: r?.skip_history === true, tags: r?.tags && Object.keys(r.tags).length ? r.tags : undefined }
+      return {
+        data: valueOf(r?.data, r?.b64data), skipHistory: r?.skip_history === true, tags: r?.tags && Object.keys(r.tags).length ? r.tags : undefined,
+        idempotencyKey: r?.idempotency_key || undefined, delta: r?.delta === true,
+        version: typeof r?.version === 'number' && r.version > 0 ? r.version : undefined, versionEpoch: r?.version_epoch || undefined,
+      }
     },
     subRefresh: async (ctx, channel) => {
       const p = channelProxy('subRefresh', channel)
@@ -169,6 +181,15 @@ export function withProxies(inner: RealtimeHooks, config: ProxyConfig, opts: Pro
   }
   if (!inner.subscribing && !config.channelNamespaces) delete hooks.subscribing
   return hooks
+}
+
+/** A backend's `override`; one that is malformed is the backend's fault: error 100, as a result Centrifugo cannot decode. */
+function backendOverride(v: unknown): SubscribeOverride | undefined {
+  try {
+    return overrideFromJson(v)
+  } catch (err) {
+    throw new Error(`proxy result: ${(err as Error).message}`)
+  }
 }
 
 /** A connection's headers trimmed to the names some proxy passes on. */

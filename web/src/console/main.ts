@@ -9,7 +9,7 @@ import { byId, formatCountdown, formatTime, h, safely, throttle } from '../share
 import type { ChatSession, Envelope, Message, Operator } from '../shared/types.js'
 import { consoleRouting } from './routing.js'
 import { consoleCanned } from './canned.js'
-import { AttachmentPicker, attachmentList } from '../shared/attachments.js'
+import { attachmentList, composerPicker } from '../shared/attachments.js'
 import { consoleAlerts } from './alerts.js'
 import { chatRating } from './rating.js'
 import { consoleHistory } from './history.js'
@@ -62,21 +62,16 @@ const el = {
   send: byId<HTMLButtonElement>('send'),
   noteToggle: byId<HTMLInputElement>('note-toggle'),
   attach: byId<HTMLButtonElement>('attach'),
-  file: byId<HTMLInputElement>('file'),
-  pending: byId('pending'),
 }
 
 /** Files upload into the open session at once; the next message (or note) carries them (issue 16). */
-const picker = new AttachmentPicker({
-  button: el.attach,
-  input: el.file,
-  strip: el.pending,
-  target: () => {
+const picker = composerPicker(
+  () => {
     const s = state.openSession()
     return s && s.status !== 'closed' ? { path: `/sessions/${encodeURIComponent(s.id)}/attachments`, scope: s.id } : null
   },
-  token: () => token,
-})
+  () => token,
+)
 
 // Issue 15: status switch, group queues, supervisor view, transfer dialog (routing.ts).
 const routing = consoleRouting({ api, state: () => state, notice, sessionItem: (s) => sessionItem(s), openChat: (id) => openChat(id), renderAll: () => renderAll() })

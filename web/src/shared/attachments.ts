@@ -4,7 +4,7 @@
  * Files are fetched with the page's bearer token and shown from blob: URLs (an `<img src>` cannot send the token).
  */
 import { ApiError } from './api.js'
-import { h } from './dom.js'
+import { byId, h } from './dom.js'
 import type { Attachment } from '../../../src/domain/events.js'
 
 /** An upload's answer: the attachment plus the id a message names it by. */
@@ -191,4 +191,12 @@ export class AttachmentPicker {
     )
     this.o.changed?.()
   }
+}
+
+/** The composer's picker on the markup both pages share: the #attach button, the #file input and the #pending strip. */
+export function composerPicker(
+  target: ConstructorParameters<typeof AttachmentPicker>[0]['target'],
+  token: () => string | null,
+): AttachmentPicker {
+  return new AttachmentPicker({ button: byId<HTMLButtonElement>('attach'), input: byId<HTMLInputElement>('file'), strip: byId('pending'), target, token })
 }

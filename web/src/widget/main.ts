@@ -6,7 +6,7 @@
 import { Centrifuge } from 'centrifuge'
 import { ApiError, apiClient, socketUrl } from '../shared/api.js'
 import { byId, formatTime, h, safely } from '../shared/dom.js'
-import { AttachmentPicker, attachmentList } from '../shared/attachments.js'
+import { attachmentList, composerPicker } from '../shared/attachments.js'
 import type { Envelope, Message, SessionRating, Typing } from '../shared/types.js'
 import { widgetRating } from './rating.js'
 
@@ -36,19 +36,10 @@ const el = {
   text: byId<HTMLTextAreaElement>('text'),
   send: byId<HTMLButtonElement>('send'),
   close: byId<HTMLButtonElement>('close'),
-  attach: byId<HTMLButtonElement>('attach'),
-  file: byId<HTMLInputElement>('file'),
-  pending: byId('pending'),
 }
 
 /** Files go into the client's own chat; a message then carries them (issue 16). */
-const picker = new AttachmentPicker({
-  button: el.attach,
-  input: el.file,
-  strip: el.pending,
-  target: () => (token ? { path: '/widget/attachments', scope: 'chat' } : null),
-  token: () => token,
-})
+const picker = composerPicker(() => (token ? { path: '/widget/attachments', scope: 'chat' } : null), () => token)
 
 const rating = widgetRating({ api, after: el.closed })
 
