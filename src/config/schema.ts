@@ -55,7 +55,7 @@ export const NamespaceSchema = closed(optional({
   subscriptionType: Type.Union(['stream', 'map', 'map_clients', 'map_users', 'shared_poll'].map((t) => Type.Literal(t)), { description: "Centrifugo's subscription_type: map namespaces serve map subscriptions only" }),
   map: MapNamespaceSchema,
   mapClientsPresenceChannelPrefix: Type.String({ minLength: 1, description: 'Each map subscriber is an entry (key: client id) of the map channel <prefix><channel>' }),
-  mapUsersPresenceChannelPrefix: Type.String({ minLength: 1, description: 'Each distinct user subscribed to a map channel is an entry (key: user id) of the map_users channel <prefix><channel>, removed when its last subscription leaves' }),
+  mapUsersPresenceChannelPrefix: Type.String({ minLength: 1, description: 'Each distinct user subscribed to a map channel is an entry (key: user id) of the map_users channel <prefix><channel>, refreshed while subscribed and removed only when its key TTL passes (as Centrifugo)' }),
   allowTagsFilter: Type.Boolean({ description: 'Map subscribers may send a tags filter' }),
   clientPublishDebounceIntervalMs: ms('Told to map subscribers, whose SDK then coalesces its writes (publish_debounce)'),
   // Centrifugo's namespace options of standalone mode (src/realtime/channel-rules.ts StandaloneNamespaceOptions).

@@ -29,7 +29,7 @@ export interface NamespaceOptions extends StandaloneNamespaceOptions {
   map?: MapNamespaceOptions
   /** Centrifugo's `map_clients_presence_channel_prefix`: each map subscriber is an entry (key: client id) of `<prefix><channel>`. */
   mapClientsPresenceChannelPrefix?: string
-  /** Centrifugo's `map_users_presence_channel_prefix`: each distinct subscribed user is an entry (key: user id) of `<prefix><channel>`. */
+  /** Centrifugo's `map_users_presence_channel_prefix`: each distinct subscribed user is an entry (key: user id) of `<prefix><channel>`, kept until its key TTL passes after the user's last subscription. */
   mapUsersPresenceChannelPrefix?: string
   /** Centrifugo's `allow_tags_filter`: map subscribers may send a tags filter. @default false */
   allowTagsFilter?: boolean

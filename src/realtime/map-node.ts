@@ -129,7 +129,7 @@ export class MapNode implements MapBrokerEventHandler {
     this.config = opts.config
     this.log = opts.log
     this.joinLeave = opts.joinLeave
-    this.keeper = new MapPresenceKeeper({ maps: this, presence: opts.presence, joinLeave: opts.joinLeave, presenceTtlMs: opts.config.presenceTtlMs, log: opts.log })
+    this.keeper = new MapPresenceKeeper({ maps: this, presence: opts.presence, joinLeave: opts.joinLeave, log: opts.log })
     // A contradictory map block stops the start, naming the namespace, instead of failing each subscribe.
     for (const [name, ns] of Object.entries(opts.config.namespaces)) {
       try {
@@ -139,6 +139,10 @@ export class MapNode implements MapBrokerEventHandler {
       }
       if (ns.mapClientsPresenceChannelPrefix && !this.channel(`${ns.mapClientsPresenceChannelPrefix}x`)) {
         throw new Error(`realtime.namespaces.${name}.mapClientsPresenceChannelPrefix: "${ns.mapClientsPresenceChannelPrefix}" is not in a map namespace`)
+      }
+      // As Centrifugo's config check: map users entries go only by key TTL, so a persistent map_users namespace is refused.
+      if (ns.subscriptionType === 'map_users' && this.channel(`${name}:`)?.chOpts.mode === 'persistent') {
+        throw new Error(`realtime.namespaces.${name}.map.mode: a map_users namespace needs expiring keys (ephemeral or recoverable), its entries are removed only by key TTL`)
       }
       // As Centrifugo's config check: the prefix must resolve to a `map_users` namespace.
       if (ns.mapUsersPresenceChannelPrefix && this.channel(`${ns.mapUsersPresenceChannelPrefix}x`)?.type !== 'map_users') {

@@ -358,7 +358,7 @@ export class MapSession implements MapSubscriber {
   private async cleanup(channel: string, sub: LiveSub): Promise<void> {
     await this.maps.removeSubscriber(channel, this)
     if (sub.presenceChannel) await this.maps.removeClientPresence(sub.presenceChannel, this.client.id)
-    if (sub.usersPresenceChannel) await this.maps.keeper.removeUser(sub.usersPresenceChannel, this.client.user ?? '', this.client.id)
+    if (sub.usersPresenceChannel) this.maps.keeper.removeUser(sub.usersPresenceChannel, this.client.user ?? '', this.client.id)
     if (sub.joinedAs) await this.maps.keeper.left(channel, sub.joinedAs, sub.mc.ns)
     if (sub.mc.map.removeClientOnUnsubscribe) await this.maps.remove(channel, this.client.id)
   }

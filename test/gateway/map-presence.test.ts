@@ -1,6 +1,6 @@
 /**
  * Presence around map subscriptions (issue 17 item 3, the rest) with the real SDK: map users presence
- * (`map_users_presence_channel_prefix`), the namespace's `presence` and `join_leave` on a map channel, and, over
+ * (`map_users_presence_channel_prefix`; entries go only by key TTL, as in Centrifugo), the namespace's `presence` and `join_leave` on a map channel, and, over
  * Redis, subscribers resyncing after the map broker's subscriber connection came back. One node (memory map broker)
  * and two nodes over Redis (watchers on A, members on A and B).
  */
@@ -39,9 +39,14 @@ function all(emitter: Emitter, event: string): any[] {
 }
 
 const EPH = { mode: 'ephemeral' as const, keyTtlMs: 60_000 }
+/** Map users entries outlive the user's last subscription by this TTL; short so the suite waits for real expiries. */
+const USERS_KEY_TTL_MS = 3_000
+/** Presence entries (map users ones too) are re-written every presenceTtlMs / 3. */
+const PRESENCE_TTL_MS = 3_000
+const USERS_REFRESH_MS = PRESENCE_TTL_MS / 3
 const NAMESPACES: Record<string, Partial<NamespaceOptions>> = {
   room: { subscriptionType: 'map', allowSubscribe: true, mapUsersPresenceChannelPrefix: 'users:', map: EPH },
-  users: { subscriptionType: 'map_users', allowSubscribe: true, map: EPH },
+  users: { subscriptionType: 'map_users', allowSubscribe: true, map: { mode: 'ephemeral', keyTtlMs: USERS_KEY_TTL_MS } },
   live: { subscriptionType: 'map', allowSubscribe: true, presence: true, joinLeave: true, forcePushJoinLeave: true, allowPresence: true, map: EPH },
   eph: { subscriptionType: 'map', allowSubscribe: true, map: { ...EPH, allowPublishForClient: true } },
 }
@@ -50,7 +55,7 @@ const start = (extra: { redisUrl?: string; redisPrefix?: string } = {}) =>
   startTestLivedesk({
     ...extra,
     hooks: { authenticate: async (e) => ({ user: (e.data as { user: string }).user }) },
-    realtime: { namespaces: NAMESPACES, mapExpireIntervalMs: 50, presenceTtlMs: 3_000 },
+    realtime: { namespaces: NAMESPACES, mapExpireIntervalMs: 50, presenceTtlMs: PRESENCE_TTL_MS },
   })
 
 let seq = 0
@@ -76,7 +81,22 @@ function presenceSuite(cluster: () => { a: TestLivedesk; b: TestLivedesk }): voi
     return { sync: await sync }
   }
 
-  it('keeps one entry per distinct user (map_users presence), removed when the last subscription of the user leaves', async () => {
+  /** Whether the node still has local subscribers of the map channel: its unsubscribe/disconnect cleanup has run. */
+  async function untilNoLocalSubscriber(node: TestLivedesk, channel: string): Promise<void> {
+    const deadline = Date.now() + 10_000
+    while (node.node.maps.channelCounts()[channel]) {
+      if (Date.now() > deadline) throw new Error(`${channel} still has local subscribers`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
+  const usersOf = async (node: TestLivedesk, channel: string) => {
+    const r = await serverApi(node, 'map_read_state', { channel })
+    expect(r.body.error).toBeUndefined()
+    return (r.body.result.entries as Array<{ key: string }>).map((e) => e.key).sort()
+  }
+
+  it('keeps one entry per distinct user (map_users presence), refreshed while subscribed and removed only when its key TTL passes after the last subscription left', async () => {
     const ch = unique('room')
     const watcher = await client('watcher', cluster().a)
     const users: any = watcher.sdk.newMapUsersSubscription(`users:${ch}`)
@@ -94,6 +114,7 @@ function presenceSuite(cluster: () => { a: TestLivedesk; b: TestLivedesk }): voi
     await subscribe(sub2)
     const bob = await client('bob', cluster().b)
     const bobJoined = next(users, 'update', (u) => u.key === 'bob' && !u.removed)
+    const bobSubscribing = Date.now()
     await subscribe(bob.sdk.newMapSubscription(ch))
     await bobJoined
 
@@ -102,21 +123,29 @@ function presenceSuite(cluster: () => { a: TestLivedesk; b: TestLivedesk }): voi
     const { sync } = await subscribe(late.sdk.newMapUsersSubscription(`users:${ch}`))
     expect(sync.entries.map((e: any) => e.key).sort()).toEqual(['alice', 'bob'])
 
-    // Alice's first subscription leaving keeps her: the next change seen is Carol's join, not Alice's removal.
+    // Bob leaves: his entry stays for the key TTL (counted from his last write, no earlier than his subscribe) and then
+    // goes. Alice, written before Bob and still subscribed on the other node, outlives him only because she is refreshed.
     sub1.unsubscribe()
-    const carol = await client('carol', cluster().a)
-    const carolJoined = next(users, 'update', (u) => u.key === 'carol')
-    await subscribe(carol.sdk.newMapSubscription(ch))
-    await carolJoined
-    expect(updates.map((u) => [u.key, !!u.removed])).toEqual([['alice', false], ['bob', false], ['carol', false]])
+    const bobRemoved = next(users, 'update', (u) => u.key === 'bob' && u.removed, 20_000)
+    bob.sdk.disconnect()
+    await bobRemoved
+    expect(Date.now() - bobSubscribing).toBeGreaterThanOrEqual(USERS_KEY_TTL_MS - 20)
+    expect(updates.map((u) => [u.key, !!u.removed])).toEqual([['alice', false], ['bob', false], ['bob', true]])
 
-    // Her last one leaving (by disconnecting) removes her.
-    const aliceLeft = next(users, 'update', (u) => u.key === 'alice' && u.removed)
+    // Her last subscription leaving (by disconnecting) keeps her entry: still there once the disconnect is handled...
+    const aliceRemoved = next(users, 'update', (u) => u.key === 'alice' && u.removed, 20_000)
+    const aliceLeaving = Date.now()
     alice2.sdk.disconnect()
-    await aliceLeft
-    const after = await client('after', cluster().a)
-    const { sync: now } = await subscribe(after.sdk.newMapUsersSubscription(`users:${ch}`))
-    expect(now.entries.map((e: any) => e.key).sort()).toEqual(['bob', 'carol'])
+    await untilNoLocalSubscriber(cluster().b, ch)
+    expect(await usersOf(cluster().a, `users:${ch}`)).toEqual(['alice'])
+    // ...until the key TTL passes: then the watcher gets her removal, once.
+    await aliceRemoved
+    expect(Date.now() - aliceLeaving).toBeGreaterThanOrEqual(USERS_KEY_TTL_MS - 2 * USERS_REFRESH_MS)
+    expect(await usersOf(cluster().b, `users:${ch}`)).toEqual([])
+    const marker = next(users, 'update', (u) => u.key === 'marker')
+    expect((await serverApi(cluster().b, 'map_publish', { channel: `users:${ch}`, key: 'marker', data: {} })).body.error).toBeUndefined()
+    await marker
+    expect(updates.map((u) => [u.key, !!u.removed])).toEqual([['alice', false], ['bob', false], ['bob', true], ['alice', true], ['marker', false]])
   })
 
   it('keeps the channel presence and pushes join/leave of map subscribers when the namespace has presence, join_leave and force_push_join_leave', async () => {
@@ -160,6 +189,9 @@ describe('map presence configuration', () => {
     expect(warnings.join('\n')).not.toMatch(/map_users_presence_channel_prefix/)
     await expect(startTestLivedesk({ realtime: { namespaces: { ...NAMESPACES, room: { ...NAMESPACES.room, mapUsersPresenceChannelPrefix: 'live:' } } } }))
       .rejects.toThrow(/realtime\.namespaces\.room\.mapUsersPresenceChannelPrefix: "live:" is not in a map_users namespace/)
+    // Its entries go only by key TTL, so a persistent map_users namespace is refused, as Centrifugo's config check does.
+    await expect(startTestLivedesk({ realtime: { namespaces: { ...NAMESPACES, users: { ...NAMESPACES.users, map: { mode: 'persistent' } } } } }))
+      .rejects.toThrow(/realtime\.namespaces\.users\.map\.mode: a map_users namespace needs expiring keys/)
   })
 })
 
