@@ -391,7 +391,8 @@ function entryToPublication([id, fields]: StreamEntry): BrokerPublication {
   return pub
 }
 
-async function quit(conn: Redis): Promise<void> {
+/** Closes a connection politely when it is up, at once when it is not (or when QUIT fails). */
+export async function quit(conn: Redis): Promise<void> {
   if (conn.status === 'end' || conn.status === 'wait') {
     conn.disconnect()
     return

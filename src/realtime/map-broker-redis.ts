@@ -20,6 +20,7 @@ import {
   type MapRemoveOptions, type MapStateResult, type MapStreamResult, type MapUpdateResult, type SuppressReason,
 } from './map-broker.js'
 import { parseRedisUrl } from './redis-topology.js'
+import { quit } from './broker-redis.js'
 
 export interface RedisMapBrokerOptions {
   url: string
@@ -466,16 +467,4 @@ function entryToPublication([id, fields]: StreamEntry): MapPublication {
   const pub = decodePayload(fields[d + 1] ?? '{"k":""}\n')
   pub.offset = parseInt(id, 10)
   return pub
-}
-
-async function quit(conn: Redis): Promise<void> {
-  if (conn.status === 'end' || conn.status === 'wait') {
-    conn.disconnect()
-    return
-  }
-  try {
-    await conn.quit()
-  } catch {
-    conn.disconnect()
-  }
 }

@@ -12,31 +12,7 @@ import type { NamespaceOptions } from '../../src/realtime/config.js'
 import { serverApi, startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
 import { newSdk } from '../helpers/sdk.js'
 import { randomPrefix, serviceUrl } from '../realtime/services.js'
-
-type Emitter = { on(event: string, fn: (ctx: any) => void): unknown; removeListener(event: string, fn: (ctx: any) => void): unknown }
-
-/** The next `event` matching `match`; rejects after `timeoutMs`. */
-function next(emitter: Emitter, event: string, match: (ctx: any) => boolean = () => true, timeoutMs = 10_000): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      emitter.removeListener(event, handler)
-      reject(new Error(`timed out waiting for ${event}`))
-    }, timeoutMs)
-    const handler = (ctx: any) => {
-      if (!match(ctx)) return
-      clearTimeout(timer)
-      emitter.removeListener(event, handler)
-      resolve(ctx)
-    }
-    emitter.on(event, handler)
-  })
-}
-
-function all(emitter: Emitter, event: string): any[] {
-  const items: any[] = []
-  emitter.on(event, (ctx) => items.push(ctx))
-  return items
-}
+import { all, next } from '../helpers/map-events.js'
 
 const EPH = { mode: 'ephemeral' as const, keyTtlMs: 60_000 }
 /** Map users entries outlive the user's last subscription by this TTL; short so the suite waits for real expiries. */

@@ -12,31 +12,7 @@ import { gatewayTransport, itWebSocketOnly, jsonValuedProtobufSdk } from '../hel
 import { openRaw } from './raw.js'
 import WebSocket from 'ws'
 import { randomPrefix, serviceUrl } from '../realtime/services.js'
-
-type Emitter = { on(event: string, fn: (ctx: any) => void): unknown; removeListener(event: string, fn: (ctx: any) => void): unknown }
-
-/** The next `event` matching `match`; rejects after `timeoutMs`. */
-function next(emitter: Emitter, event: string, match: (ctx: any) => boolean = () => true, timeoutMs = 5_000): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      emitter.removeListener(event, handler)
-      reject(new Error(`timed out waiting for ${event}`))
-    }, timeoutMs)
-    const handler = (ctx: any) => {
-      if (!match(ctx)) return
-      clearTimeout(timer)
-      emitter.removeListener(event, handler)
-      resolve(ctx)
-    }
-    emitter.on(event, handler)
-  })
-}
-
-function all(emitter: Emitter, event: string): any[] {
-  const items: any[] = []
-  emitter.on(event, (ctx) => items.push(ctx))
-  return items
-}
+import { all, next } from '../helpers/map-events.js'
 
 async function waitUntil(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
