@@ -180,7 +180,7 @@ export const CENTRIFUGO_NAMESPACE: NamespaceOptions = {
 const NAMESPACE_NAME = /^[-a-zA-Z0-9_.]{2,}$/
 const SUBSCRIPTION_TYPES = ['stream', 'map', 'map_clients', 'map_users', 'shared_poll'] as const satisfies readonly SubscriptionTypeName[]
 
-/** Namespace-level proxy keys (`subscribe_proxy_enabled`, `publish_proxy_name`, ...): the proxy section's (helper P). */
+/** Namespace-level proxy keys (`subscribe_proxy_enabled`, `publish_proxy_name`, ...): parsed with the proxy sections by src/config/centrifugo-proxy.ts. */
 export const NAMESPACE_PROXY_KEYS = [
   'subscribe_proxy_enabled', 'subscribe_proxy_name', 'publish_proxy_enabled', 'publish_proxy_name', 'sub_refresh_proxy_enabled',
   'sub_refresh_proxy_name', 'subscribe_stream_proxy_enabled', 'subscribe_stream_proxy_name', 'subscribe_stream_proxy_bidirectional',
@@ -208,7 +208,7 @@ function mapOptions(s: Section): MapNamespaceOptions | undefined {
     liveTransitionMaxPublicationLimit: s.int('live_transition_max_publication_limit'),
     subscribeCatchUpTimeoutMs: s.duration('subscribe_catch_up_timeout'),
   }
-  // ---- proxies: helper P parses the map write and remove proxies here (src/config/centrifugo-proxy.ts) ----
+  // Proxies: the map write and remove proxies are parsed by src/config/centrifugo-proxy.ts.
   for (const key of ['publish_proxy_enabled', 'publish_proxy_name', 'remove_proxy_enabled', 'remove_proxy_name']) s.unsupported(key, 'map proxies are not implemented yet')
   s.finish()
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as unknown as MapNamespaceOptions
@@ -288,7 +288,7 @@ function namespaceOptions(s: Section): NamespaceOptions {
   set('mapUsersPresenceChannelPrefix', s.str('map_users_presence_channel_prefix') || undefined)
   set('clientPublishDebounceIntervalMs', s.duration('client_publish_debounce_interval'))
   s.unsupported('publication_data_format', 'publication data format validation is not implemented')
-  // ---- proxies: helper P parses the namespace's proxy keys here (src/config/centrifugo-proxy.ts) ----
+  // Proxies: the namespace's proxy keys are parsed by src/config/centrifugo-proxy.ts.
   s.skip(...NAMESPACE_PROXY_KEYS_READ)
   for (const key of NAMESPACE_PROXY_KEYS.filter((k) => !NAMESPACE_PROXY_KEYS_READ.includes(k))) s.unsupported(key, 'subscription stream proxies are not implemented')
   if (ns.historySize > 0 && ns.historyTtlMs <= 0) throw new CentrifugoConfigError(`${s.path}.history_ttl`, `must be set when history_size is ${ns.historySize}`)
@@ -390,7 +390,7 @@ export function fromCentrifugo(config: Record<string, unknown>): CentrifugoTrans
   client.unsupported('user_id_http_header', 'not implemented')
   client.unsupported('subscribe_to_user_personal_channel', 'not implemented')
   client.unsupported('connect_code_to_unidirectional_disconnect', 'not implemented')
-  // ---- proxies: helper P parses client.proxy here (src/config/centrifugo-proxy.ts) ----
+  // Proxies: client.proxy is parsed by src/config/centrifugo-proxy.ts.
   client.skip('proxy')
   client.finish()
 
@@ -425,7 +425,7 @@ export function fromCentrifugo(config: Record<string, unknown>): CentrifugoTrans
     namespaces[name] = namespaceOptions(s)
   })
   realtime.namespaces = namespaces
-  // ---- proxies: helper P parses channel.proxy here (src/config/centrifugo-proxy.ts) ----
+  // Proxies: channel.proxy is parsed by src/config/centrifugo-proxy.ts.
   channel.skip('proxy')
   channel.finish()
 
@@ -506,8 +506,7 @@ export function fromCentrifugo(config: Record<string, unknown>): CentrifugoTrans
   sharedPoll.unsupported('hmac_previous_secret_key', 'secret rotation for shared poll signatures is not implemented')
   sharedPoll.finish()
 
-  // ---- proxies: helper P parses `proxies`, `rpc`, client.proxy and channel.proxy here, with one call into
-  // src/config/centrifugo-proxy.ts; until then they are named as not implemented. ----
+  // Proxies: `proxies`, `rpc`, client.proxy and channel.proxy, parsed by src/config/centrifugo-proxy.ts.
   const proxies = proxyConfigFromCentrifugo(config)
   if (proxies.proxy) options.proxy = proxies.proxy
   warnings.push(...proxies.warnings)
