@@ -12,7 +12,7 @@ import type { NamespaceOptions } from '../../src/realtime/config.js'
 import { serverApi, startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
 import { newSdk } from '../helpers/sdk.js'
 import { randomPrefix, serviceUrl } from '../realtime/services.js'
-import { all, next } from '../helpers/map-events.js'
+import { all, next, type Emitter } from '../helpers/map-events.js'
 
 const EPH = { mode: 'ephemeral' as const, keyTtlMs: 60_000 }
 /** Map users entries outlive the user's last subscription by this TTL; short so the suite waits for real expiries. */

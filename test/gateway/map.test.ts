@@ -12,7 +12,7 @@ import { gatewayTransport, itWebSocketOnly, jsonValuedProtobufSdk } from '../hel
 import { openRaw } from './raw.js'
 import WebSocket from 'ws'
 import { randomPrefix, serviceUrl } from '../realtime/services.js'
-import { all, next } from '../helpers/map-events.js'
+import { all, next, type Emitter } from '../helpers/map-events.js'
 
 async function waitUntil(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

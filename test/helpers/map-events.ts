@@ -1,5 +1,5 @@
 /** Waiting for events of map subscriptions (their event names are not the SDK's typed client events). */
-type Emitter = { on(event: string, fn: (ctx: any) => void): unknown; removeListener(event: string, fn: (ctx: any) => void): unknown }
+export type Emitter = { on(event: string, fn: (ctx: any) => void): unknown; removeListener(event: string, fn: (ctx: any) => void): unknown }
 
 /** The next `event` matching `match`; rejects after `timeoutMs`. */
 export function next(emitter: Emitter, event: string, match: (ctx: any) => boolean = () => true, timeoutMs = 10_000): Promise<any> {
