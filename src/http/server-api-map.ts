@@ -7,42 +7,7 @@ import { checkNamespaceKnown } from '../realtime/channel-rules.js'
 import { UnrecoverablePositionError, type KeyMode, type MapPublication, type MapUpdateResult } from '../realtime/map-broker.js'
 import type { MapChannel } from '../realtime/map-node.js'
 import type { Node } from '../realtime/node.js'
-
-type Params = Record<string, unknown>
-
-const badRequest = (detail: string) => new ReplyError(107, `bad request: ${detail}`)
-
-function str(p: Params, field: string, required: boolean): string | undefined {
-  const v = p[field]
-  if (v === undefined || v === null || v === '') {
-    if (required) throw badRequest(`${field} is required`)
-    return undefined
-  }
-  if (typeof v !== 'string') throw badRequest(`${field} must be a string`)
-  return v
-}
-
-function tagsOf(p: Params): Record<string, string> | undefined {
-  const t = p.tags
-  if (t === undefined || t === null) return undefined
-  if (typeof t !== 'object' || Array.isArray(t) || !Object.values(t).every((v) => typeof v === 'string')) throw badRequest('tags must be an object of strings')
-  return t as Record<string, string>
-}
-
-/** `data` (any JSON value) or `b64data` holding JSON, as JSON text. */
-function dataJsonOf(p: Params): string {
-  if (p.data !== undefined) return JSON.stringify(p.data)
-  if (typeof p.b64data === 'string') {
-    const text = Buffer.from(p.b64data, 'base64').toString('utf8')
-    try {
-      JSON.parse(text)
-      return text
-    } catch {
-      throw badRequest('b64data must hold JSON for JSON-protocol clients')
-    }
-  }
-  throw badRequest('data is required')
-}
+import { badRequest, dataJsonOf, str, tagsOf, type Params } from './server-api-params.js'
 
 function resultOf(r: MapUpdateResult): Params {
   const out: Params = {}

@@ -9,6 +9,7 @@ import type { Node } from '../realtime/node.js'
 import { ChannelPatternError, compileChannelPattern, matchingEntries } from './channel-pattern.js'
 import { DEFAULT_MAX_JSON_DEPTH, parseJsonBody } from './json-body.js'
 import { secretMatcher } from './secret.js'
+import { badRequest, dataJsonOf, isObject, str, tagsOf, type Params } from './server-api-params.js'
 import { mapApiMethods } from './server-api-map.js'
 import { LegacyCommandStream, legacyMethodName, parseLegacyStream } from './server-api-legacy.js'
 import { overrideFromJson } from '../realtime/subscribe-override.js'
@@ -30,50 +31,13 @@ export interface ServerApiOptions {
   errorMode?: 'default' | 'transport'
 }
 
-type Params = Record<string, unknown>
 type Method = (p: Params) => Promise<unknown>
-
-/** A Centrifugo API error naming the field at fault; 107 is "bad request". */
-const badRequest = (detail: string) => new ReplyError(107, `bad request: ${detail}`)
-
-const isObject = (v: unknown): v is Params => typeof v === 'object' && v !== null && !Array.isArray(v)
-
-function str(p: Params, field: string, required = true): string | undefined {
-  const v = p[field]
-  if (v === undefined || v === null || v === '') {
-    if (required) throw badRequest(`${field} is required`)
-    return undefined
-  }
-  if (typeof v !== 'string') throw badRequest(`${field} must be a string`)
-  return v
-}
-
-function tagsOf(p: Params): Record<string, string> | undefined {
-  if (p.tags === undefined || p.tags === null) return undefined
-  if (!isObject(p.tags) || !Object.values(p.tags).every((v) => typeof v === 'string')) throw badRequest('tags must be an object of strings')
-  return p.tags as Record<string, string>
-}
 
 /** Centrifugo's `delta`: publish with the channel's previous publication, for delta subscribers. */
 function deltaOf(p: Params): boolean {
   if (p.delta === undefined || p.delta === null) return false
   if (typeof p.delta !== 'boolean') throw badRequest('delta must be a boolean')
   return p.delta
-}
-
-/** `data` as JSON text: the raw JSON value, or `b64data` holding JSON. */
-function dataJsonOf(p: Params): string {
-  if (p.data !== undefined) return JSON.stringify(p.data)
-  if (typeof p.b64data === 'string') {
-    const text = Buffer.from(p.b64data, 'base64').toString('utf8')
-    try {
-      JSON.parse(text)
-      return text
-    } catch {
-      throw badRequest('b64data must hold JSON for JSON-protocol clients')
-    }
-  }
-  throw badRequest('data is required')
 }
 
 /** `info` (a JSON value) or `b64info` holding JSON; undefined when neither is set. */

@@ -148,10 +148,9 @@ if KEYS[5] ~= '' then redis.call('set', KEYS[5], top .. ':' .. epoch, 'PX', ARGV
 return {top, epoch, 0, ''}
 `
 
-// KEYS: meta, state, expires. ARGV: 1 cursor, 2 count (0: position only), 3 new epoch, 4 meta TTL ms, 5 now ms,
-// 6 channel (for the expires members). Returns {top, epoch, next cursor, {key, value, ...}} without expired keys.
-const STATE_SCRIPT = `
-local epoch = redis.call('hget', KEYS[1], 'e')
+// The readers' start: the channel's epoch (a new one, with KEYS[2] emptied, when the meta is gone), its meta TTL
+// renewed, and its top offset. KEYS[1] is the meta, ARGV[3] the new epoch, ARGV[4] the meta TTL in ms.
+const READ_POSITION = `local epoch = redis.call('hget', KEYS[1], 'e')
 if not epoch then
   epoch = ARGV[3]
   redis.call('del', KEYS[2])
@@ -159,7 +158,12 @@ if not epoch then
 end
 if ARGV[4] ~= '0' then redis.call('pexpire', KEYS[1], ARGV[4]) end
 local top = redis.call('hget', KEYS[1], 's')
-if ARGV[2] == '0' then return {top, epoch, '0', {}} end
+`
+
+// KEYS: meta, state, expires. ARGV: 1 cursor, 2 count (0: position only), 3 new epoch, 4 meta TTL ms, 5 now ms,
+// 6 channel (for the expires members). Returns {top, epoch, next cursor, {key, value, ...}} without expired keys.
+const STATE_SCRIPT = `
+${READ_POSITION}if ARGV[2] == '0' then return {top, epoch, '0', {}} end
 local page = redis.call('hscan', KEYS[2], ARGV[1], 'COUNT', ARGV[2])
 local out = {}
 local now = tonumber(ARGV[5])
@@ -176,15 +180,7 @@ return {top, epoch, page[1], out}
 // KEYS: meta, stream. ARGV: 1 start id ('' none: position only), 2 count ('0': all), 3 new epoch, 4 meta TTL ms.
 // Returns {top, epoch, entries}.
 const STREAM_SCRIPT = `
-local epoch = redis.call('hget', KEYS[1], 'e')
-if not epoch then
-  epoch = ARGV[3]
-  redis.call('del', KEYS[2])
-  redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
-end
-if ARGV[4] ~= '0' then redis.call('pexpire', KEYS[1], ARGV[4]) end
-local top = redis.call('hget', KEYS[1], 's')
-if ARGV[1] == '' then return {top, epoch, {}} end
+${READ_POSITION}if ARGV[1] == '' then return {top, epoch, {}} end
 local args = {'xrange', KEYS[2], ARGV[1], '+'}
 if ARGV[2] ~= '0' then
   table.insert(args, 'COUNT')

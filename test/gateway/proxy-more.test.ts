@@ -3,8 +3,6 @@
  * proxy's `subs` with their options (not only `data`), the publish proxy's `idempotency_key` and `delta`, and
  * `--print-config` masking proxies' static headers. A real backend on 127.0.0.1, the real SDK, the real server API.
  */
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Centrifuge } from 'centrifuge'
@@ -12,44 +10,14 @@ import { serverApi, startTestLivedesk, type TestLivedesk } from '../helpers/live
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
 import type { ProxyConfig } from '../../src/realtime/proxy/config.js'
 import { printableConfig } from '../../src/config/index.js'
-
-type Handler = (body: any) => unknown
-
-/** The user's backend: answers each path with the JSON its handler returns. */
-class Backend {
-  readonly handlers = new Map<string, Handler>()
-  readonly received: Array<{ path: string; body: any }> = []
-  private server!: Server
-  url = ''
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      let text = ''
-      req.on('data', (c) => (text += c))
-      req.on('end', () => {
-        const body = JSON.parse(text)
-        this.received.push({ path: req.url ?? '', body })
-        const handler = this.handlers.get(req.url ?? '')
-        res.writeHead(handler ? 200 : 404, { 'content-type': 'application/json' })
-        res.end(handler ? JSON.stringify(handler(body)) : '')
-      })
-    })
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r))
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections()
-    return new Promise((r) => this.server.close(() => r()))
-  }
-}
+import { ProxyBackend } from '../helpers/proxy-backend.js'
 
 const run = randomBytes(3).toString('hex')
 /** The default namespace has presence on: these namespaces turn presence and join/leave off explicitly. */
 const OFF = { presence: false, joinLeave: false, forcePushJoinLeave: false }
 
 describe('proxy results livedesk now honours', () => {
-  const backend = new Backend()
+  const backend = new ProxyBackend()
   let livedesk: TestLivedesk
   const sdks: Centrifuge[] = []
 
@@ -63,7 +31,7 @@ describe('proxy results livedesk now honours', () => {
 
   beforeAll(async () => {
     await backend.start()
-    backend.handlers.set('/connect', (body) => ({ result: { user: body.data.user } }))
+    backend.json('/connect', (body) => ({ result: { user: body.data.user } }))
     const proxy: ProxyConfig = {
       connect: { endpoint: `${backend.url}/connect` },
       defaults: { subscribe: { endpoint: `${backend.url}/subscribe` }, publish: { endpoint: `${backend.url}/publish` } },
@@ -83,7 +51,7 @@ describe('proxy results livedesk now honours', () => {
   it('subscribe proxy: override turns on presence and join/leave for that subscription, and info becomes its chan_info', async () => {
     const channel = `sp:${run}:room`
     const chanInfo: Record<string, unknown> = { alice: { seat: 1 }, bob: { seat: 2 } }
-    backend.handlers.set('/subscribe', (body) => ({
+    backend.json('/subscribe', (body) => ({
       result: {
         // bob's info comes as b64info, as a backend that speaks binary would send it.
         ...(body.user === 'bob' ? { b64info: Buffer.from(JSON.stringify(chanInfo.bob)).toString('base64') } : { info: chanInfo[body.user] }),
@@ -118,13 +86,13 @@ describe('proxy results livedesk now honours', () => {
 
     // Without an override the namespace's options hold: carol is not tracked and no join of hers is sent. Bob's
     // second join, sent after carol subscribed, is the barrier: joins of a channel arrive in order.
-    backend.handlers.set('/subscribe', () => ({ result: {} }))
+    backend.json('/subscribe', () => ({ result: {} }))
     const carol = await connectAs('carol')
     const carolSub = carol.sdk.newSubscription(channel)
     const carolSubscribed = nextEvent(carolSub, 'subscribed')
     carolSub.subscribe()
     await carolSubscribed
-    backend.handlers.set('/subscribe', (body) => ({ result: { info: chanInfo[body.user], override: { presence: { value: true }, join_leave: { value: true }, force_push_join_leave: { value: true } } } }))
+    backend.json('/subscribe', (body) => ({ result: { info: chanInfo[body.user], override: { presence: { value: true }, join_leave: { value: true }, force_push_join_leave: { value: true } } } }))
     const bobAgain = nextEvent(bobSub, 'subscribed')
     bobSub.subscribe()
     await bobAgain
@@ -134,7 +102,7 @@ describe('proxy results livedesk now honours', () => {
   })
 
   it('subscribe proxy: a malformed override is the backend\'s fault, error 100 to the client', async () => {
-    backend.handlers.set('/subscribe', () => ({ result: { override: { presence: 'yes' } } }))
+    backend.json('/subscribe', () => ({ result: { override: { presence: 'yes' } } }))
     const { sdk } = await connectAs('dave')
     const sub = sdk.newSubscription(`sp:${run}:bad`)
     const failed = nextEvent(sub, 'error')
@@ -146,7 +114,7 @@ describe('proxy results livedesk now honours', () => {
   it('connect proxy: subs carry their info, override and expiry, not only data', async () => {
     const withPresence = `srv:${run}:p`
     const plain = `srv:${run}:plain`
-    backend.handlers.set('/connect', (body) => ({
+    backend.json('/connect', (body) => ({
       result: {
         user: body.data.user,
         subs: {
@@ -168,12 +136,12 @@ describe('proxy results livedesk now honours', () => {
     const stats = await livedesk.node.presenceManager.presence(withPresence)
     expect(stats[client]).toMatchObject({ user: 'erin', client, chan_info: { role: 'agent' } })
     expect(await livedesk.node.presenceManager.presence(plain)).toEqual({})
-    backend.handlers.set('/connect', (body) => ({ result: { user: body.data.user } }))
+    backend.json('/connect', (body) => ({ result: { user: body.data.user } }))
   })
 
   it('publish proxy: idempotency_key makes a repeat publish nothing, version drops an out-of-order one; delta is accepted', async () => {
     let n = 0
-    backend.handlers.set('/publish', (body) => ({
+    backend.json('/publish', (body) => ({
       result: { idempotency_key: `order-${body.data.order}`, delta: true, version: body.data.version ?? 0, data: { order: body.data.order, seen: ++n } },
     }))
     const { sdk } = await connectAs('frank')

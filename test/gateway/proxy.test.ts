@@ -3,8 +3,6 @@
  * node:http server here) answers connect, refresh, subscribe, publish, sub_refresh and rpc as Centrifugo v6's
  * proxy protocol says; the real `centrifuge` SDK talks to livedesk. Each test asserts the JSON livedesk sent.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,52 +14,7 @@ import { serviceUrl } from '../realtime/services.js'
 import { gatewayTransport } from '../helpers/transports.js'
 import type { ProxyConfig } from '../../src/realtime/proxy/config.js'
 import { proxyConfigFromCentrifugo } from '../../src/config/centrifugo-proxy.js'
-
-interface Received { path: string; headers: IncomingHttpHeaders; body: any }
-type Answer = { status?: number; delayMs?: number; json?: unknown }
-type Handler = (body: any, headers: IncomingHttpHeaders) => Answer | Promise<Answer>
-
-/** The user's backend: records every request and answers by path with the handler the test set. */
-class Backend {
-  readonly received: Received[] = []
-  readonly handlers = new Map<string, Handler>()
-  private server!: Server
-  url = ''
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      let text = ''
-      req.on('data', (c) => (text += c))
-      req.on('end', async () => {
-        const path = req.url ?? ''
-        const body = JSON.parse(text)
-        this.received.push({ path, headers: req.headers, body })
-        const handler = this.handlers.get(path)
-        const answer = handler ? await handler(body, req.headers) : { status: 404 }
-        if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs))
-        if (res.destroyed) return
-        res.writeHead(answer.status ?? 200, { 'content-type': 'application/json' })
-        res.end(answer.json === undefined ? '' : JSON.stringify(answer.json))
-      })
-    })
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r))
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-  }
-
-  on(path: string, handler: Handler): void {
-    this.handlers.set(path, handler)
-  }
-
-  /** Requests to `path` so far. */
-  to(path: string): Received[] {
-    return this.received.filter((r) => r.path === path)
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections()
-    return new Promise((r) => this.server.close(() => r()))
-  }
-}
+import { ProxyBackend as Backend, type Answer, type Handler } from '../helpers/proxy-backend.js'
 
 /** A `ws` that sends these headers with its upgrade request, as a browser behind a proxy would send cookies or X-Forwarded-For. */
 const wsWithHeaders = (headers: Record<string, string>) =>
