@@ -50,8 +50,15 @@ interface Subscription {
   pushJoinLeave?: boolean
 }
 
-/** What `deliver` gets for a publication the subscriber's tags filter drops: the position moves, nothing is written. */
+/** Placed for a publication the subscriber's tags filter drops: the position moves, nothing is written. */
 const FILTERED_OUT = Buffer.alloc(0)
+
+/** One publication's frames, built at most once per codec by the node and shared by its subscribers. */
+export interface PublicationFrames {
+  plain(codec: Codec): Buffer
+  /** The whole frame and the delta against the channel's previous publication, for delta subscribers. */
+  delta(codec: Codec): { whole: Buffer; delta: Buffer }
+}
 
 type State = 'connecting' | 'connected' | 'closed'
 
@@ -669,7 +676,27 @@ export class Client {
    */
   deliver(channel: string, frame: Buffer, offset: number, epoch?: string, delta?: Buffer): void {
     const sub = this.subs.get(channel)
+    if (sub) this.place(channel, sub, frame, offset, epoch, delta)
+  }
+
+  /**
+   * The node's fan-out of one publication: one look-up of the subscription decides what this connection gets. A
+   * publication its tags filter drops still moves its position; delta subscribers get the shared delta frames.
+   */
+  deliverPublication(channel: string, tags: Record<string, string> | undefined, offset: number, epoch: string | undefined, frames: PublicationFrames): void {
+    const sub = this.subs.get(channel)
     if (!sub) return
+    if (sub.tagsFilter && !matchesFilter(sub.tagsFilter, tags)) {
+      this.place(channel, sub, FILTERED_OUT, offset, epoch)
+      // The next delta would be against a publication this subscriber never got.
+      sub.deltaBase = false
+    } else if (sub.delta) {
+      const f = frames.delta(this.codec)
+      this.place(channel, sub, f.whole, offset, epoch, f.delta)
+    } else this.place(channel, sub, frames.plain(this.codec), offset, epoch)
+  }
+
+  private place(channel: string, sub: Subscription, frame: Buffer, offset: number, epoch?: string, delta?: Buffer): void {
     if (sub.pending) {
       sub.pending.push({ frame, offset, epoch, delta })
       return
@@ -689,24 +716,9 @@ export class Client {
     this.enqueue(frame)
   }
 
-  /** Whether the subscriber's tags filter drops this publication; a dropped one still moves its position (node fan-out). */
-  filtersOut(channel: string, tags: Record<string, string> | undefined, offset: number, epoch?: string): boolean {
-    const sub = this.subs.get(channel)
-    if (!sub?.tagsFilter || matchesFilter(sub.tagsFilter, tags)) return false
-    this.deliver(channel, FILTERED_OUT, offset, epoch)
-    // The next delta would be against a publication this subscriber never got.
-    sub.deltaBase = false
-    return true
-  }
-
   /** Whether join/leave of the channel is pushed to this connection (Centrifugo's `force_push_join_leave` or the subscriber's `join_leave`). */
   pushesJoinLeave(channel: string): boolean {
     return this.subs.get(channel)?.pushJoinLeave ?? true
-  }
-
-  /** The delta encoding of this connection's subscription to the channel, if it uses one (node fan-out). */
-  deltaOf(channel: string): DeltaType | undefined {
-    return this.subs.get(channel)?.delta
   }
 
   private lostPosition(channel: string, sub: Subscription): void {

@@ -7,7 +7,7 @@ import { encodePublicationPush, encodePush, jsonCodec, type Codec, type EncodedM
 import { Disconnect, Disconnects, Errors } from '../protocol/codes.js'
 import type { ClientInfo, HistoryRequest, Push, StreamPosition } from '../protocol/types.js'
 import type { Broker, BrokerEventHandler, BrokerPublication, ControlMessage } from './broker.js'
-import { Client, toPublication } from './client.js'
+import { Client, toPublication, type PublicationFrames } from './client.js'
 import type { ClientNode } from './client-node.js'
 import { namespaceOf, type RealtimeConfig } from './config.js'
 import { DeltaFrames } from './delta.js'
@@ -201,13 +201,11 @@ export class Node implements BrokerEventHandler, ClientNode {
     const plain = (codec: Codec) => codec === jsonCodec ? frame : encodedFor(other ??= new Map(), codec, (c) => c.encodePublicationPush(channel, pub.data, meta) as Buffer)
     // Delta subscribers share one whole and one delta frame per codec; deltas need positions (history), as in Centrifugo.
     let deltas: DeltaFrames | undefined
-    for (const client of subscribers) {
-      if (client.filtersOut(channel, pub.tags, offset, epoch)) continue
-      if (client.deltaOf(channel)) {
-        const frames = (deltas ??= new DeltaFrames(channel, pub, meta, position ? prev : undefined, plain)).of(client.codec)
-        client.deliver(channel, frames.whole, offset, epoch, frames.delta)
-      } else client.deliver(channel, plain(client.codec), offset, epoch)
+    const frames: PublicationFrames = {
+      plain,
+      delta: (codec) => (deltas ??= new DeltaFrames(channel, pub, meta, position ? prev : undefined, plain)).of(codec),
     }
+    for (const client of subscribers) client.deliverPublication(channel, pub.tags, offset, epoch, frames)
     this.stats.deliveries += subscribers.size
     this.observePublication?.fannedOut(channel, pub, subscribers.size)
   }
