@@ -18,7 +18,11 @@ export class OperatorPresence {
 
   async start(): Promise<void> {
     const { db, nodeId, config } = this.ctx
-    const beat = () => heartbeat(db, nodeId, this.ctx.publisher.unpublishedSince())
+    const beat = async () => {
+      const watermark = this.ctx.publisher.unpublishedSince()
+      await heartbeat(db, nodeId, watermark)
+      this.ctx.publisher.watermarkStored(watermark)
+    }
     await beat()
     this.timer = setInterval(() => {
       beat().catch((err) => this.ctx.log.warn({ err }, 'presence heartbeat failed'))

@@ -1,19 +1,22 @@
 /**
  * Publishing committed events, at least once and in per-chat order. The node that committed an event publishes
- * it at once and marks it published in batches (an update of no indexed column). A chat's events go out one after
+ * it at once and writes nothing more for it (its heartbeated watermark says it is out). A chat's events go out one after
  * another in outbox id order, each once the broker took the one before; one that fails is retried (every
  * `outboxRelayIntervalMs`) and holds its chat's later events back, so a broker outage never reorders a chat.
  * Other chats do not wait. Every event carries its id as the broker's idempotency key, so publishing it twice
  * leaves it once in a channel's stream.
  *
- * A node heartbeats the moment before which all its events are out (`unpublishedSince`). When a node is gone
- * (no heartbeat for `nodeTtlMs`), the relay of the moment (one node at a time) publishes its unpublished events
- * from that moment on, oldest first, then forgets the node.
+ * A node heartbeats the moment before which all its events are out (`unpublishedSince`, its watermark). When a
+ * node is gone (no heartbeat for `nodeTtlMs`), the relay of the moment (one node at a time) publishes its events
+ * from that moment on, oldest first, then forgets the node. Some of them were out already: the broker drops the
+ * repeats by idempotency key within its window (5 min). So that this stays within the window, an event published
+ * and not passed by the stored watermark within `nodeTtlMs` + CLOCK_MARGIN_MS (a chat held back keeps the
+ * watermark behind) is marked published in the outbox, and relays skip it (migration 016).
  */
 import type { Logger } from 'pino'
 import type { Db } from '../store/db.js'
 import {
-  claimRelay, leaseUnpublished, markPublished, messagesByIds, oldestUnpublishedSince, prunePublished, releaseRelay, type OutboxRow,
+  claimRelay, markPublished, messagesByIds, oldestUnpublishedSince, prunePublished, releaseRelay, unpublishedAfter, type OutboxRow,
 } from '../store/outbox.js'
 import { goneNodes, removeNode } from '../store/operators.js'
 import { channelsOf } from './audience.js'
@@ -24,10 +27,7 @@ import type { LiveGateway } from './ports.js'
 import { Periodic } from './periodic.js'
 import { messageView } from './views.js'
 
-/** How long a relay keeps events it leased before another relay may take them. */
-const LEASE_MS = 30_000
 const RELAY_BATCH = 500
-const MARK_DELAY_MS = 20
 /** Events held in memory waiting for their turn or for the broker; past this, the relay takes over (order is then best effort). */
 const MAX_QUEUED = 50_000
 /** How far this node's clock may be from the database's, for the heartbeated `unpublishedSince`. */
@@ -70,8 +70,11 @@ export class EventPublisher {
   private readonly queues = new Map<string, ChatQueue>()
   /** Event ids queued on this node, so a relay pass does not queue one twice. */
   private readonly queued = new Set<string>()
-  private readonly toMark: number[] = []
-  private markTimer?: NodeJS.Timeout
+  /** Events this node published that its stored watermark may not have passed yet, in publish order from `recentHead`. */
+  private recent: Array<{ id: number; at: string; publishedAt: number }> = []
+  private recentHead = 0
+  /** The watermark last stored by a heartbeat (ms): every event of this node created before it is out. */
+  private stored = -Infinity
   private readonly relay: Periodic
   private ticks = 0
   private closed = false
@@ -182,7 +185,7 @@ export class EventPublisher {
       if (await this.publishOne(head.event)) {
         queue.events.shift()
         this.queued.delete(head.event.eventId)
-        this.mark(head.event.id)
+        this.recent.push({ id: head.event.id, at: head.event.at, publishedAt: Date.now() })
         head.done()
       } else {
         await new Promise((r) => setTimeout(r, this.config.outboxRelayIntervalMs).unref())
@@ -227,6 +230,11 @@ export class EventPublisher {
     return new Date(oldest - CLOCK_MARGIN_MS)
   }
 
+  /** A heartbeat stored `watermark` (a value of `unpublishedSince()`). */
+  watermarkStored(watermark: Date): void {
+    this.stored = Math.max(this.stored, watermark.getTime())
+  }
+
   /**
    * One relay pass: this node's own events dropped from a full queue, once there is room; then, if this node is
    * the relay of the moment (one at a time), the unpublished events of nodes that are gone, oldest first, after
@@ -247,19 +255,20 @@ export class EventPublisher {
         if (!this.closed) await removeNode(this.db, gone.node_id)
       }
     }
+    await this.markLate()
     if (++this.ticks % 60 === 0) await prunePublished(this.db, this.config.outboxRetentionMs)
     return total
   }
 
   private async relayPass(which: { nodeId?: string; chatId?: string; since: Date }): Promise<number> {
     let total = 0
-    for (;;) {
-      const rows = await leaseUnpublished(this.db, { ...which, olderThanMs: 0, leaseMs: LEASE_MS, limit: RELAY_BATCH })
+    for (let after = 0; ; ) {
+      const rows = await unpublishedAfter(this.db, { ...which, after, limit: RELAY_BATCH })
+      if (rows.length > 0) after = Number(rows[rows.length - 1]!.id)
       const fresh = rows.filter((r) => !this.queued.has(r.event_id))
       if (fresh.length > 0) {
-        this.log.info({ events: fresh.length, nodeId: which.nodeId, chatId: which.chatId }, 'outbox relay publishes events left unpublished')
+        this.log.info({ events: fresh.length, nodeId: which.nodeId, chatId: which.chatId }, 'outbox relay publishes events that may be unpublished')
         await this.publish(await this.storedOf(fresh))
-        await this.flushMarks()
       }
       total += fresh.length
       if (rows.length < RELAY_BATCH || this.closed) break
@@ -283,22 +292,29 @@ export class EventPublisher {
     const idle = this.queued.size === 0 && this.finished.length === 0 && this.inProgress.size === 0 && !this.ownFloor
     this.closed = true
     await this.relay.stop()
-    await this.flushMarks()
+    await this.markLate(true)
     await releaseRelay(this.db, this.nodeId).catch(() => {})
     return idle
   }
 
-  private mark(id: number): void {
-    this.toMark.push(id)
-    this.markTimer ??= setTimeout(() => void this.flushMarks(), MARK_DELAY_MS)
-  }
-
-  /** One statement for every event published since the last flush; a failure only means the relay repeats them. */
-  private async flushMarks(): Promise<void> {
-    clearTimeout(this.markTimer)
-    this.markTimer = undefined
-    const ids = this.toMark.splice(0)
-    await markPublished(this.db, ids).catch((err) => this.log.warn({ err, events: ids.length }, 'marking events published failed'))
+  /**
+   * Forgets the events published more than `nodeTtlMs` + CLOCK_MARGIN_MS ago (all of them when `all`), marking those
+   * the stored watermark has not passed. Nothing to write while the watermark keeps up, the usual case. A failure
+   * only means a relay may publish them again.
+   */
+  private async markLate(all = false): Promise<void> {
+    const before = Date.now() - this.config.nodeTtlMs - CLOCK_MARGIN_MS
+    const late: number[] = []
+    for (; this.recentHead < this.recent.length; this.recentHead++) {
+      const r = this.recent[this.recentHead]!
+      if (!all && r.publishedAt > before) break
+      if (Date.parse(r.at) >= this.stored) late.push(r.id)
+    }
+    if (this.recentHead > 1024 && this.recentHead * 2 > this.recent.length) {
+      this.recent = this.recent.slice(this.recentHead)
+      this.recentHead = 0
+    }
+    if (late.length > 0) await markPublished(this.db, late).catch((err) => this.log.warn({ err, events: late.length }, 'marking events published failed'))
   }
 }
 

@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-clie
 import type { BrokerPublication } from '../realtime/broker.js'
 import type { Node } from '../realtime/node.js'
 import type { Db } from '../store/db.js'
+import { unpublishedCount } from '../store/outbox.js'
 
 /** Seconds: from 0.5 ms (a local command) to 10 s (a stuck transaction). */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -55,10 +56,9 @@ export class Observations {
   outboxBacklog(db: Db): void {
     const nodeId = this.nodeId
     new Gauge({
-      name: 'livedesk_outbox_backlog', help: 'Events committed and not yet marked published (all nodes)', labelNames: ['node'], registers: [this.registry],
+      name: 'livedesk_outbox_backlog', help: "Events committed and not yet passed by their node's heartbeated watermark (all nodes; includes the last seconds)", labelNames: ['node'], registers: [this.registry],
       async collect() {
-        const [row] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')
-        this.set({ node: nodeId }, row?.n ?? 0)
+        this.set({ node: nodeId }, await unpublishedCount(db))
       },
     })
   }

@@ -1,4 +1,4 @@
-/** The SQL of the transactional outbox (migration 003): write events with their cause, take, mark, prune. */
+/** The SQL of the transactional outbox (migrations 003, 016): write events with their cause, find the unpublished, prune. */
 import type { Db } from './db.js'
 import { oweDeliveries } from './webhooks.js'
 
@@ -57,28 +57,30 @@ export async function releaseRelay(db: Db, nodeId: string): Promise<void> {
 }
 
 /**
- * Leases unpublished events created at or after `since` and before now − `olderThanMs`, oldest first, for
- * `leaseMs` (rows another relay leased are skipped until their lease ends), of one node or of one chat.
- * One statement, no transaction.
+ * Events not known to be published: created at or after `since` (a node's heartbeated watermark), not marked, with
+ * an id above `after`, oldest first, of one node or of one chat. Some may be out already (the watermark trails by
+ * seconds): publishing them again is dropped by the broker's idempotency key. One statement, no transaction.
  */
-export async function leaseUnpublished(
+export async function unpublishedAfter(
   db: Db,
-  opts: { since: Date; olderThanMs: number; leaseMs: number; limit: number; nodeId?: string; chatId?: string },
+  opts: { since: Date; after: number; limit: number; nodeId?: string; chatId?: string },
 ): Promise<OutboxRow[]> {
-  const rows = await db.query<OutboxRow>(
-    `UPDATE outbox SET lease_until = clock_timestamp() + make_interval(secs => $2::float8 / 1000)
-      WHERE id IN (
-        SELECT o.id FROM outbox o
-         WHERE o.created_at >= $6 AND o.created_at <= clock_timestamp() - make_interval(secs => $1::float8 / 1000)
-           AND o.published_at IS NULL
-           AND ($4::text IS NULL OR o.chat_id = $4)
-           AND ($5::text IS NULL OR o.node_id = $5)
-           AND (o.lease_until IS NULL OR o.lease_until < clock_timestamp())
-         ORDER BY o.id LIMIT $3 FOR UPDATE SKIP LOCKED)
-      RETURNING id, event_id, event, chat_id, form, data, subject, created_at`,
-    [opts.olderThanMs, opts.leaseMs, opts.limit, opts.chatId ?? null, opts.nodeId ?? null, opts.since],
+  return db.query<OutboxRow>(
+    `SELECT id, event_id, event, chat_id, form, data, subject, created_at FROM outbox
+      WHERE created_at >= $1 AND id > $2 AND published_at IS NULL
+        AND ($4::text IS NULL OR chat_id = $4) AND ($5::text IS NULL OR node_id = $5)
+      ORDER BY id LIMIT $3`,
+    [opts.since, opts.after, opts.limit, opts.chatId ?? null, opts.nodeId ?? null],
   )
-  return rows.sort((a, b) => a.id - b.id)
+}
+
+/** Events not yet passed by their node's watermark nor marked (some of them are out already): the outbox's backlog. */
+export async function unpublishedCount(db: Db): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM outbox o JOIN domain_nodes d ON d.node_id = o.node_id
+      WHERE o.created_at >= (SELECT min(unpublished_since) FROM domain_nodes) AND o.created_at >= d.unpublished_since AND o.published_at IS NULL`,
+  )
+  return row?.n ?? 0
 }
 
 /** Where unpublished events may start, over every node (alive or gone): everything older is published. */
@@ -94,16 +96,21 @@ export async function messagesByIds(db: Db, ids: string[]): Promise<Map<string, 
   return new Map(rows.map((r) => [r.id as string, r]))
 }
 
+/** Events published that their node's watermark did not pass in time (see migration 016). */
 export async function markPublished(db: Db, ids: number[]): Promise<void> {
   if (ids.length === 0) return
   await db.query(`UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[]) AND published_at IS NULL`, [ids])
 }
 
-/** Deletes published events older than `retentionMs` that no webhook is still owed, oldest first, at most `limit` at a time. */
+/**
+ * Deletes events older than `retentionMs` that every node's watermark has passed (published) and no webhook is
+ * still owed, oldest first, at most `limit` at a time.
+ */
 export async function prunePublished(db: Db, retentionMs: number, limit = 5_000): Promise<number> {
   const rows = await db.query<{ id: number }>(
     `DELETE FROM outbox WHERE id IN (
-       SELECT id FROM outbox WHERE created_at < now() - make_interval(secs => $1::float8 / 1000) AND published_at IS NOT NULL
+       SELECT id FROM outbox WHERE created_at < now() - make_interval(secs => $1::float8 / 1000)
+          AND created_at < (SELECT coalesce(min(unpublished_since), 'infinity') FROM domain_nodes)
           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.outbox_id = outbox.id AND d.state = 'pending')
         ORDER BY created_at LIMIT $2)
      RETURNING id`,

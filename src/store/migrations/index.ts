@@ -14,6 +14,7 @@ import { sql as webhooks } from './013_webhooks.js'
 import { sql as satisfaction } from './012_satisfaction.js'
 import { sql as messageSearch } from './014_message_search.js'
 import { sql as mapState } from './015_map_state.js'
+import { sql as outboxWatermark } from './016_outbox_watermark.js'
 
 export interface Migration {
   id: number
@@ -37,4 +38,5 @@ export const MIGRATIONS: Migration[] = [
   { id: 13, name: 'webhooks', sql: webhooks },
   { id: 14, name: 'message_search', sql: messageSearch },
   { id: 15, name: 'map_state', sql: mapState },
+  { id: 16, name: 'outbox_watermark', sql: outboxWatermark },
 ]
