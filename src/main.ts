@@ -260,8 +260,14 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   const node = new Node({ config: realtime, broker, presence, hooks, log: log.child({ part: 'realtime' }), version: VERSION, limitStore, mapBroker, proxy: options.proxy })
   observations.instrumentNode(node)
   await node.run()
+  // The publisher sends one event to each of its channels in a row: encoded once.
+  let encoded: { data: unknown; json: string } | undefined
   const gateway: LiveGateway = {
-    publish: async (channel, data, opts) => void (await node.publish(channel, data, { idempotencyKey: opts?.idempotencyKey })),
+    publish: async (channel, data, opts) => {
+      const json = encoded !== undefined && encoded.data === data ? encoded.json : JSON.stringify(data)
+      encoded = { data, json }
+      await node.publishJson(channel, json, { idempotencyKey: opts?.idempotencyKey })
+    },
     disconnectUser: (user, code, reason) => node.disconnectUser(user, code, reason),
     closeConnection: (client, code, reason) => node.hub.clients.get(client)?.disconnect(new Disconnect(code, reason)),
     connectionCount: async (channel) => (await node.presenceStats(channel)).numClients,

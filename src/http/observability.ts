@@ -6,7 +6,6 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client'
-import type { BrokerPublication } from '../realtime/broker.js'
 import type { Node } from '../realtime/node.js'
 import type { Db } from '../store/db.js'
 import { unpublishedCount } from '../store/outbox.js'
@@ -81,25 +80,28 @@ export class Observations {
     node.observeCommand = (transport, command, startedAt) =>
       this.commandSeconds.observe(this.labels({ transport, command }), (performance.now() - startedAt) / 1000)
     // Two generations: an entry is dropped after one to two LAG_PENDING_MS if its publication never comes back.
-    let current = new Map<string, number>()
-    let previous = new Map<string, number>()
+    // Keyed by the publication's data: the string a broker hands back keeps its hash, where a key built from it
+    // (channel + data) was a new string to hash per lookup. One event published to several channels counts each.
+    let current = new Map<string, { at: number; channels: number }>()
+    let previous = new Map<string, { at: number; channels: number }>()
     const rotate = setInterval(() => {
       previous = current
       current = new Map()
     }, LAG_PENDING_MS)
     rotate.unref()
-    // A publication back from the broker is a new object (Redis): channel and data find the one published here.
-    const keyOf = (channel: string, pub: BrokerPublication) => `${channel}\n${pub.data}`
+    // A publication back from the broker is a new object (Redis): its data finds the one published here.
     node.observePublication = {
-      published: (channel, pub) => {
-        if (current.size < LAG_PENDING_MAX) current.set(keyOf(channel, pub), performance.now())
+      published: (_channel, pub) => {
+        const pending = current.get(pub.data)
+        if (pending) pending.channels++
+        else if (current.size < LAG_PENDING_MAX) current.set(pub.data, { at: performance.now(), channels: 1 })
       },
-      fannedOut: (channel, pub, subscribers) => {
-        const key = keyOf(channel, pub)
-        const startedAt = current.get(key) ?? previous.get(key)
-        if (startedAt === undefined) return
-        current.delete(key)
-        previous.delete(key)
+      fannedOut: (_channel, pub, subscribers) => {
+        const generation = current.has(pub.data) ? current : previous
+        const pending = generation.get(pub.data)
+        if (pending === undefined) return
+        if (--pending.channels === 0) generation.delete(pub.data)
+        const startedAt = pending.at
         if (subscribers > 0) setImmediate(() => this.deliveryLagSeconds.observe((performance.now() - startedAt) / 1000))
       },
     }
