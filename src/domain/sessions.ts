@@ -1,9 +1,13 @@
 /** Sessions and their messages: writing, reading, editing, closing, bot hand-off, taking from the queue, listing. */
 import { randomUUID } from 'node:crypto'
+import { Batcher } from '../store/batch.js'
 import type { Db } from '../store/db.js'
 import {
   clientById,
   insertClientMessageInOpenSession,
+  insertClientMessagesInOpenSessions,
+  type ClientMessageInput,
+  type ClientMessageWritten,
   insertMessage,
   insertSession,
   markRead,
@@ -34,11 +38,33 @@ import { iso, messageView, ratingView, type Page } from './views.js'
 export type SessionMode = 'operator' | 'bot'
 export type SessionFilter = 'queued' | 'assigned' | 'closed'
 
+/**
+ * Client messages in open sessions written at once (store/batch.ts): two statements, then they go together. Those
+ * statements skip a session another transaction holds, so a locked chat never takes one of these two places.
+ */
+const MESSAGE_STATEMENTS_IN_FLIGHT = 2
+const MESSAGE_BATCH_MAX = 64
+/** A message the batcher did not write (its session locked or not open, its key used): written alone, waiting if need be. */
+const ALONE = Symbol('alone')
+
 export class Sessions {
+  private readonly clientMessages: Batcher<ClientMessageInput, ClientMessageWritten | typeof ALONE>
+
   constructor(
     private readonly ctx: DomainContext,
     private readonly typing: Typing,
-  ) {}
+  ) {
+    this.clientMessages = new Batcher(async (items) => {
+      const o = { nodeId: ctx.nodeId, oweWebhooks: ctx.webhooksOwed }
+      if (items.length === 1) return [(await insertClientMessageInOpenSession(ctx.db, { ...items[0]!, ...o, skipLocked: true })) ?? ALONE]
+      // A batch that fails (one bad item) leaves each of its messages to be written alone.
+      const written = await insertClientMessagesInOpenSessions(ctx.db, items, o).catch((err) => {
+        ctx.log.warn({ err, messages: items.length }, 'batched client messages failed; writing each alone')
+        return []
+      })
+      return items.map((_, i) => written[i] ?? ALONE)
+    }, MESSAGE_STATEMENTS_IN_FLIGHT, MESSAGE_BATCH_MAX)
+  }
 
   // ---- writing ----------------------------------------------------------------------------------
 
@@ -75,14 +101,17 @@ export class Sessions {
     chat: string | undefined,
   ): Promise<{ message: Message; typingUntil: Date | null } | undefined> {
     return this.ctx.mutator.once(async (db, out) => {
-      const eventId = randomUUID()
-      const written = await insertClientMessageInOpenSession(db, { id: newId(), clientId, text, eventId, idempotencyKey: key, nodeId: this.ctx.nodeId, oweWebhooks: this.ctx.webhooksOwed })
+      const item = { id: newId(), clientId, text, eventId: randomUUID(), idempotencyKey: key }
+      const batched = await this.clientMessages.submit(item)
+      const written = batched === ALONE
+        ? await insertClientMessageInOpenSession(db, { ...item, nodeId: this.ctx.nodeId, oweWebhooks: this.ctx.webhooksOwed })
+        : batched
       if (!written) return undefined
       const message = messageView(written.message)
       const { status, operator_id, client_id, group_id } = written.session
       out.written({
         id: written.event.id,
-        eventId,
+        eventId: item.eventId,
         event: 'chatMessageCreated',
         chatId: message.chatId,
         data: message,

@@ -149,16 +149,17 @@ export async function heldSessions(db: Db, operatorId: string): Promise<SessionR
  * A client's message in its open session, in one statement: the session row is locked (the chat's writes keep
  * their order), the message inserted, and its `chatMessageCreated` written to the outbox (a reference to the
  * message, and the session as its audience sees it), owed to the webhooks subscribed unless `oweWebhooks` is false
- * (store/outbox.ts `insertEvents`). Undefined when the client has no open session.
+ * (store/outbox.ts `insertEvents`). Undefined when the client has no open session; with `skipLocked`, also when
+ * another transaction holds the session (nothing waits for it).
  */
 export async function insertClientMessageInOpenSession(
   db: Db,
-  m: { id: string; clientId: string; text: string; eventId: string; idempotencyKey?: string; nodeId: string; oweWebhooks?: boolean },
+  m: { id: string; clientId: string; text: string; eventId: string; idempotencyKey?: string; nodeId: string; oweWebhooks?: boolean; skipLocked?: boolean },
 ): Promise<{ message: MessageRow; session: SessionRow; event: { id: number; created_at: Date } } | undefined> {
   const [row] = await db.query<MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date }>(
     `WITH s AS (
        SELECT s.*, c.name AS client_name FROM clients c JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
-        WHERE c.id = $2 FOR UPDATE OF s),
+        WHERE c.id = $2 FOR UPDATE OF s${m.skipLocked ? ' SKIP LOCKED' : ''}),
      m AS (
        INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at, idempotency_key)
        SELECT $1, s.id, s.chat_id, 'client', $2, s.client_name, $3, clock_timestamp(), $5 FROM s
@@ -175,6 +176,55 @@ export async function insertClientMessageInOpenSession(
   if (!row) return undefined
   const { s, outbox_id, outbox_at, ...message } = row
   return { message: message as MessageRow, session: sessionFromJson(s), event: { id: Number(outbox_id), created_at: outbox_at } }
+}
+
+export interface ClientMessageInput {
+  id: string
+  clientId: string
+  text: string
+  eventId: string
+  idempotencyKey?: string
+}
+
+export type ClientMessageWritten = NonNullable<Awaited<ReturnType<typeof insertClientMessageInOpenSession>>>
+
+/**
+ * Several clients' messages in their open sessions, in one statement, as `insertClientMessageInOpenSession` writes
+ * one (messages and events in input order). A session another transaction holds is skipped (`SKIP LOCKED`), not
+ * waited for, so one locked chat never holds the others back: its message, like one of a client with no open
+ * session or one whose key was used, comes back undefined for the caller to write alone.
+ */
+export async function insertClientMessagesInOpenSessions(
+  db: Db,
+  items: ClientMessageInput[],
+  o: { nodeId: string; oweWebhooks?: boolean },
+): Promise<Array<ClientMessageWritten | undefined>> {
+  const input = items.map((m, n) => ({ n, id: m.id, client_id: m.clientId, text: m.text, event_id: m.eventId, idem: m.idempotencyKey ?? null }))
+  const rows = await db.query<MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date; n: number }>(
+    `WITH i AS (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(n int, id text, client_id text, text text, event_id text, idem text)),
+     s AS (
+       SELECT s.*, c.id AS of_client, c.name AS client_name FROM clients c JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
+        WHERE c.id IN (SELECT client_id FROM i) FOR UPDATE OF s SKIP LOCKED),
+     m AS (
+       INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at, idempotency_key)
+       SELECT i.id, s.id, s.chat_id, 'client', i.client_id, s.client_name, i.text, clock_timestamp(), i.idem FROM i JOIN s ON s.of_client = i.client_id ORDER BY i.n
+       ON CONFLICT (chat_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *),
+     o AS (
+       INSERT INTO outbox (event_id, event, chat_id, form, data, subject, node_id)
+       SELECT i.event_id, 'chatMessageCreated', m.chat_id, 'message_ref', jsonb_build_object('id', m.id),
+              jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id, 'group_id', s.group_id)), $2
+         FROM m JOIN i ON i.id = m.id JOIN s ON s.id = m.session_id ORDER BY m.seq RETURNING id, event_id, event, created_at)${o.oweWebhooks === false ? '' : `,
+     owed AS (${oweDeliveries('o')})`}
+     SELECT m.*, to_jsonb(s) - 'of_client' AS s, o.id AS outbox_id, o.created_at AS outbox_at, i.n
+       FROM m JOIN i ON i.id = m.id JOIN s ON s.id = m.session_id JOIN o ON o.event_id = i.event_id`,
+    [JSON.stringify(input), o.nodeId],
+  )
+  const out: Array<ClientMessageWritten | undefined> = items.map(() => undefined)
+  for (const { s, outbox_id, outbox_at, n, ...message } of rows) {
+    out[n] = { message: message as MessageRow, session: sessionFromJson(s), event: { id: Number(outbox_id), created_at: outbox_at } }
+  }
+  return out
 }
 
 /** A message in a session the caller has locked. */

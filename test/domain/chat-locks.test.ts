@@ -1,7 +1,9 @@
 /**
- * Concurrency by chat, not by cluster (issue 10): while another connection holds one chat's session row
+ * Concurrency by chat, not by cluster (issue 10): while another connection holds chats' session rows
  * locked (`SELECT … FOR UPDATE` in an open transaction), messages in other chats commit and reach the
- * operator's console; the locked chat's message waits for the lock and completes once it is released.
+ * operator's console; each locked chat's message waits for the lock and completes once it is released.
+ * More chats are locked than the client-message statements a node runs at once (src/domain/sessions.ts), so a
+ * locked write that took one of those places would hold every other chat back.
  * PostgreSQL only: PGlite has one connection, so nothing else can hold a row lock.
  */
 import pg from 'pg'
@@ -14,6 +16,8 @@ import { postgresAvailable, tempPostgres } from '../store/databases.js'
 const pgUp = await postgresAvailable()
 
 const OTHER_CHATS = 4
+/** More than MESSAGE_STATEMENTS_IN_FLIGHT (2). */
+const LOCKED_CHATS = 3
 /** How long the other chats' messages get to commit and reach the console while one chat is locked. */
 const OTHERS_WITHIN_MS = 5_000
 
@@ -33,7 +37,7 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 describe.skipIf(!pgUp)('per-chat locking (PostgreSQL)', () => {
-  it('a chat whose session row is locked waits; messages in other chats commit and reach the console meanwhile', async () => {
+  it('chats whose session rows are locked wait; messages in other chats commit and reach the console meanwhile', async () => {
     const db = await tempPostgres()
     const l = await startTestLivedesk({ databaseUrl: db.databaseUrl })
     const locker = new pg.Client({ connectionString: db.databaseUrl })
@@ -61,7 +65,7 @@ describe.skipIf(!pgUp)('per-chat locking (PostgreSQL)', () => {
 
       // Every chat has a session assigned to the operator, opened by a first message.
       const chats: Array<{ client: { id: string }; sessionId: string }> = []
-      for (let i = 0; i <= OTHER_CHATS; i++) {
+      for (let i = 0; i < LOCKED_CHATS + OTHER_CHATS; i++) {
         const client = await newClient(l, `client${i}`)
         const first = await ok(l, 'POST', `/clients/${client.id}/messages`, { text: `hello from ${i}` })
         // Routing is not what this test is about: should the session have been queued, the operator takes it.
@@ -73,27 +77,31 @@ describe.skipIf(!pgUp)('per-chat locking (PostgreSQL)', () => {
         await cons.next('chatMessageCreated', (e) => e.data.id === first.id)
         chats.push({ client, sessionId: first.sessionId })
       }
-      const [locked, ...others] = chats
+      const locked = chats.slice(0, LOCKED_CHATS)
+      const others = chats.slice(LOCKED_CHATS)
 
-      // A separate connection holds the locked chat's session row.
+      // A separate connection holds the locked chats' session rows.
       await locker.query('BEGIN')
       lockHeld = true
-      const held = await locker.query('SELECT * FROM sessions WHERE id = $1 FOR UPDATE', [locked!.sessionId])
-      expect(held.rowCount).toBe(1)
+      const held = await locker.query('SELECT * FROM sessions WHERE id = ANY($1) FOR UPDATE', [locked.map((c) => c.sessionId)])
+      expect(held.rowCount).toBe(LOCKED_CHATS)
       const lockerPid = (await locker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number
 
-      // The locked chat's message goes in and must wait for that row: it is seen blocked by the locker.
-      let lockedSettled = false
-      const lockedWrite = api(l, 'POST', `/clients/${locked!.client.id}/messages`, { text: 'in the locked chat' })
-      inFlight.push(lockedWrite)
-      lockedWrite.then(
-        () => (lockedSettled = true),
-        () => (lockedSettled = true),
-      )
+      // Each locked chat's message goes in and must wait for its row: all are seen blocked by the locker.
+      let lockedSettled = 0
+      const lockedWrites = locked.map((c, i) => {
+        const write = api(l, 'POST', `/clients/${c.client.id}/messages`, { text: `in locked chat ${i}` })
+        inFlight.push(write)
+        write.then(
+          () => lockedSettled++,
+          () => lockedSettled++,
+        )
+        return write
+      })
       await until(
-        async () => (await lockWaits()).some((w) => w.blockers.includes(lockerPid)),
+        async () => (await lockWaits()).filter((w) => w.blockers.includes(lockerPid)).length === LOCKED_CHATS,
         5_000,
-        "the locked chat's write to wait for the session row lock",
+        "the locked chats' writes to wait for their session row locks",
       )
 
       // Meanwhile every other chat writes, commits and reaches the console.
@@ -110,7 +118,7 @@ describe.skipIf(!pgUp)('per-chat locking (PostgreSQL)', () => {
       )
       othersDone.catch(() => {}) // awaited below; a late failure after the test gave up must not be unhandled
       const winner = await Promise.race([
-        lockedWrite.then(() => 'the locked chat' as const),
+        ...lockedWrites.map((w) => w.then(() => 'a locked chat' as const)),
         othersDone.then(() => 'the other chats' as const),
         after(OTHERS_WITHIN_MS, 'nobody' as const),
       ])
@@ -118,29 +126,31 @@ describe.skipIf(!pgUp)('per-chat locking (PostgreSQL)', () => {
         const waits = await lockWaits()
         const described = waits.map((w) => `pid ${w.pid} ${w.wait_event_type}/${w.wait_event} blocked by ${w.blockers.join(',') || '-'}${w.blockers.includes(lockerPid) ? ' (the locker)' : ''}: ${w.query}`)
         throw new Error(
-          `messages in ${OTHER_CHATS} other chats did not commit and reach the console within ${OTHERS_WITHIN_MS} ms while one chat's session row ` +
-            `was held FOR UPDATE by pid ${lockerPid}; backends waiting for locks:\n  ${described.join('\n  ') || '(none)'}`,
+          `messages in ${OTHER_CHATS} other chats did not commit and reach the console within ${OTHERS_WITHIN_MS} ms while ${LOCKED_CHATS} chats' session rows ` +
+            `were held FOR UPDATE by pid ${lockerPid}; backends waiting for locks:\n  ${described.join('\n  ') || '(none)'}`,
         )
       }
-      expect(winner, "the locked chat's write finished while its session row was locked").toBe('the other chats')
+      expect(winner, "a locked chat's write finished while its session row was locked").toBe('the other chats')
       const otherIds = await othersDone
-      expect(lockedSettled).toBe(false)
-      expect(cons.events.some((e) => e.event === 'chatMessageCreated' && e.data.text === 'in the locked chat')).toBe(false)
+      expect(lockedSettled).toBe(0)
+      expect(cons.events.some((e) => e.event === 'chatMessageCreated' && String(e.data.text).startsWith('in locked chat'))).toBe(false)
       // Still waiting for the locker, not merely slow.
-      expect((await lockWaits()).some((w) => w.blockers.includes(lockerPid))).toBe(true)
+      expect((await lockWaits()).filter((w) => w.blockers.includes(lockerPid)).length).toBe(LOCKED_CHATS)
 
-      // Released: the locked chat's message completes and arrives, after the others.
+      // Released: the locked chats' messages complete and arrive, after the others.
       await locker.query('COMMIT')
       lockHeld = false
-      const done = await within(lockedWrite, 5_000, "the locked chat's write after COMMIT")
-      expect(done.status).toBe(201)
-      expect(done.body.sessionId).toBe(locked!.sessionId)
-      const arrived = await cons.next('chatMessageCreated', (e) => e.data.id === done.body.id)
-      expect(arrived.data).toMatchObject({ text: 'in the locked chat', author: { type: 'client', id: locked!.client.id } })
-      const order = cons.events.filter((e) => e.event === 'chatMessageCreated').map((e) => e.data.id)
-      for (const id of otherIds) expect(order.indexOf(id)).toBeLessThan(order.indexOf(done.body.id))
-      const stored = await ok(l, 'GET', `/sessions/${locked!.sessionId}/messages`, undefined, op.token)
-      expect(stored.items.map((m: any) => m.text)).toEqual(['hello from 0', 'in the locked chat'])
+      for (const [i, c] of locked.entries()) {
+        const done = await within(lockedWrites[i]!, 5_000, `locked chat ${i}'s write after COMMIT`)
+        expect(done.status).toBe(201)
+        expect(done.body.sessionId).toBe(c.sessionId)
+        const arrived = await cons.next('chatMessageCreated', (e) => e.data.id === done.body.id)
+        expect(arrived.data).toMatchObject({ text: `in locked chat ${i}`, author: { type: 'client', id: c.client.id } })
+        const order = cons.events.filter((e) => e.event === 'chatMessageCreated').map((e) => e.data.id)
+        for (const id of otherIds) expect(order.indexOf(id)).toBeLessThan(order.indexOf(done.body.id))
+        const stored = await ok(l, 'GET', `/sessions/${c.sessionId}/messages`, undefined, op.token)
+        expect(stored.items.map((m: any) => m.text)).toEqual([`hello from ${i}`, `in locked chat ${i}`])
+      }
     } finally {
       // Never leave the lock behind: the pending requests must finish before the server closes.
       if (lockHeld) await locker.query('ROLLBACK').catch(() => {})
