@@ -121,6 +121,7 @@ export class Observations {
         }
       },
       close: () => db.close(),
+      connections: db.connections,
       get stats() {
         return db.stats
       },

@@ -100,6 +100,7 @@ export async function startTracing(opts: TracingOptions & { nodeId: string; vers
         query: (sql, params) => db.query(sql, params),
         transaction: (fn) => inSpan('domain transaction', {}, () => db.transaction(fn)),
         close: () => db.close(),
+        connections: db.connections,
         get stats() {
           return db.stats
         },

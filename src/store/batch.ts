@@ -7,18 +7,31 @@
 export class Batcher<I, R> {
   private queue: Array<{ item: I; resolve: (r: R) => void; reject: (err: unknown) => void }> = []
   private inFlight = 0
+  private gathering = false
 
   constructor(
     /** Writes the items in one statement; one result per item, in order. */
     private readonly write: (items: I[]) => Promise<R[]>,
     private readonly maxInFlight: number,
     private readonly maxBatch: number,
+    /**
+     * Writes wait for the end of the event-loop turn, so that what this turn read goes together. For a database
+     * whose statements run on this thread (PGlite): nothing can arrive while one of them runs, so no batch forms else.
+     */
+    private readonly gatherTurn = false,
   ) {}
 
   submit(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject })
-      this.pump()
+      if (!this.gatherTurn) this.pump()
+      else if (!this.gathering) {
+        this.gathering = true
+        setImmediate(() => {
+          this.gathering = false
+          this.pump()
+        })
+      }
     })
   }
 

@@ -16,6 +16,8 @@ export interface Db {
   close(): Promise<void>
   /** Totals since open; shared by the handle and every transaction handle it gives out. */
   readonly stats: DbStats
+  /** Statements it runs at once: 1 for PGlite (one connection, statements take turns); absent: several (a pool). */
+  readonly connections?: number
   /** PGlite only: copies its data directory to `target` between two statements (crash-consistent; src/store/pglite-snapshot.ts). */
   copyDataDir?(target: string): Promise<void>
 }

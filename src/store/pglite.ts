@@ -85,6 +85,7 @@ export async function openPglite(dir?: string, options: OpenPgliteOptions = {}):
     },
     close: () => pg.close(),
     stats,
+    connections: 1,
     copyDataDir: dir ? (target) => copyBetweenStatements(pg, dir, target) : undefined,
   }
 }

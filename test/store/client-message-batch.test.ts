@@ -106,6 +106,20 @@ describe('Batcher', () => {
     expect(most).toBe(2)
   })
 
+  it('with gatherTurn, what is submitted in one event-loop turn goes as one batch, even to a write that finishes at once', async () => {
+    const calls: number[][] = []
+    const batcher = new Batcher<number, number>(async (items) => (calls.push(items), items), 1, 64, true)
+    const first = await Promise.all([1, 2, 3].map((n) => batcher.submit(n)))
+    const second = await batcher.submit(4)
+    expect([...first, second]).toEqual([1, 2, 3, 4])
+    expect(calls).toEqual([[1, 2, 3], [4]])
+    // Without it, the first item of a turn goes alone, before the others are submitted.
+    const eager: number[][] = []
+    const plain = new Batcher<number, number>(async (items) => (eager.push(items), items), 1, 64)
+    await Promise.all([1, 2, 3].map((n) => plain.submit(n)))
+    expect(eager).toEqual([[1], [2, 3]])
+  })
+
   it("rejects a failed batch's items and goes on with the next", async () => {
     const batcher = new Batcher<number, number>(async (items) => {
       if (items.includes(0)) throw new Error('bad batch')

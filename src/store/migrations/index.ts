@@ -15,6 +15,7 @@ import { sql as satisfaction } from './012_satisfaction.js'
 import { sql as messageSearch } from './014_message_search.js'
 import { sql as mapState } from './015_map_state.js'
 import { sql as outboxWatermark } from './016_outbox_watermark.js'
+import { sql as searchIndexFastupdate } from './017_search_index_fastupdate.js'
 
 export interface Migration {
   id: number
@@ -39,4 +40,5 @@ export const MIGRATIONS: Migration[] = [
   { id: 14, name: 'message_search', sql: messageSearch },
   { id: 15, name: 'map_state', sql: mapState },
   { id: 16, name: 'outbox_watermark', sql: outboxWatermark },
+  { id: 17, name: 'search_index_fastupdate', sql: searchIndexFastupdate },
 ]
