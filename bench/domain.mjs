@@ -32,8 +32,8 @@ const CPU_CGROUP = '/sys/fs/cgroup/cpu'
 // ---- options -------------------------------------------------------------------------------------
 
 const MODES = {
-  full: { warmupMs: 1_000, windowMs: 5_000, drainMs: 5_000, responseWaitMs: 30_000, pauseMs: 1_000, factor: 1.25, refine: 2, maxSteps: 24 },
-  quick: { warmupMs: 500, windowMs: 2_000, drainMs: 3_000, responseWaitMs: 15_000, pauseMs: 500, factor: 1.5, refine: 1, maxSteps: 12 },
+  full: { warmupMs: 1_000, windowMs: 5_000, drainMs: 5_000, responseWaitMs: 30_000, pauseMs: 1_000, factor: 1.25, refine: 2, maxSteps: 32 },
+  quick: { warmupMs: 500, windowMs: 2_000, drainMs: 3_000, responseWaitMs: 15_000, pauseMs: 500, factor: 1.5, refine: 1, maxSteps: 16 },
 }
 const SCENARIOS = {
   pglite: { name: 'pglite', label: 'PGlite, 1 node', db: 'pglite', nodes: 1, redis: false },
@@ -76,7 +76,7 @@ function parseArgs(argv) {
   o.refine = args.refine !== undefined ? Number(args.refine) : o.refine
   o.maxSteps = num('max-steps') ?? o.maxSteps
   o.startRate = num('start-rate') ?? 50
-  o.maxRate = num('max-rate') ?? 5_000
+  o.maxRate = num('max-rate') ?? 20_000
   o.p99LimitMs = num('p99-limit') ?? 500
   o.operators = num('operators') ?? 20
   o.maxChats = num('max-chats') ?? 20
