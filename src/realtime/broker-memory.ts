@@ -1,10 +1,10 @@
 /** The single-process broker: history in memory, traffic handed straight to this node's handler. */
-import { randomBytes } from 'node:crypto'
 import type { ClientInfo, StreamPosition } from '../protocol/types.js'
 import {
   DEFAULT_IDEMPOTENT_RESULT_TTL_MS,
   type Broker, type BrokerEventHandler, type BrokerPublication, type ControlMessage, type HistoryOptions, type HistoryResult, type PublishOptions,
 } from './broker.js'
+import { newEpoch } from './epoch.js'
 
 interface Stream {
   epoch: string
@@ -17,8 +17,6 @@ interface Stream {
   version?: number
   versionEpoch?: string
 }
-
-const newEpoch = () => randomBytes(6).toString('base64url')
 
 export class MemoryBroker implements Broker {
   private handler?: BrokerEventHandler

@@ -1,11 +1,11 @@
 /** The single-process map broker: state, stream and fan-out in this process (centrifuge `map_broker_memory.go`). */
-import { randomBytes } from 'node:crypto'
 import type { StreamPosition } from '../protocol/types.js'
 import {
   DEFAULT_MAP_IDEMPOTENT_RESULT_TTL_MS, UnrecoverablePositionError, hasStream,
   type MapBroker, type MapBrokerEventHandler, type MapChannelOptions, type MapPublication, type MapPublishOptions,
   type MapRemoveOptions, type MapStateResult, type MapStreamResult, type MapUpdateResult,
 } from './map-broker.js'
+import { newEpoch } from './epoch.js'
 
 interface Entry {
   pub: MapPublication
@@ -33,8 +33,6 @@ export interface MemoryMapBrokerOptions {
   /** How often expired keys are removed (and their removals published). @default 1_000 (Centrifugo's second) */
   expireIntervalMs?: number
 }
-
-const newEpoch = () => randomBytes(6).toString('base64url')
 
 /** The index of the first key after `cursor` in sorted `keys`. */
 function firstAfter(keys: string[], cursor: string): number {

@@ -5,7 +5,6 @@
  * channel's writes are serialised and get consecutive offsets; the change goes to this node's subscribers after
  * the commit. Fan-out is to this node only: several nodes share map state through Redis (map-broker-redis.ts).
  */
-import { randomBytes } from 'node:crypto'
 import type { ClientInfo, StreamPosition } from '../protocol/types.js'
 import type { Db } from '../store/db.js'
 import {
@@ -13,6 +12,7 @@ import {
   type MapBroker, type MapBrokerEventHandler, type MapChannelOptions, type MapPublication, type MapPublishOptions,
   type MapRemoveOptions, type MapStateResult, type MapStreamResult, type MapUpdateResult,
 } from './map-broker.js'
+import { newEpoch } from './epoch.js'
 
 export interface PostgresMapBrokerOptions {
   db: Db
@@ -24,8 +24,6 @@ export interface PostgresMapBrokerOptions {
 interface MetaRow { epoch: string; top: string | number; stream_size: number; stream_ttl: string | number; meta_ttl: string | number }
 interface StateRow { key: string; data: string; info: string | null; tags: string | null; offset: string | number; version: string | number; version_epoch: string; expires_at: string | number | null }
 type StreamRow = StateRow & { removed: boolean }
-
-const newEpoch = () => randomBytes(6).toString('base64url')
 
 /** A change committed in a transaction, handed to subscribers once the transaction is over. */
 type Committed = { result: MapUpdateResult; pub?: MapPublication }

@@ -11,7 +11,6 @@
  * Every node sweeps expired keys with the same removal script (which re-checks the expiry), so each expiry is
  * published once whichever node gets there first.
  */
-import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { ClientInfo, StreamPosition } from '../protocol/types.js'
 import {
@@ -21,6 +20,7 @@ import {
 } from './map-broker.js'
 import { parseRedisUrl } from './redis-topology.js'
 import { quit } from './broker-redis.js'
+import { newEpoch } from './epoch.js'
 
 export interface RedisMapBrokerOptions {
   url: string
@@ -199,7 +199,6 @@ interface ScriptCommands {
   livedeskMapStream(meta: string, stream: string, ...argv: string[]): Promise<[string | number, string, StreamEntry[]]>
 }
 
-const newEpoch = () => randomBytes(6).toString('base64url')
 const ms = (n: number) => String(Math.max(0, Math.ceil(n)))
 
 export class RedisMapBroker implements MapBroker {
