@@ -64,6 +64,8 @@ export class EventPublisher {
    * together go out by outbox id. Changes of other chats never wait for each other.
    */
   private readonly inProgress = new Map<ChangeToken, { keys: readonly string[]; startedAt: number }>()
+  /** The same changes by key: a finished change finds the ones it waits for without a pass over all of them. */
+  private readonly inProgressByKey = new Map<string, Set<ChangeToken>>()
   /** The oldest event this node dropped from a full queue: its own relay publishes from there. */
   private ownFloor?: Date
   private finished: Finished[] = []
@@ -93,6 +95,11 @@ export class EventPublisher {
   begin(keys: readonly string[]): ChangeToken {
     const token = Symbol('change')
     this.inProgress.set(token, { keys, startedAt: Date.now() })
+    for (const key of keys) {
+      let changes = this.inProgressByKey.get(key)
+      if (!changes) this.inProgressByKey.set(key, (changes = new Set()))
+      changes.add(token)
+    }
     return token
   }
 
@@ -100,11 +107,16 @@ export class EventPublisher {
   end(token: ChangeToken, out?: Outbox): Promise<void> {
     const keys = this.inProgress.get(token)?.keys ?? []
     this.inProgress.delete(token)
+    for (const key of keys) {
+      const changes = this.inProgressByKey.get(key)
+      changes?.delete(token)
+      if (changes?.size === 0) this.inProgressByKey.delete(key)
+    }
     // A routing change may assign any chat's session, so every change also waits for the routing ones.
     const related = (other: readonly string[]) => other.includes(QUEUE_KEY) || other.some((k) => keys.includes(k))
     const waitingOn = new Set<ChangeToken>()
     if (keys.length > 0) {
-      for (const [other, change] of this.inProgress) if (related(change.keys)) waitingOn.add(other)
+      for (const key of keys.includes(QUEUE_KEY) ? keys : [QUEUE_KEY, ...keys]) for (const other of this.inProgressByKey.get(key) ?? []) waitingOn.add(other)
       for (const f of this.finished) if (related(f.keys)) waitingOn.add(f.token)
     }
     const released = new Promise<void>((resolve) => {
