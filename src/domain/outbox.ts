@@ -13,7 +13,7 @@ import type { Db } from '../store/db.js'
 import { insertEvents } from '../store/outbox.js'
 import { channelsOf, type Subject } from './audience.js'
 import { ACTION_EVENTS, type EventName, type EventPayloads } from './events.js'
-import { QUEUE_KEY, type EventPublisher } from './publisher.js'
+import { QUEUE_KEY, type ChangeToken, type EventPublisher } from './publisher.js'
 import { iso } from './views.js'
 
 /** The advisory lock key of routing: taking from the queue and filling operators' capacity. */
@@ -110,22 +110,34 @@ export class Mutator {
     return this.track(opts, (out) => fn(this.db, out))
   }
 
+  /**
+   * Like `once`, for a statement that may wait before it is sent (a batch, store/batch.ts): `fn` calls `sending()`
+   * right before it is. The change counts as in progress for its chat's order from then on: one still waiting to
+   * be sent cannot have committed, so finished changes of its chat need not wait for it.
+   */
+  async onceSent<T>(fn: (db: Db, out: Outbox, sending: () => void) => Promise<T>, opts: { chat?: string } = {}): Promise<T> {
+    return this.track(opts, (out, sending) => fn(this.db, out, sending), true)
+  }
+
   /** Runs a change and then its events, in this node's commit order (publisher.ts). */
-  private async track<T>(opts: ChangeOptions, change: (out: Outbox) => Promise<T>): Promise<T> {
+  private async track<T>(opts: ChangeOptions, change: (out: Outbox, begin: () => void) => Promise<T>, beginLater = false): Promise<T> {
     const keys: string[] = []
     if (opts.chat) keys.push(opts.chat)
     if (opts.routes) keys.push(QUEUE_KEY)
-    const token = this.publisher.begin(keys)
+    let token: ChangeToken | undefined
+    const begin = () => void (token ??= this.publisher.begin(keys))
+    if (!beginLater) begin()
     const out = new Outbox()
     let result: T
     try {
-      result = await change(out)
+      result = await change(out, begin)
     } catch (err) {
-      void this.publisher.end(token)
+      if (token) void this.publisher.end(token)
       throw err
     }
+    begin()
     // The answer waits for the events to be out, but not for a broker that is away: they stay queued (publisher.ts).
-    await atMost(this.publisher.end(token, out), this.publishWaitMs)
+    await atMost(this.publisher.end(token!, out), this.publishWaitMs)
     return result
   }
 }

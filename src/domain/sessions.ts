@@ -49,13 +49,14 @@ const MESSAGE_BATCH_MAX = 64
 const ALONE = Symbol('alone')
 
 export class Sessions {
-  private readonly clientMessages: Batcher<ClientMessageInput, ClientMessageWritten | typeof ALONE>
+  private readonly clientMessages: Batcher<ClientMessageInput & { sending: () => void }, ClientMessageWritten | typeof ALONE>
 
   constructor(
     private readonly ctx: DomainContext,
     private readonly typing: Typing,
   ) {
     this.clientMessages = new Batcher(async (items) => {
+      for (const item of items) item.sending()
       const o = { nodeId: ctx.nodeId, oweWebhooks: ctx.webhooksOwed }
       if (items.length === 1) return [(await insertClientMessageInOpenSession(ctx.db, { ...items[0]!, ...o, skipLocked: true })) ?? ALONE]
       // A batch that fails (one bad item) leaves each of its messages to be written alone.
@@ -101,8 +102,8 @@ export class Sessions {
     key: string | undefined,
     chat: string | undefined,
   ): Promise<{ message: Message; typingUntil: Date | null } | undefined> {
-    return this.ctx.mutator.once(async (db, out) => {
-      const item = { id: newId(), clientId, text, eventId: randomUUID(), idempotencyKey: key }
+    return this.ctx.mutator.onceSent(async (db, out, sending) => {
+      const item = { id: newId(), clientId, text, eventId: randomUUID(), idempotencyKey: key, sending }
       const batched = await this.clientMessages.submit(item)
       const written = batched === ALONE
         ? await insertClientMessageInOpenSession(db, { ...item, nodeId: this.ctx.nodeId, oweWebhooks: this.ctx.webhooksOwed })
