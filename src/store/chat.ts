@@ -145,6 +145,18 @@ export async function heldSessions(db: Db, operatorId: string): Promise<SessionR
 
 // ---- messages --------------------------------------------------------------------------------------
 
+/** The `chatMessageCreated` subject of a client message's outbox row, from the locked session `s` (audience.ts). */
+const MESSAGE_EVENT_SUBJECT = `jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id, 'group_id', s.group_id))`
+
+/** The CTE that owes the events of `o` to the webhooks subscribed (store/webhooks.ts); none while there is no webhook. */
+const owedCte = (oweWebhooks: boolean | undefined) => (oweWebhooks === false ? '' : `,
+     owed AS (${oweDeliveries('o')})`)
+
+/** A row of the message statements: the message, its session (`s`, as JSON) and its outbox event. */
+function writtenOf({ s, outbox_id, outbox_at, ...message }: MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date }) {
+  return { message: message as MessageRow, session: sessionFromJson(s), event: { id: Number(outbox_id), created_at: outbox_at } }
+}
+
 /**
  * A client's message in its open session, in one statement: the session row is locked (the chat's writes keep
  * their order), the message inserted, and its `chatMessageCreated` written to the outbox (a reference to the
@@ -167,15 +179,13 @@ export async function insertClientMessageInOpenSession(
      o AS (
        INSERT INTO outbox (event_id, event, chat_id, form, data, subject, node_id)
        SELECT $4, 'chatMessageCreated', m.chat_id, 'message_ref', jsonb_build_object('id', m.id),
-              jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id, 'group_id', s.group_id)), $6
-         FROM m, s RETURNING id, event_id, event, created_at)${m.oweWebhooks === false ? '' : `,
-     owed AS (${oweDeliveries('o')})`}
+              ${MESSAGE_EVENT_SUBJECT}, $6
+         FROM m, s RETURNING id, event_id, event, created_at)${owedCte(m.oweWebhooks)}
      SELECT m.*, to_jsonb(s) AS s, o.id AS outbox_id, o.created_at AS outbox_at FROM m, s, o`,
     [m.id, m.clientId, m.text, m.eventId, m.idempotencyKey ?? null, m.nodeId],
   )
   if (!row) return undefined
-  const { s, outbox_id, outbox_at, ...message } = row
-  return { message: message as MessageRow, session: sessionFromJson(s), event: { id: Number(outbox_id), created_at: outbox_at } }
+  return writtenOf(row)
 }
 
 export interface ClientMessageInput {
@@ -213,17 +223,14 @@ export async function insertClientMessagesInOpenSessions(
      o AS (
        INSERT INTO outbox (event_id, event, chat_id, form, data, subject, node_id)
        SELECT i.event_id, 'chatMessageCreated', m.chat_id, 'message_ref', jsonb_build_object('id', m.id),
-              jsonb_build_object('session', jsonb_build_object('status', s.status, 'operator_id', s.operator_id, 'client_id', s.client_id, 'group_id', s.group_id)), $2
-         FROM m JOIN i ON i.id = m.id JOIN s ON s.id = m.session_id ORDER BY m.seq RETURNING id, event_id, event, created_at)${o.oweWebhooks === false ? '' : `,
-     owed AS (${oweDeliveries('o')})`}
+              ${MESSAGE_EVENT_SUBJECT}, $2
+         FROM m JOIN i ON i.id = m.id JOIN s ON s.id = m.session_id ORDER BY m.seq RETURNING id, event_id, event, created_at)${owedCte(o.oweWebhooks)}
      SELECT m.*, to_jsonb(s) - 'of_client' AS s, o.id AS outbox_id, o.created_at AS outbox_at, i.n
        FROM m JOIN i ON i.id = m.id JOIN s ON s.id = m.session_id JOIN o ON o.event_id = i.event_id`,
     [JSON.stringify(input), o.nodeId],
   )
   const out: Array<ClientMessageWritten | undefined> = items.map(() => undefined)
-  for (const { s, outbox_id, outbox_at, n, ...message } of rows) {
-    out[n] = { message: message as MessageRow, session: sessionFromJson(s), event: { id: Number(outbox_id), created_at: outbox_at } }
-  }
+  for (const { n, ...row } of rows) out[n] = writtenOf(row)
   return out
 }
 
