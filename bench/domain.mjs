@@ -4,9 +4,10 @@
  * open-loop ramp to the highest rate with no error, no loss, delivery p99 < 500 ms, the schedule kept and kept up with;
  * on PGlite (one node), PostgreSQL (one node), PostgreSQL + Redis (one node) and PostgreSQL + Redis (three
  * nodes), side by side with the ceiling contender (bench/domain/ceiling.mjs: the same transaction shape straight
- * against the same kind of database). livedesk nodes run under `taskset -c 0` (all nodes of a scenario on that
- * one core; `--spread-nodes` leaves a multi-node scenario's nodes unpinned), the load generator and the ceiling
- * under `taskset -c 1`; this process only orchestrates over IPC and reads /metrics and /proc. Options:
+ * against the same kind of database). The application runs on core 0: livedesk nodes (all nodes of a scenario on
+ * that one core; `--spread-nodes` leaves a multi-node scenario's nodes unpinned) or the ceiling; the database side on
+ * core 1: PostgreSQL and Redis when they run on this machine (`--services-unpinned` leaves them be), the load
+ * generator, and this process, which only orchestrates over IPC and reads /metrics and /proc. Options:
  * bench/README.md or `--help`.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -20,6 +21,7 @@ import { stepMeter } from './domain/cpu.mjs'
 import { environment } from './lib/environment.mjs'
 import { renderMarkdown } from './domain/report.mjs'
 import { createDatabase, dropDatabase, deleteRedisKeys, postgresVersion, redisVersion } from './domain/services.mjs'
+import { pinServices } from './domain/pin-services.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -89,6 +91,7 @@ function parseArgs(argv) {
   o.scenarios = String(args.scenarios ?? 'pglite,pg,pg1r,pg3').split(',').filter(Boolean)
   for (const s of o.scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario "${s}" (${Object.keys(SCENARIOS).join(', ')})`)
   o.spreadNodes = Boolean(args['spread-nodes'])
+  o.pinServices = !args['services-unpinned']
   o.nodeCpu = num('node-cpu')
   if (o.nodeCpu !== undefined && !(o.nodeCpu > 0 && o.nodeCpu <= 1)) throw new Error('--node-cpu must be a fraction of a core in (0, 1]')
   if (o.nodeCpu !== undefined && !existsSync(CPU_CGROUP)) throw new Error(`--node-cpu needs the cgroup v1 cpu controller at ${CPU_CGROUP} (and root)`)
@@ -110,8 +113,11 @@ try {
   process.exit(2)
 }
 const hasTaskset = spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0
+/** The application's core: livedesk nodes, or the ceiling contender in their place. */
 const CORE_SERVERS = hasTaskset ? 0 : undefined
+/** The other side's core: the load generator, this process, PostgreSQL and Redis (when pinned). */
 const CORE_LOAD = hasTaskset ? 1 : undefined
+if (hasTaskset) spawnSync('taskset', ['-p', '-c', String(CORE_LOAD), String(process.pid)], { stdio: 'ignore' })
 /**
  * The core a scenario's nodes run on: all of them on CORE_SERVERS (the same CPU budget for one node and for
  * three), or, with `--spread-nodes`, a multi-node scenario's nodes unpinned (undefined).
@@ -122,9 +128,10 @@ const DISTURBED = 0.25
 
 // ---- cleanup, also when interrupted ---------------------------------------------------------------
 
-const pending = { databases: new Set(), dirs: new Set(), cgroups: new Set(), redisPrefix: undefined }
+const pending = { databases: new Set(), dirs: new Set(), cgroups: new Set(), redisPrefix: undefined, unpinServices: undefined }
 process.on('exit', () => {
   killAll()
+  pending.unpinServices?.()
   for (const group of pending.cgroups) removeCgroup(group)
   for (const dir of pending.dirs) rmSync(dir, { recursive: true, force: true })
   if (pending.databases.size || pending.redisPrefix) {
@@ -430,7 +437,7 @@ async function runCeiling(kind) {
       pending.databases.add(db.name)
     }
     const options = { dist: o.dist, databaseUrl: db?.url, dataDir, operators: o.operators, clients: o.clients, workers: o.workers, warmupMs: o.warmupMs, windowMs: o.windowMs }
-    proc = spawnPinned(join(here, 'domain', 'ceiling.mjs'), { cpu: CORE_LOAD, args: [JSON.stringify(options)] })
+    proc = spawnPinned(join(here, 'domain', 'ceiling.mjs'), { cpu: CORE_SERVERS, args: [JSON.stringify(options)] })
     await proc.expect('ready', 120_000)
     const meter = stepMeter([proc.pid], db?.name)
     const result = await proc.expect('result', o.warmupMs + o.windowMs + 60_000)
@@ -505,6 +512,15 @@ async function main() {
     return !why
   })
   if (!hasTaskset) log('taskset not found: processes are not pinned')
+  let servicesPinned = null
+  if (hasTaskset && o.pinServices) {
+    const usesPg = scenarios.some((s) => SCENARIOS[s].db === 'pg')
+    const usesRedis = scenarios.some((s) => SCENARIOS[s].redis)
+    const { restore, ...pinned } = await pinServices({ databaseUrl: usesPg ? o.databaseUrl : undefined, redisUrl: usesRedis ? o.redisUrl : undefined, core: CORE_LOAD })
+    pending.unpinServices = restore
+    servicesPinned = pinned
+    log(`PostgreSQL and Redis to core ${CORE_LOAD}: PostgreSQL ${pinned.postgres === true ? 'pinned' : pinned.postgres}, Redis ${pinned.redis === true ? 'pinned' : pinned.redis}`)
+  }
   log(`${o.quick ? 'quick' : 'full'} run: ${scenarios.join(', ') || 'nothing'}; window ${o.windowMs} ms after ${o.warmupMs} ms warm-up; dist ${o.dist}`)
 
   const results = { ceilings: {}, scenarios: {} }
@@ -532,7 +548,7 @@ async function main() {
       pglite: JSON.parse(readFileSync(join(root, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')).version,
       postgres: services.postgres ?? null,
       redis: services.redis ?? null,
-      pinned: hasTaskset ? { servers: CORE_SERVERS, loadAndCeiling: CORE_LOAD, spreadNodes: o.spreadNodes } : null,
+      pinned: hasTaskset ? { servers: CORE_SERVERS, load: CORE_LOAD, ceiling: CORE_SERVERS, spreadNodes: o.spreadNodes, services: servicesPinned } : null,
       nodeCpu: o.nodeCpu ?? null,
     },
     dist,

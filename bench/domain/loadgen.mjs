@@ -9,6 +9,7 @@
  * step {tag, rate, warmupMs, windowMs, drainMs, maxInFlight, responseWaitMs} → step-done; close.
  */
 import http from 'node:http'
+import { writeFileSync } from 'node:fs'
 import { Centrifuge } from 'centrifuge'
 import WebSocket from 'ws'
 
@@ -263,6 +264,12 @@ async function step(msg) {
   for (let k = total - 1; k >= firstInWindow; k--) if (s.sendAt[k] > 0) { lastWindowSend = s.sendAt[k]; break }
   const windowElapsed = Math.max(lastWindowSend - windowStart + interval, (windowSent * interval))
   const errors = total - s.ok201 - s.skipped
+  // BENCH_TRACE_DIR: every message's send, answer and delivery time (ms since the schedule's start), to see when stalls fall.
+  if (process.env.BENCH_TRACE_DIR) {
+    const rel = (a) => Array.from(a, (v) => (v > 0 ? Math.round((v - t0) * 10) / 10 : null))
+    const file = `${process.env.BENCH_TRACE_DIR}/${tag.replace(/[^\w.-]+/g, '_')}-${rate}.json`
+    writeFileSync(file, JSON.stringify({ tag, rate, t0Epoch: performance.timeOrigin + t0, send: rel(s.sendAt), resp: rel(s.respAt), recv: rel(s.recvAt) }))
+  }
   send({
     type: 'step-done',
     tag,

@@ -37,12 +37,19 @@ function pinning(e, nodes) {
 
 function pinnedCores(e, nodes) {
   if (!e.pinned) return 'Not pinned (no taskset).'
-  const load = `load generator and ceiling to core ${e.pinned.loadAndCeiling}; PostgreSQL and Redis not pinned.`
-  if (e.pinned.spreadNodes) {
-    return `Nodes of one-node scenarios pinned to core ${e.pinned.servers}; the ${nodes} nodes of the multi-node scenario not pinned (\`--spread-nodes\`: ` +
-      `they may use both cores, sharing core ${e.pinned.loadAndCeiling} with the load generator, so ${nodes} nodes / 1 node is not a same-CPU-budget comparison); ${load}`
+  const p = e.pinned
+  // Reports before the services were pinned: `loadAndCeiling`, services unpinned.
+  const loadCore = p.load ?? p.loadAndCeiling
+  const services = (what) => (what === true ? `pinned to core ${loadCore}` : what ?? 'not pinned')
+  const load = p.loadAndCeiling !== undefined
+    ? `load generator and ceiling to core ${loadCore}; PostgreSQL and Redis not pinned.`
+    : `ceiling to core ${p.ceiling} in the nodes' place; load generator to core ${loadCore}, with PostgreSQL (${services(p.services?.postgres)}) ` +
+      `and Redis (${services(p.services?.redis)}), as the database side of the path.`
+  if (p.spreadNodes) {
+    return `Nodes of one-node scenarios pinned to core ${p.servers}; the ${nodes} nodes of the multi-node scenario not pinned (\`--spread-nodes\`: ` +
+      `they may use both cores, sharing core ${loadCore} with the load generator, so ${nodes} nodes / 1 node is not a same-CPU-budget comparison); ${load}`
   }
-  return `Nodes pinned to core ${e.pinned.servers}, every node of a scenario on that one core (the same CPU budget for 1 node and for ${nodes}; ` +
+  return `Nodes pinned to core ${p.servers}, every node of a scenario on that one core (the same CPU budget for 1 node and for ${nodes}; ` +
     `\`--spread-nodes\` would leave the multi-node scenario's nodes unpinned); ${load}`
 }
 
