@@ -6,7 +6,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
-import { PGlite, type Transaction } from '@electric-sql/pglite'
+import { PGlite, parse, protocol, type Transaction } from '@electric-sql/pglite'
 import type { Db, DbStats } from './db.js'
 import { copyBetweenStatements } from './pglite-snapshot.js'
 import { DEFAULT_PGLITE_DURABILITY, fsyncTree, pgliteOptions, type FsyncCounter, type PgliteDurability } from './pglite-durability.js'
@@ -53,6 +53,56 @@ async function createPglite(dir: string | undefined, durability: PgliteDurabilit
   return pg
 }
 
+/**
+ * Each distinct SQL text with parameters becomes a named prepared statement, as on a PostgreSQL server
+ * (src/store/postgres.ts), and one execution is one call into PGlite (Bind, Describe, Execute, Sync together).
+ * `PGlite.query` parses and plans the text again on every call, in five calls into the WebAssembly: a client message
+ * cost about 3 ms of CPU there, most of it parse and plan. Bounded: texts past the first MAX_NAMED run unnamed.
+ */
+const MAX_NAMED = 2_000
+
+class PreparedStatements {
+  private readonly named = new Map<string, { name: string; paramTypes: number[] }>()
+
+  constructor(private readonly pg: PGlite) {}
+
+  /** Runs `sql` with `params`; the caller holds PGlite's transaction lock (a transaction, or `runAlone`). */
+  async run<T>(sql: string, params: unknown[], inTransaction: boolean): Promise<T[] | undefined> {
+    return this.pg._runExclusiveQuery(async () => {
+      let statement = this.named.get(sql)
+      if (!statement) {
+        if (this.named.size >= MAX_NAMED) return undefined
+        const name = `ld${this.named.size}`
+        const described = await this.exec([protocol.serialize.parse({ name, text: sql }), protocol.serialize.describe({ type: 'S', name }), protocol.serialize.sync()])
+        statement = { name, paramTypes: parse.parseDescribeStatementResults(described) }
+        this.named.set(sql, statement)
+      }
+      const types = statement.paramTypes
+      const values = params.map((v, i) => (v === null || v === undefined ? null : (this.pg.serializers[types[i]!]?.(v) ?? String(v))))
+      const messages = await this.exec([
+        protocol.serialize.bind({ statement: statement.name, values }),
+        protocol.serialize.describe({ type: 'P' }),
+        protocol.serialize.execute({}),
+        protocol.serialize.sync(),
+      ])
+      if (!inTransaction) await this.pg.syncToFs()
+      return parse.parseResults(messages, this.pg.parsers)[0]?.rows as T[]
+    })
+  }
+
+  /** Alone: holds the transaction lock, as `PGlite.query` does. */
+  runAlone<T>(sql: string, params: unknown[]): Promise<T[] | undefined> {
+    return this.pg._runExclusiveTransaction(() => this.run<T>(sql, params, false))
+  }
+
+  private exec(parts: Uint8Array[]) {
+    const message = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+    let at = 0
+    for (const p of parts) message.set(p, (at += p.length) - p.length)
+    return this.pg.execProtocolStream(message, { syncToFs: false })
+  }
+}
+
 export interface OpenPgliteOptions {
   /** How commits reach the disk (src/store/pglite-durability.ts). @default 'fsync' */
   durability?: PgliteDurability
@@ -63,10 +113,11 @@ export async function openPglite(dir?: string, options: OpenPgliteOptions = {}):
   if (dir) await mkdir(dir, { recursive: true })
   const stats: DbStats & FsyncCounter = { statements: 0, transactions: 0, fsyncs: 0 }
   const pg = await createPglite(dir, options.durability ?? DEFAULT_PGLITE_DURABILITY, stats)
+  const prepared = new PreparedStatements(pg)
   const wrapTx = (tx: Transaction): Db => ({
     async query<T>(sql: string, params?: unknown[]) {
       stats.statements++
-      return (await tx.query<T>(sql, params as any[])).rows
+      return (params && (await prepared.run<T>(sql, params, true))) || (await tx.query<T>(sql, params as any[])).rows
     },
     // Nested transactions join the open one.
     transaction: (fn) => fn(wrapTx(tx)),
@@ -76,7 +127,7 @@ export async function openPglite(dir?: string, options: OpenPgliteOptions = {}):
   return {
     async query<T>(sql: string, params?: unknown[]) {
       stats.statements++
-      return (await pg.query<T>(sql, params as any[])).rows
+      return (params && (await prepared.runAlone<T>(sql, params))) || (await pg.query<T>(sql, params as any[])).rows
     },
     transaction: (fn) => {
       stats.transactions++
