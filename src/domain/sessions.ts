@@ -39,9 +39,10 @@ export type SessionMode = 'operator' | 'bot'
 export type SessionFilter = 'queued' | 'assigned' | 'closed'
 
 /**
- * Client messages in open sessions written at once (store/batch.ts): two statements (one on PGlite, whose statements
- * take turns anyway), then they go together. Those statements skip a session another transaction holds, so a locked
- * chat never takes one of these places.
+ * Client messages in open sessions written at once (store/batch.ts): two statements, then they go together. On
+ * PGlite, whose statements take turns, the second runs while the first waits for its WAL fsync off the event loop
+ * (store/pglite-durability.ts); there a batch gathers what one event-loop turn read. Those statements skip a session
+ * another transaction holds, so a locked chat never takes one of these places.
  */
 const MESSAGE_STATEMENTS_IN_FLIGHT = 2
 const MESSAGE_BATCH_MAX = 64
@@ -65,7 +66,7 @@ export class Sessions {
         return []
       })
       return items.map((_, i) => written[i] ?? ALONE)
-    }, Math.min(MESSAGE_STATEMENTS_IN_FLIGHT, ctx.db.connections ?? Infinity), MESSAGE_BATCH_MAX, ctx.db.connections === 1)
+    }, MESSAGE_STATEMENTS_IN_FLIGHT, MESSAGE_BATCH_MAX, ctx.db.connections === 1)
   }
 
   // ---- writing ----------------------------------------------------------------------------------

@@ -7,12 +7,12 @@
  *
  * 'fsync' gives NODEFS a real fsync and runs PostgreSQL with fsync=on and wal_sync_method=fsync (the only
  * method that reaches the new fsync): a commit returns once its WAL is on the disk, checkpoints flush the data
- * files before WAL is recycled, and crash recovery flushes the data directory first. 'relaxed' is PGlite's own
- * behaviour.
+ * files before WAL is recycled, and crash recovery flushes the data directory first. The commit's WAL fsync runs
+ * off the event loop, before the commit is acknowledged (WalSync). 'relaxed' is PGlite's own behaviour.
  */
 import { closeSync, fsyncSync, openSync, readdirSync } from 'node:fs'
-import { open } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { open, type FileHandle } from 'node:fs/promises'
+import { dirname, join, sep } from 'node:path'
 import { PGlite, type PGliteOptions } from '@electric-sql/pglite'
 import { NodeFS } from '@electric-sql/pglite/nodefs'
 
@@ -32,42 +32,162 @@ export interface FsyncCounter {
   fsyncs: number
 }
 
+/**
+ * The WAL fsyncs of commits, off the event loop. Asked for inside a statement, a WAL file's fsync is recorded and
+ * runs on libuv's pool once the statement is out of PGlite; `barrier()` resolves when every fsync asked for so far
+ * is done, and the store awaits it before it hands out any statement's result. So a commit is acknowledged only
+ * once its WAL is on the disk, and a later statement that read what it wrote waits for that too: nothing derived
+ * from a commit leaves the process first. Commits that end while a flush runs share the next one (group commit).
+ * What PostgreSQL orders stays ordered: before a write to any other file, and before any other fsync, the WAL
+ * fsyncs recorded or in flight run synchronously (WAL on the disk before the data it covers). A failed fsync
+ * fails every statement from then on, as PostgreSQL's PANIC would.
+ */
+export class WalSync {
+  /** WAL files whose fsync was asked for since the last flush began. */
+  private recorded = new Set<string>()
+  /** The files of the flush in flight. */
+  private flushing: string[] = []
+  /** The last flush begun (resolved when none ran yet). */
+  private flushed: Promise<void> = Promise.resolve()
+  /** The flush that will take what is recorded now, once the one in flight ends. */
+  private next?: Promise<void>
+  private failure?: Error
+  /** WAL files kept open for their fsyncs (a segment takes thousands of commits): one pool task per fsync, not three. */
+  private readonly open = new Map<string, Promise<FileHandle | undefined>>()
+
+  constructor(private readonly counter: FsyncCounter) {}
+
+  get pending(): boolean {
+    return this.recorded.size > 0 || this.flushing.length > 0
+  }
+
+  record(path: string): void {
+    this.recorded.add(path)
+  }
+
+  barrier(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure)
+    if (this.recorded.size === 0) return this.flushed
+    this.next ??= this.flushed.then(() => {
+      this.next = undefined
+      return this.flush()
+    })
+    return this.next
+  }
+
+  /** Every WAL fsync recorded or in flight, now, on this thread. */
+  flushSync(): void {
+    const paths = new Set([...this.flushing, ...this.recorded])
+    for (const path of paths) fsyncPath(path, true)
+    this.counter.fsyncs += this.recorded.size
+    this.recorded.clear()
+  }
+
+  private flush(): Promise<void> {
+    const paths = [...this.recorded]
+    this.recorded.clear()
+    this.flushing = paths
+    this.flushed = Promise.all(paths.map((path) => this.fsync(path))).then(
+      () => {
+        this.counter.fsyncs += paths.length
+        if (this.flushing === paths) this.flushing = []
+      },
+      (err: Error) => {
+        this.failure = err
+        throw err
+      },
+    )
+    return this.flushed
+  }
+
+  /** A WAL file's fsync on the pool, through a handle kept open (any handle of a file flushes it, even renamed). */
+  private async fsync(path: string): Promise<void> {
+    let handle = this.open.get(path)
+    if (!handle) {
+      if (this.open.size >= OPEN_WAL_FILES) {
+        const [oldest, closing] = this.open.entries().next().value!
+        this.open.delete(oldest)
+        void closing.then((h) => h?.close()).catch(() => {})
+      }
+      handle = open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined // recycled or removed: needs none
+        throw err
+      })
+      this.open.set(path, handle)
+      handle.catch(() => this.open.delete(path))
+    }
+    const file = await handle
+    if (!file) {
+      this.open.delete(path)
+      return
+    }
+    await file.sync()
+  }
+
+  /** Closes the WAL files kept open. */
+  async close(): Promise<void> {
+    const handles = [...this.open.values()]
+    this.open.clear()
+    await Promise.all(handles.map((h) => h.then((f) => f?.close()).catch(() => {})))
+  }
+}
+
+/** WAL files kept open at once by WalSync (the current segment and the one before it, with room to spare). */
+const OPEN_WAL_FILES = 4
+
 /** emscripten's NODEFS stream: `nfd` is the Node file descriptor behind it, if it opened one. */
 interface NodefsStream {
   nfd?: number
   node: unknown
+  /** Ours: whether it is a WAL file, worked out once. */
+  livedeskWal?: boolean
 }
 interface NodefsType {
-  stream_ops: { fsync?: (stream: NodefsStream) => void }
+  stream_ops: {
+    fsync?: (stream: NodefsStream) => void
+    write: (stream: NodefsStream, ...rest: unknown[]) => number
+  }
   tryFSOperation<T>(f: () => T): T
   realPath(node: unknown): string
 }
 
 /** PGlite's NodeFS whose fsync (files and directories) is Node's fsync; a failure reaches PostgreSQL as its errno. */
 class FsyncNodeFS extends NodeFS {
-  constructor(dataDir: string, private readonly counter: FsyncCounter) {
+  constructor(dataDir: string, private readonly counter: FsyncCounter, private readonly walSync: WalSync) {
     super(dataDir)
   }
 
   override async init(pg: PGlite, opts: Parameters<NodeFS['init']>[1]) {
     const { emscriptenOpts } = await super.init(pg, opts)
+    const walDir = `${sep}pg_wal${sep}`
     const addFsync = (mod: { NODEFS: unknown }) => {
       const nodefs = mod.NODEFS as NodefsType
+      const isWal = (stream: NodefsStream) => (stream.livedeskWal ??= nodefs.realPath(stream.node).includes(walDir))
       nodefs.stream_ops.fsync = (stream) => {
-        nodefs.tryFSOperation(() => (stream.nfd === undefined ? fsyncPath(nodefs.realPath(stream.node)) : fsyncSync(stream.nfd)))
+        if (isWal(stream)) return this.walSync.record(nodefs.realPath(stream.node))
+        nodefs.tryFSOperation(() => {
+          if (this.walSync.pending) this.walSync.flushSync()
+          if (stream.nfd === undefined) fsyncPath(nodefs.realPath(stream.node))
+          else fsyncSync(stream.nfd)
+        })
         this.counter.fsyncs++
+      }
+      const write = nodefs.stream_ops.write
+      nodefs.stream_ops.write = (stream, ...rest) => {
+        if (this.walSync.pending && !isWal(stream)) nodefs.tryFSOperation(() => this.walSync.flushSync())
+        return write(stream, ...rest)
       }
     }
     return { emscriptenOpts: { ...emscriptenOpts, preRun: [...(emscriptenOpts.preRun ?? []), addFsync] } }
   }
 }
 
-/** PGlite options for a database in `dir` with this durability. */
-export function pgliteOptions(dir: string, durability: PgliteDurability, counter: FsyncCounter): PGliteOptions {
+/** PGlite options for a database in `dir` with this durability; `walSync` with 'fsync'. */
+export function pgliteOptions(dir: string, durability: PgliteDurability, counter: FsyncCounter, walSync?: WalSync): PGliteOptions {
   if (durability === 'relaxed') return { dataDir: dir }
   return {
     dataDir: dir,
-    fs: new FsyncNodeFS(dir, counter),
+    fs: new FsyncNodeFS(dir, counter, walSync ?? new WalSync(counter)),
     startParams: [
       ...PGlite.defaultStartParams.filter((p) => p !== '-F'),
       '-c', 'fsync=on',
@@ -111,9 +231,18 @@ export async function fsyncTree(dir: string): Promise<void> {
   await Promise.all(Array.from({ length: TREE_FSYNC_CONCURRENCY }, worker))
 }
 
-/** fsync of a file or directory by its path (a directory's fsync makes the entries in it durable). */
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r')
+/**
+ * fsync of a file or directory by its path (a directory's fsync makes the entries in it durable). `goneIsDone`: a
+ * WAL file recycled or removed since (a checkpoint made it unneeded, flushing what it covered first) needs none.
+ */
+function fsyncPath(path: string, goneIsDone = false): void {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (err) {
+    if (goneIsDone && (err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw err
+  }
   try {
     fsyncSync(fd)
   } finally {

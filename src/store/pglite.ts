@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 import { PGlite, parse, protocol, type Transaction } from '@electric-sql/pglite'
 import type { Db, DbStats } from './db.js'
 import { copyBetweenStatements } from './pglite-snapshot.js'
-import { DEFAULT_PGLITE_DURABILITY, fsyncTree, pgliteOptions, type FsyncCounter, type PgliteDurability } from './pglite-durability.js'
+import { DEFAULT_PGLITE_DURABILITY, fsyncTree, pgliteOptions, WalSync, type FsyncCounter, type PgliteDurability } from './pglite-durability.js'
 
 /**
  * A freshly initialised cluster, dumped once per process: creating a new database from it takes a fraction
@@ -36,8 +36,8 @@ async function initdbInChild(dir: string): Promise<void> {
   await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, entry, dir], { maxBuffer: 1 << 20 })
 }
 
-async function createPglite(dir: string | undefined, durability: PgliteDurability, counter: FsyncCounter): Promise<PGlite> {
-  const base = dir ? pgliteOptions(dir, durability, counter) : {}
+async function createPglite(dir: string | undefined, durability: PgliteDurability, counter: FsyncCounter, walSync: WalSync): Promise<PGlite> {
+  const base = dir ? pgliteOptions(dir, durability, counter, walSync) : {}
   const options = { ...base, startParams: [...(base.startParams ?? PGlite.defaultStartParams), ...PGLITE_MEMORY_PARAMS] }
   if (dir && existsSync(join(dir, 'PG_VERSION'))) return PGlite.create(options)
   if (dir && !freshCluster) {
@@ -112,8 +112,16 @@ export interface OpenPgliteOptions {
 export async function openPglite(dir?: string, options: OpenPgliteOptions = {}): Promise<Db> {
   if (dir) await mkdir(dir, { recursive: true })
   const stats: DbStats & FsyncCounter = { statements: 0, transactions: 0, fsyncs: 0 }
-  const pg = await createPglite(dir, options.durability ?? DEFAULT_PGLITE_DURABILITY, stats)
+  const walSync = new WalSync(stats)
+  const pg = await createPglite(dir, options.durability ?? DEFAULT_PGLITE_DURABILITY, stats, walSync)
   const prepared = new PreparedStatements(pg)
+  // A result leaves the store once the WAL fsyncs asked for so far are done (WalSync); inside a transaction its
+  // statements' results stay with the transaction's function, which makes no network call, until it commits.
+  const durable = async <T>(result: Promise<T>): Promise<T> => {
+    const value = await result
+    await walSync.barrier()
+    return value
+  }
   const wrapTx = (tx: Transaction): Db => ({
     async query<T>(sql: string, params?: unknown[]) {
       stats.statements++
@@ -127,14 +135,14 @@ export async function openPglite(dir?: string, options: OpenPgliteOptions = {}):
   return {
     async query<T>(sql: string, params?: unknown[]) {
       stats.statements++
-      return (params && (await prepared.runAlone<T>(sql, params))) || (await pg.query<T>(sql, params as any[])).rows
+      return durable((async () => (params && (await prepared.runAlone<T>(sql, params))) || (await pg.query<T>(sql, params as any[])).rows)())
     },
     transaction: (fn) => {
       stats.transactions++
       stats.statements += 2 // BEGIN and COMMIT (or ROLLBACK)
-      return pg.transaction((tx) => fn(wrapTx(tx)))
+      return durable(pg.transaction((tx) => fn(wrapTx(tx))))
     },
-    close: () => pg.close(),
+    close: () => durable(pg.close()).finally(() => walSync.close()),
     stats,
     connections: 1,
     copyDataDir: dir ? (target) => copyBetweenStatements(pg, dir, target) : undefined,
