@@ -12,25 +12,11 @@ import http from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { Centrifuge } from 'centrifuge'
 import WebSocket from 'ws'
+import { watchStalls } from '../lib/stalls.mjs'
 
 const send = (msg) => process.send?.(msg)
 
-// BENCH_STALLS=1: prints (stderr, wall-clock time) every event-loop gap and GC pause over 20 ms of the load generator,
-// whose own pauses would show as latency of whatever it had in flight.
-if (process.env.BENCH_STALLS) {
-  const { PerformanceObserver } = await import('node:perf_hooks')
-  let last = performance.now()
-  setInterval(() => {
-    const now = performance.now()
-    if (now - last > 25) console.error(`[stall loadgen] ${new Date().toISOString()} event loop blocked ${(now - last - 5).toFixed(0)} ms`)
-    last = now
-  }, 5).unref()
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      if (e.duration > 20) console.error(`[stall loadgen] ${new Date(performance.timeOrigin + e.startTime).toISOString()} gc kind ${e.detail?.kind} ${e.duration.toFixed(0)} ms`)
-    }
-  }).observe({ entryTypes: ['gc'] })
-}
+watchStalls('loadgen')
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** [{ host, port, agent, wsUrl }] */

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { PerformanceObserver } from 'node:perf_hooks'
+import { watchStalls } from '../lib/stalls.mjs'
 
 const options = JSON.parse(process.argv[2])
 const send = (msg) => process.send?.(msg)
@@ -18,21 +18,7 @@ process.on('message', async (msg) => {
 })
 process.on('disconnect', () => process.exit(0))
 
-// BENCH_STALLS=1: prints (stderr, wall-clock time) every event-loop block and GC pause over 20 ms, to place stalls.
-if (process.env.BENCH_STALLS) {
-  const id = options.nodeId
-  let last = performance.now()
-  setInterval(() => {
-    const now = performance.now()
-    if (now - last > 25) console.error(`[stall ${id}] ${new Date().toISOString()} event loop blocked ${(now - last - 5).toFixed(0)} ms (hrtime µs ${process.hrtime.bigint() / 1000n})`)
-    last = now
-  }, 5).unref()
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      if (e.duration > 20) console.error(`[stall ${id}] ${new Date(performance.timeOrigin + e.startTime).toISOString()} gc kind ${e.detail?.kind} ${e.duration.toFixed(0)} ms`)
-    }
-  }).observe({ entryTypes: ['gc'] })
-}
+watchStalls(options.nodeId)
 
 try {
   const { startLivedesk } = await import(pathToFileURL(join(options.dist, 'main.js')).href)
