@@ -182,12 +182,15 @@ class FsyncNodeFS extends NodeFS {
   }
 }
 
-/** PGlite options for a database in `dir` with this durability; `walSync` with 'fsync'. */
-export function pgliteOptions(dir: string, durability: PgliteDurability, counter: FsyncCounter, walSync?: WalSync): PGliteOptions {
+/**
+ * PGlite options for a database in `dir` with this durability. With 'fsync', WAL fsyncs are only recorded in
+ * `walSync`: its owner must await `walSync.barrier()` before handing out any result (store/pglite.ts does).
+ */
+export function pgliteOptions(dir: string, durability: PgliteDurability, counter: FsyncCounter, walSync: WalSync): PGliteOptions {
   if (durability === 'relaxed') return { dataDir: dir }
   return {
     dataDir: dir,
-    fs: new FsyncNodeFS(dir, counter, walSync ?? new WalSync(counter)),
+    fs: new FsyncNodeFS(dir, counter, walSync),
     startParams: [
       ...PGlite.defaultStartParams.filter((p) => p !== '-F'),
       '-c', 'fsync=on',
