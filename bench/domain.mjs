@@ -92,6 +92,7 @@ function parseArgs(argv) {
   for (const s of o.scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario "${s}" (${Object.keys(SCENARIOS).join(', ')})`)
   o.spreadNodes = Boolean(args['spread-nodes'])
   o.pinServices = !args['services-unpinned']
+  o.parallelGc = Boolean(args['parallel-gc'])
   o.nodeCpu = num('node-cpu')
   if (o.nodeCpu !== undefined && !(o.nodeCpu > 0 && o.nodeCpu <= 1)) throw new Error('--node-cpu must be a fraction of a core in (0, 1]')
   if (o.nodeCpu !== undefined && !existsSync(CPU_CGROUP)) throw new Error(`--node-cpu needs the cgroup v1 cpu controller at ${CPU_CGROUP} (and root)`)
@@ -123,6 +124,13 @@ if (hasTaskset) spawnSync('taskset', ['-p', '-c', String(CORE_LOAD), String(proc
  * three), or, with `--spread-nodes`, a multi-node scenario's nodes unpinned (undefined).
  */
 const nodesCore = (sc) => (o.spreadNodes && sc.nodes > 1 ? undefined : CORE_SERVERS)
+/**
+ * Node options of a process pinned to `core`: V8's garbage collector on its main thread (`--single-threaded-gc`),
+ * because on one core V8's helper threads (concurrent marking, parallel scavenges) take the core from the event
+ * loop: the nodes' delivery stalled for 50–130 ms every few seconds with the loop turning but starved.
+ * `--parallel-gc` keeps V8's default.
+ */
+const gcArgs = (core) => (core !== undefined && !o.parallelGc ? ['--single-threaded-gc'] : [])
 /** A step with more foreign CPU than this (in cores) is marked disturbed. */
 const DISTURBED = 0.25
 
@@ -206,7 +214,7 @@ async function startNodes(sc, databaseUrl, redisPrefix) {
       redisUrl: sc.redis ? o.redisUrl : undefined, redisPrefix: sc.redis ? redisPrefix : undefined, nodeId: `bench-${sc.name}-${i + 1}`,
     }
     // BENCH_NODE_ARGS: node options for livedesk nodes only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them.
-    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+    const nodeArgs = [...gcArgs(nodesCore(sc)), ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
     const proc = spawnPinned(join(here, 'domain', 'server.mjs'), { cpu: nodesCore(sc), nodeArgs, args: [JSON.stringify(options)] })
     const cgroup = o.nodeCpu !== undefined ? limitCpu(proc.pid, options.nodeId) : undefined
     const ready = await proc.expect('ready', 120_000)
@@ -374,7 +382,7 @@ async function runScenario(sc, runId) {
   try {
     const started = await startNodes(sc, databaseUrl, redisPrefix)
     ctx.nodes = started.nodes
-    ctx.loadgen = spawnPinned(join(here, 'domain', 'loadgen.mjs'), { cpu: CORE_LOAD })
+    ctx.loadgen = spawnPinned(join(here, 'domain', 'loadgen.mjs'), { cpu: CORE_LOAD, nodeArgs: gcArgs(CORE_LOAD) })
     await ctx.loadgen.expect('ready', 30_000)
     const setup = await ctx.loadgen.request(
       { type: 'setup', nodes: ctx.nodes.map((n) => ({ port: n.port })), apiKey: started.apiKey, operators: o.operators, maxChats: o.maxChats, clients: o.clients, maxSockets: o.maxSockets },
@@ -437,7 +445,7 @@ async function runCeiling(kind) {
       pending.databases.add(db.name)
     }
     const options = { dist: o.dist, databaseUrl: db?.url, dataDir, operators: o.operators, clients: o.clients, workers: o.workers, warmupMs: o.warmupMs, windowMs: o.windowMs }
-    proc = spawnPinned(join(here, 'domain', 'ceiling.mjs'), { cpu: CORE_SERVERS, args: [JSON.stringify(options)] })
+    proc = spawnPinned(join(here, 'domain', 'ceiling.mjs'), { cpu: CORE_SERVERS, nodeArgs: gcArgs(CORE_SERVERS), args: [JSON.stringify(options)] })
     await proc.expect('ready', 120_000)
     const meter = stepMeter([proc.pid], db?.name)
     const result = await proc.expect('result', o.warmupMs + o.windowMs + 60_000)
@@ -550,6 +558,7 @@ async function main() {
       redis: services.redis ?? null,
       pinned: hasTaskset ? { servers: CORE_SERVERS, load: CORE_LOAD, ceiling: CORE_SERVERS, spreadNodes: o.spreadNodes, services: servicesPinned } : null,
       nodeCpu: o.nodeCpu ?? null,
+      singleThreadedGc: hasTaskset && !o.parallelGc,
     },
     dist,
     settings: {

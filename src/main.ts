@@ -1,5 +1,6 @@
 /** Configuration and wiring: reads the environment, builds the parts, and starts them. Nothing else lives here. */
 import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -333,9 +334,19 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   return { url, wsUrl: `ws://127.0.0.1:${port}/centrifugo/connection/websocket`, port, apiKey, metricsUrl: metricsServer?.url, node, domain, close }
 }
 
+/**
+ * On one core V8's GC helper threads take the core from the event loop: under load, delivery stalls for 50–130 ms
+ * every few seconds (bench/README.md). The flag can only be given at start, so a node that has one core says so.
+ */
+export function withGcAdvice<T extends { startupWarnings?: string[] }>(options: T, cores: number, execArgv: readonly string[]): T {
+  if (cores > 1 || execArgv.includes('--single-threaded-gc')) return options
+  const advice = 'this process has one CPU core: start it with `node --single-threaded-gc dist/main.js`, or V8\'s GC threads will compete with the event loop (README, "Running several nodes")'
+  return { ...options, startupWarnings: [...(options.startupWarnings ?? []), advice] }
+}
+
 /** `npm start [-- --config livedesk.json] [--print-config]`: start, print where, and stop cleanly on SIGTERM/SIGINT within 5 s of the drain delay. */
 async function main(): Promise<void> {
-  const options = loadConfig()
+  const options = withGcAdvice(loadConfig(), availableParallelism(), process.execArgv)
   if (process.argv.includes('--print-config')) {
     process.stdout.write(JSON.stringify(printableConfig(options), null, 2) + '\n')
     return

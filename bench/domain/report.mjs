@@ -32,7 +32,11 @@ function pinning(e, nodes) {
   const quota = e.nodeCpu
     ? ` Each node limited to ${e.nodeCpu} of a core by a CFS quota of its own (\`--node-cpu\`, cgroup v1), as nodes on machines of their own each have their own CPU: ${nodes} nodes / 1 node then compares per-node capacity.`
     : ''
-  return pinnedCores(e, nodes) + quota
+  // Reports before the flag existed carry no `singleThreadedGc`: their pinned processes ran V8's parallel GC.
+  const gc = !e.pinned ? '' : e.singleThreadedGc
+    ? ' Pinned processes run V8\'s GC on their main thread (`--single-threaded-gc`); with its helper threads on the same core the event loop was starved for 50–130 ms every few seconds (`--parallel-gc` keeps them).'
+    : ' Pinned processes ran V8\'s default parallel GC, whose helper threads share the one core with the event loop.'
+  return pinnedCores(e, nodes) + quota + gc
 }
 
 function pinnedCores(e, nodes) {

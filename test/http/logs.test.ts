@@ -5,10 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { chooseLogFormat, logFormatFromEnv, startBanner } from '../../src/log.js'
+import { withGcAdvice } from '../../src/main.js'
 import { ensureBuilt, ROOT } from '../helpers/built.js'
 
 describe('log format', () => {
@@ -32,6 +33,19 @@ describe('log format', () => {
     expect(later.apiKey).toBe('from the API_KEY environment variable')
     expect(later.next).toBeUndefined()
     expect(later.lines.some((l) => l.includes('No operators yet'))).toBe(false)
+  })
+})
+
+describe('GC advice at start', () => {
+  it('a process with one core is told to run V8\'s GC on its main thread; one with more, or with the flag, is not', () => {
+    const options = { startupWarnings: ['livedesk.json: unknown key'] }
+    expect(withGcAdvice(options, 2, [])).toBe(options)
+    expect(withGcAdvice(options, 1, ['--single-threaded-gc'])).toBe(options)
+    const told = withGcAdvice(options, 1, ['--max-old-space-size=512'])
+    expect(told.startupWarnings).toHaveLength(2)
+    expect(told.startupWarnings![0]).toBe('livedesk.json: unknown key')
+    expect(told.startupWarnings![1]).toContain('node --single-threaded-gc dist/main.js')
+    expect(withGcAdvice({}, 1, []).startupWarnings).toHaveLength(1)
   })
 })
 
@@ -107,7 +121,18 @@ describe.concurrent('node dist/main.js', () => {
     expect(banner.apiKey).toBe(`in ${join(p.dataDir, 'api-key')}`)
     expect(banner.next).toBe(`No operators yet: open ${base}/admin, sign in with the API key and create the first one`)
     expect(existsSync(join(p.dataDir, 'api-key'))).toBe(true)
+    // This machine's cores decide whether the one-core advice is given; under `taskset -c 0` below it always is.
+    expect(parsed.some((l) => String(l.msg).includes('--single-threaded-gc'))).toBe(availableParallelism() === 1)
     expect(parsed.some((l) => l.msg === 'shutting down'), `exit ${p.child.exitCode} ${p.child.signalCode}; output:\n${p.out()}`).toBe(true)
+  }, 90_000)
+
+  it('pinned to one core, warns at start that V8\'s GC threads would compete with the event loop', async () => {
+    const p = start('taskset', ['-c', '0', process.execPath, main])
+    await p.until(/"msg":"livedesk is up"[^\n]*\n/, 'the banner line')
+    await stop(p.child)
+    const warning = p.out().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>).find((l) => String(l.msg).includes('one CPU core'))
+    expect(warning?.level, p.out()).toBe(40)
+    expect(warning!.msg).toContain('node --single-threaded-gc dist/main.js')
   }, 90_000)
 
   it('writes readable lines on a terminal, and the banner as text', async () => {
