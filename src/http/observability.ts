@@ -104,6 +104,7 @@ export class Observations {
         const startedAt = pending.at
         if (subscribers > 0) setImmediate(() => this.deliveryLagSeconds.observe((performance.now() - startedAt) / 1000))
       },
+      pending: () => current.size + previous.size,
     }
   }
 

@@ -71,10 +71,12 @@ export interface NodeStats {
  * Called synchronously on the hot path: keep it cheap, and do not throw.
  */
 export interface PublicationObserver {
-  /** A publication made on this node, before the broker has it (a memory broker hands it back at once). */
+  /** A publication made on this node to a channel with subscribers here, before the broker has it (a memory broker hands it back at once). */
   published(channel: string, pub: BrokerPublication): void
   /** A publication back from the broker (made on any node), its frames queued to this node's `subscribers` (0: none here). */
   fannedOut(channel: string, pub: BrokerPublication, subscribers: number): void
+  /** Publications published and not yet fanned out here. */
+  pending?(): number
 }
 
 /** The largest history page a client or the server API may ask for. */
@@ -169,7 +171,8 @@ export class Node implements BrokerEventHandler, ClientNode {
     const pub: BrokerPublication = { data: dataJson }
     if (opts.info) pub.info = opts.info
     if (opts.tags) pub.tags = opts.tags
-    this.observePublication?.published(channel, pub)
+    // Only a channel with subscribers here comes back to be fanned out on this node: over Redis, one without never would.
+    if (this.hub.channels.has(channel)) this.observePublication?.published(channel, pub)
     const position = await this.broker.publish(channel, pub, {
       historySize: opts.skipHistory ? 0 : ns.historySize,
       historyTtlMs: ns.historyTtlMs,

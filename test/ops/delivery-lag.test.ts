@@ -72,6 +72,11 @@ if (redisUrl) {
     )
     const [beforeA, beforeB] = [await lagCount(a), await lagCount(b)]
 
+    // A channel with no subscriber on the publishing node never comes back to it through Redis: it is not held
+    // waiting (held, every event of a busy node's unwatched channels stayed in memory for 10-20 s).
+    for (let n = 0; n < 5; n++) expect((await serverApi(b, 'publish', { channel: `lag:nobody-${n}`, data: { n } })).status).toBe(200)
+    expect(b.node.observePublication!.pending!()).toBe(0)
+
     for (let n = 0; n < 2; n++) expect((await serverApi(b, 'publish', { channel, data: { n } })).status).toBe(200)
     for (const pubs of received) await until(() => pubs.length === 2, 15_000, 'two publications at each node')
     await until(async () => (await lagCount(b)) >= beforeB + 2, 15_000, 'the lag of B\'s publications on B')
