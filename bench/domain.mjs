@@ -180,12 +180,15 @@ function metricsDelta(before, after) {
  * `--node-cpu=F`: the node's process gets a cgroup of its own with a CFS quota of F of a core, as a node on a
  * machine of its own has its own CPU: then one node and three are compared per node, not within one shared core.
  */
+/** The quota's period: a node over its share waits at most (1 - F) of it, not the default 100 ms of stall. */
+const CFS_PERIOD_US = 10_000
+
 function limitCpu(pid, name) {
   const group = join(CPU_CGROUP, `livedesk-bench-${process.pid}-${name}`)
   mkdirSync(group, { recursive: true })
   pending.cgroups.add(group)
-  writeFileSync(join(group, 'cpu.cfs_period_us'), '100000')
-  writeFileSync(join(group, 'cpu.cfs_quota_us'), String(Math.round(o.nodeCpu * 100_000)))
+  writeFileSync(join(group, 'cpu.cfs_period_us'), String(CFS_PERIOD_US))
+  writeFileSync(join(group, 'cpu.cfs_quota_us'), String(Math.round(o.nodeCpu * CFS_PERIOD_US)))
   writeFileSync(join(group, 'cgroup.procs'), String(pid))
   return group
 }
@@ -558,6 +561,7 @@ async function main() {
       redis: services.redis ?? null,
       pinned: hasTaskset ? { servers: CORE_SERVERS, load: CORE_LOAD, ceiling: CORE_SERVERS, spreadNodes: o.spreadNodes, services: servicesPinned } : null,
       nodeCpu: o.nodeCpu ?? null,
+      cfsPeriodUs: o.nodeCpu ? CFS_PERIOD_US : null,
       singleThreadedGc: hasTaskset && !o.parallelGc,
     },
     dist,

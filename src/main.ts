@@ -166,8 +166,8 @@ async function connectRedis(url: string, name: string, log: Logger) {
   const [first] = parseRedisUrl(url)
   // A Redis that hangs (paused, partitioned) must not hold writes back: past the timeout a limit falls back to this
   // node's memory and a connection count admits (limits.ts), as when Redis is down.
-  // Auto-pipelining: the limit checks of one event-loop turn go out in one write (as the broker's commands).
-  const redis = new Redis({ ...first!.options, connectionName: `livedesk:${name}`, maxRetriesPerRequest: 1, commandTimeout: LIMITS_REDIS_TIMEOUT_MS, enableAutoPipelining: true })
+  // No auto-pipelining, as the broker's commands (broker-redis.ts): its pipelines fill V8's old generation.
+  const redis = new Redis({ ...first!.options, connectionName: `livedesk:${name}`, maxRetriesPerRequest: 1, commandTimeout: LIMITS_REDIS_TIMEOUT_MS, enableAutoPipelining: false })
   redis.on('error', (err) => log.warn({ err: err.message }, `redis (${name})`))
   return redis
 }

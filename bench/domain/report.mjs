@@ -30,7 +30,7 @@ const GOALS = (n) => ({
 /** Where the nodes ran, from the report's `environment.pinned` (no `spreadNodes` in reports before it existed). */
 function pinning(e, nodes) {
   const quota = e.nodeCpu
-    ? ` Each node limited to ${e.nodeCpu} of a core by a CFS quota of its own (\`--node-cpu\`, cgroup v1), as nodes on machines of their own each have their own CPU: ${nodes} nodes / 1 node then compares per-node capacity.`
+    ? ` Each node limited to ${e.nodeCpu} of a core by a CFS quota of its own (\`--node-cpu\`, cgroup v1, period ${(e.cfsPeriodUs ?? 100_000) / 1000} ms), as nodes on machines of their own each have their own CPU: ${nodes} nodes / 1 node then compares per-node capacity.`
     : ''
   // Reports before the flag existed carry no `singleThreadedGc`: their pinned processes ran V8's parallel GC.
   const gc = !e.pinned ? '' : e.singleThreadedGc
