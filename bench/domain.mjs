@@ -176,13 +176,13 @@ function metricsDelta(before, after) {
   return { statements: sum('statements'), transactions: sum('transactions') }
 }
 
+/** The quota's period: a node over its share waits at most (1 - F) of it, not the default 100 ms of stall. */
+const CFS_PERIOD_US = 10_000
+
 /**
  * `--node-cpu=F`: the node's process gets a cgroup of its own with a CFS quota of F of a core, as a node on a
  * machine of its own has its own CPU: then one node and three are compared per node, not within one shared core.
  */
-/** The quota's period: a node over its share waits at most (1 - F) of it, not the default 100 ms of stall. */
-const CFS_PERIOD_US = 10_000
-
 function limitCpu(pid, name) {
   const group = join(CPU_CGROUP, `livedesk-bench-${process.pid}-${name}`)
   mkdirSync(group, { recursive: true })
