@@ -160,9 +160,10 @@ if (haveChromium('console and widget in a browser')) {
       const { page: op2, watch: op2Watch } = await openConsole(opContext, l.url, second.token, 'second console')
       await op2.locator('#mine [data-session]', { hasText: 'Tom Becker' }).waitFor()
       const { page: tab, watch: tabWatch } = await openConsole(opContext, l.url, second.token, 'second tab')
-      // Signed out once its first requests are answered: one still in flight would be refused 401 by the sign-out.
+      // Signed out once both consoles' first requests are answered: one still in flight in either (they share the
+      // token) would be refused 401 by the sign-out.
       await tab.locator('#mine [data-session]', { hasText: 'Tom Becker' }).waitFor()
-      await tab.waitForLoadState('networkidle')
+      await Promise.all([tabWatch.settled(), op2Watch.settled()])
       await tab.locator('#logout').click()
       await op2.locator('#ended[data-kind="operatorLoggedOut"]').waitFor()
       expect(await op2.locator('#ended').textContent()).toMatch(/signed out/)
