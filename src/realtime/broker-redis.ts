@@ -26,7 +26,16 @@ export interface RedisBrokerOptions {
   prefix?: string
   /** Connection errors; ioredis reconnects by itself, so these are for logs. */
   onError?: (err: Error) => void
+  /**
+   * A command (publish, history) not answered within this is rejected, so its caller can retry: a Redis that hangs
+   * or a path that drops packets without closing the connection would otherwise hold it until TCP gives up
+   * (minutes). Publishes carry idempotency keys, so a retry after a late success publishes nothing twice.
+   * @default 5000
+   */
+  commandTimeoutMs?: number
 }
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 5000
 
 // KEYS: stream, meta, idempotent result ('' = none). ARGV: payload, historySize, historyTtlMs, pub/sub channel,
 // metaTtlMs ('0' = none), new epoch, result TTL ms, useDelta ('1': publish with the previous publication when the
@@ -155,7 +164,13 @@ export class RedisBroker implements Broker {
     // No auto-pipelining: ioredis's pipelines keep their commands alive long enough for V8 to promote them, 30 times
     // the old-generation garbage at the same CPU (6,700 scripts/s: 1.6 MB against 50 KB per scavenge), and every
     // mark-compact of that garbage stalled delivery for 20-40 ms. A command is one write; Redis reads what has come.
-    this.cmd = new Redis({ ...target!.options, lazyConnect: true, enableAutoPipelining: false, connectionName: `${this.prefix}:cmd` }) as Redis & ScriptCommands
+    this.cmd = new Redis({
+      ...target!.options,
+      lazyConnect: true,
+      enableAutoPipelining: false,
+      commandTimeout: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+      connectionName: `${this.prefix}:cmd`,
+    }) as Redis & ScriptCommands
     // autoResubscribe (the ioredis default) subscribes every channel again after a reconnect.
     this.sub = new Redis({ ...target!.options, lazyConnect: true, autoResubscribe: true, connectionName: `${this.prefix}:sub` })
     this.cmd.on('error', onError)

@@ -114,6 +114,10 @@ export interface RedisProcess {
   start(): Promise<void>
   /** SIGKILL: what an append-only file holds survives, nothing else. */
   kill(): Promise<void>
+  /** SIGSTOP: its connections stay open and nothing is answered, as a hung server or a silent network looks. */
+  freeze(): void
+  /** SIGCONT after `freeze`. */
+  thaw(): void
 }
 
 /** A redis-server of the test's own on a free port; `appendonly` keeps its data across restarts. */
@@ -143,9 +147,16 @@ export async function startRedisProcess(opts: { appendonly?: boolean; port?: num
     },
     async kill() {
       if (!child) return
+      child.kill('SIGCONT')
       child.kill('SIGKILL')
       await exited(child)
       child = undefined
+    },
+    freeze() {
+      child?.kill('SIGSTOP')
+    },
+    thaw() {
+      child?.kill('SIGCONT')
     },
   }
   cleanups.push(async () => {

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { RedisBroker } from '../../src/realtime/broker-redis.js'
+import { startRedisProcess } from '../helpers/processes.js'
 import { brokerContract } from './broker-contract.js'
 import { RecordingHandler } from './recording-handler.js'
 import { randomPrefix, serviceUrl } from './services.js'
@@ -116,6 +117,27 @@ if (url) {
       await broker.publishControl({ type: 'message', user: 'u', data: 'ok' })
       await events.waitFor((e) => e.kind === 'control')
       expect(errors).toHaveLength(1)
+    })
+
+    it('rejects a publish that a hung Redis does not answer within commandTimeoutMs, and publishes once it answers again', async () => {
+      // A redis-server of this test's own: SIGSTOP keeps its connections open and answers nothing.
+      const own = await startRedisProcess()
+      const broker = new RedisBroker({ url: own.url, prefix, commandTimeoutMs: 300 })
+      await broker.run(new RecordingHandler())
+      onTestFinished(() => broker.close())
+      const opts = { historySize: 10, historyTtlMs: 60_000, historyMetaTtlMs: 120_000 }
+      await broker.publish('hung', { data: '1' }, opts)
+      own.freeze()
+      try {
+        const began = Date.now()
+        await expect(broker.publish('hung', { data: '2' }, { ...opts, idempotencyKey: 'second' })).rejects.toThrow(/timed out/)
+        expect(Date.now() - began).toBeLessThan(3000)
+      } finally {
+        own.thaw()
+      }
+      // The retry with the same key: the command that timed out ran once Redis woke up, so it is not published again.
+      expect(await broker.publish('hung', { data: '2' }, { ...opts, idempotencyKey: 'second' })).toMatchObject({ offset: 2 })
+      expect(await broker.publish('hung', { data: '3' }, opts)).toMatchObject({ offset: 3 })
     })
   })
 }
