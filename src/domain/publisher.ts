@@ -72,8 +72,12 @@ export class EventPublisher {
   private readonly queues = new Map<string, ChatQueue>()
   /** Event ids queued on this node, so a relay pass does not queue one twice. */
   private readonly queued = new Set<string>()
-  /** Events this node published that its stored watermark may not have passed yet, in publish order from `recentHead`. */
-  private recent: Array<{ id: number; at: string; publishedAt: number }> = []
+  /**
+   * Events this node published that its stored watermark may not have passed yet, in publish order from `recentHead`:
+   * outbox id, commit time and publish time (ms), in three number arrays, so that the thousands held for nodeTtlMs
+   * are no objects for the garbage collector to visit.
+   */
+  private recent = { ids: [] as number[], at: [] as number[], publishedAt: [] as number[] }
   private recentHead = 0
   /** The watermark last stored by a heartbeat (ms): every event of this node created before it is out. */
   private stored = -Infinity
@@ -197,7 +201,9 @@ export class EventPublisher {
       if (await this.publishOne(head.event)) {
         queue.events.shift()
         this.queued.delete(head.event.eventId)
-        this.recent.push({ id: head.event.id, at: head.event.at, publishedAt: Date.now() })
+        this.recent.ids.push(head.event.id)
+        this.recent.at.push(Date.parse(head.event.at))
+        this.recent.publishedAt.push(Date.now())
         head.done()
       } else {
         await new Promise((r) => setTimeout(r, this.config.outboxRelayIntervalMs).unref())
@@ -317,13 +323,14 @@ export class EventPublisher {
   private async markLate(all = false): Promise<void> {
     const before = Date.now() - this.config.nodeTtlMs - CLOCK_MARGIN_MS
     const late: number[] = []
-    for (; this.recentHead < this.recent.length; this.recentHead++) {
-      const r = this.recent[this.recentHead]!
-      if (!all && r.publishedAt > before) break
-      if (Date.parse(r.at) >= this.stored) late.push(r.id)
+    const { ids, at, publishedAt } = this.recent
+    for (; this.recentHead < ids.length; this.recentHead++) {
+      if (!all && publishedAt[this.recentHead]! > before) break
+      if (at[this.recentHead]! >= this.stored) late.push(ids[this.recentHead]!)
     }
-    if (this.recentHead > 1024 && this.recentHead * 2 > this.recent.length) {
-      this.recent = this.recent.slice(this.recentHead)
+    if (this.recentHead > 1024 && this.recentHead * 2 > ids.length) {
+      const from = this.recentHead
+      this.recent = { ids: ids.slice(from), at: at.slice(from), publishedAt: publishedAt.slice(from) }
       this.recentHead = 0
     }
     if (late.length > 0) await markPublished(this.db, late).catch((err) => this.log.warn({ err, events: late.length }, 'marking events published failed'))

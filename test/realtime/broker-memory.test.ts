@@ -1,4 +1,38 @@
+import { describe, expect, it } from 'vitest'
 import { MemoryBroker } from '../../src/realtime/broker-memory.js'
 import { brokerContract } from './broker-contract.js'
 
 brokerContract({ name: 'MemoryBroker', newBroker: () => new MemoryBroker(), shared: false })
+
+describe('MemoryBroker: compact history', () => {
+  const idle = { handlePublication() {}, handleJoin() {}, handleLeave() {}, handleControl() {} }
+  const opts = { historySize: 3, historyTtlMs: 60_000, historyMetaTtlMs: 60_000 }
+
+  it('keeps info and tags with their own publications while history is trimmed around them', async () => {
+    const broker = new MemoryBroker()
+    await broker.run(idle)
+    const info = { client: 'c1', user: 'u1' }
+    for (let n = 1; n <= 5; n++) await broker.publish('ch', n % 2 ? { data: `"${n}"` } : { data: `"${n}"`, info, tags: { n: String(n) } }, opts)
+    const { publications } = await broker.history('ch', { limit: -1, historyMetaTtlMs: 60_000 })
+    expect(publications.map((p) => [p.offset, p.data, p.info?.user, p.tags?.n])).toEqual([
+      [3, '"3"', undefined, undefined],
+      [4, '"4"', 'u1', '4'],
+      [5, '"5"', undefined, undefined],
+    ])
+    await broker.close()
+  })
+
+  it('answers a repeated key with its first position until the result expires, also after the stream started over (as Redis does)', async () => {
+    const broker = new MemoryBroker()
+    await broker.run(idle)
+    const short = { ...opts, historyMetaTtlMs: 50 }
+    const first = await broker.publish('ch', { data: '1' }, { ...short, idempotencyKey: 'a' })
+    await new Promise((resolve) => setTimeout(resolve, 80))
+    const second = await broker.publish('ch', { data: '2' }, { ...short, idempotencyKey: 'b' })
+    expect(second).toMatchObject({ offset: 1 })
+    expect(second!.epoch).not.toBe(first!.epoch)
+    expect(await broker.publish('ch', { data: '1' }, { ...short, idempotencyKey: 'a' })).toEqual(first)
+    expect(await broker.publish('ch', { data: '2' }, { ...short, idempotencyKey: 'b' })).toEqual(second)
+    await broker.close()
+  })
+})
