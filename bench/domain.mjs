@@ -42,7 +42,12 @@ const SCENARIOS = {
   pg: { name: 'pg', label: 'PostgreSQL, 1 node', db: 'pg', nodes: 1, redis: false },
   pg1r: { name: 'pg1r', label: 'PostgreSQL + Redis, 1 node', db: 'pg', nodes: 1, redis: true },
   pg3: { name: 'pg3', label: 'PostgreSQL + Redis, 3 nodes', db: 'pg', nodes: 3, redis: true },
+  // Each node with a share of a core of its own (`--node-share`), as nodes on machines of their own: what adding nodes adds.
+  pg1rs: { name: 'pg1rs', label: 'PostgreSQL + Redis, 1 node, own CPU share', db: 'pg', nodes: 1, redis: true, share: true },
+  pg3s: { name: 'pg3s', label: 'PostgreSQL + Redis, 3 nodes, own CPU share each', db: 'pg', nodes: 3, redis: true, share: true },
 }
+/** The default run: every scenario; the share ones only where cgroup v1's cpu controller is there to set quotas. */
+const DEFAULT_SCENARIOS = ['pglite', 'pg', 'pg1r', 'pg3', 'pg1rs', 'pg3s']
 
 function parseArgs(argv) {
   const args = Object.fromEntries(
@@ -88,14 +93,22 @@ function parseArgs(argv) {
   o.nodes3 = num('nodes') ?? 3
   o.maxSockets = num('max-sockets') ?? 64
   o.maxInFlight = num('max-in-flight') ?? 5_000
-  o.scenarios = String(args.scenarios ?? 'pglite,pg,pg1r,pg3').split(',').filter(Boolean)
+  const canLimitCpu = existsSync(CPU_CGROUP)
+  o.scenarios = args.scenarios !== undefined
+    ? String(args.scenarios).split(',').filter(Boolean)
+    : DEFAULT_SCENARIOS.filter((name) => canLimitCpu || !SCENARIOS[name].share)
+  o.shareSkipped = args.scenarios === undefined && !canLimitCpu
   for (const s of o.scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario "${s}" (${Object.keys(SCENARIOS).join(', ')})`)
   o.spreadNodes = Boolean(args['spread-nodes'])
   o.pinServices = !args['services-unpinned']
   o.parallelGc = Boolean(args['parallel-gc'])
   o.nodeCpu = num('node-cpu')
   if (o.nodeCpu !== undefined && !(o.nodeCpu > 0 && o.nodeCpu <= 1)) throw new Error('--node-cpu must be a fraction of a core in (0, 1]')
-  if (o.nodeCpu !== undefined && !existsSync(CPU_CGROUP)) throw new Error(`--node-cpu needs the cgroup v1 cpu controller at ${CPU_CGROUP} (and root)`)
+  if (o.nodeCpu !== undefined && !canLimitCpu) throw new Error(`--node-cpu needs the cgroup v1 cpu controller at ${CPU_CGROUP} (and root)`)
+  o.nodeShare = num('node-share') ?? 0.3
+  // The share scenarios' nodes all sit on core 0: their shares must fit in it, or they would take from each other.
+  if (!(o.nodeShare * o.nodes3 <= 1)) throw new Error(`--node-share × --nodes must fit one core (${o.nodeShare} × ${o.nodes3})`)
+  if (o.scenarios.some((s) => SCENARIOS[s].share) && !canLimitCpu) throw new Error(`scenarios pg1rs and pg3s need the cgroup v1 cpu controller at ${CPU_CGROUP} (and root)`)
   o.ceiling = !args['no-ceiling']
   o.databaseUrl = args['database-url'] ?? process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? undefined
   o.redisUrl = args['redis-url'] ?? process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? undefined
@@ -180,15 +193,16 @@ function metricsDelta(before, after) {
 const CFS_PERIOD_US = 10_000
 
 /**
- * `--node-cpu=F`: the node's process gets a cgroup of its own with a CFS quota of F of a core, as a node on a
- * machine of its own has its own CPU: then one node and three are compared per node, not within one shared core.
+ * A CFS quota of `fraction` of a core in a cgroup of the node's own (`--node-cpu`, or `--node-share` in the share
+ * scenarios), as a node on a machine of its own has its own CPU: one node and three are then compared per node,
+ * not within one shared core.
  */
-function limitCpu(pid, name) {
+function limitCpu(pid, name, fraction) {
   const group = join(CPU_CGROUP, `livedesk-bench-${process.pid}-${name}`)
   mkdirSync(group, { recursive: true })
   pending.cgroups.add(group)
   writeFileSync(join(group, 'cpu.cfs_period_us'), String(CFS_PERIOD_US))
-  writeFileSync(join(group, 'cpu.cfs_quota_us'), String(Math.round(o.nodeCpu * CFS_PERIOD_US)))
+  writeFileSync(join(group, 'cpu.cfs_quota_us'), String(Math.round(fraction * CFS_PERIOD_US)))
   writeFileSync(join(group, 'cgroup.procs'), String(pid))
   return group
 }
@@ -206,6 +220,9 @@ function removeCgroup(group) {
   }
 }
 
+/** The CPU quota of each of the scenario's nodes, in cores; undefined: none (the core they are pinned to). */
+const nodeCpuOf = (sc) => (sc.share ? o.nodeShare : o.nodeCpu)
+
 async function startNodes(sc, databaseUrl, redisPrefix) {
   const apiKey = `bench-${randomBytes(12).toString('hex')}`
   const nodes = []
@@ -219,7 +236,8 @@ async function startNodes(sc, databaseUrl, redisPrefix) {
     // BENCH_NODE_ARGS: node options for livedesk nodes only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them.
     const nodeArgs = [...gcArgs(nodesCore(sc)), ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
     const proc = spawnPinned(join(here, 'domain', 'server.mjs'), { cpu: nodesCore(sc), nodeArgs, args: [JSON.stringify(options)] })
-    const cgroup = o.nodeCpu !== undefined ? limitCpu(proc.pid, options.nodeId) : undefined
+    const fraction = nodeCpuOf(sc)
+    const cgroup = fraction !== undefined ? limitCpu(proc.pid, options.nodeId, fraction) : undefined
     const ready = await proc.expect('ready', 120_000)
     nodes[i] = { proc, port: ready.port, pid: proc.pid, dataDir, cgroup }
   }
@@ -371,7 +389,8 @@ async function ramp(ctx) {
 
 async function runScenario(sc, runId) {
   const core = nodesCore(sc)
-  log(`${sc.label}: starting ${sc.nodes} node(s), ${core === undefined ? 'not pinned' : `pinned to core ${core}`}`)
+  const quota = nodeCpuOf(sc) !== undefined ? `, each limited to ${nodeCpuOf(sc)} of a core` : ''
+  log(`${sc.label}: starting ${sc.nodes} node(s), ${core === undefined ? 'not pinned' : `pinned to core ${core}`}${quota}`)
   let db
   let databaseUrl
   if (sc.db === 'pg') {
@@ -400,7 +419,7 @@ async function runScenario(sc, runId) {
     if (found.max !== null) half = await measured(ctx, Math.max(1, Math.round(found.max / 2)), 'half')
     const atMax = ctx.steps.filter((s) => s.counted && (s.kind === 'ramp' || s.kind === 'refine') && s.pass && s.offered === found.max).at(-1) ?? null
     log(`${sc.label}: max ${found.lowerBound ? '≥ ' : ''}${found.max ?? '–'} messages/s${half ? `; at half (${half.offered}/s) p50 ${half.deliveryMs.p50Ms} p99 ${half.deliveryMs.p99Ms} ms` : ''}`)
-    return { ...sc, nodes: sc.nodes, pinnedToCore: core ?? null, setup, idle: ctx.idle, ...found, atMax, half, steps: ctx.steps }
+    return { ...sc, nodes: sc.nodes, pinnedToCore: core ?? null, nodeCpu: nodeCpuOf(sc) ?? null, setup, idle: ctx.idle, ...found, atMax, half, steps: ctx.steps }
   } finally {
     await ctx.loadgen?.stop().catch(() => {})
     await Promise.all(ctx.nodes.map((n) => n.proc.stop().catch(() => {})))
@@ -532,6 +551,7 @@ async function main() {
     servicesPinned = pinned
     log(`PostgreSQL and Redis to core ${CORE_LOAD}: PostgreSQL ${pinned.postgres === true ? 'pinned' : pinned.postgres}, Redis ${pinned.redis === true ? 'pinned' : pinned.redis}`)
   }
+  if (o.shareSkipped) log(`skipping pg1rs and pg3s (each node its own CPU share): no cgroup v1 cpu controller at ${CPU_CGROUP}`)
   log(`${o.quick ? 'quick' : 'full'} run: ${scenarios.join(', ') || 'nothing'}; window ${o.windowMs} ms after ${o.warmupMs} ms warm-up; dist ${o.dist}`)
 
   const results = { ceilings: {}, scenarios: {} }
@@ -550,6 +570,7 @@ async function main() {
     pg3_over_ceiling: ratio(sc.pg3?.max, results.ceilings.pg?.txPerSec),
     pg3_over_pg1r: ratio(sc.pg3?.max, sc.pg1r?.max), // the same broker (Redis) on both sides
     pg3_over_pg: ratio(sc.pg3?.max, sc.pg?.max), // Redis against the memory broker: scale-out and broker together
+    pg3s_over_pg1rs: ratio(sc.pg3s?.max, sc.pg1rs?.max), // each node its own CPU share: what adding nodes adds
   }
   const report = {
     date,
@@ -561,7 +582,8 @@ async function main() {
       redis: services.redis ?? null,
       pinned: hasTaskset ? { servers: CORE_SERVERS, load: CORE_LOAD, ceiling: CORE_SERVERS, spreadNodes: o.spreadNodes, services: servicesPinned } : null,
       nodeCpu: o.nodeCpu ?? null,
-      cfsPeriodUs: o.nodeCpu ? CFS_PERIOD_US : null,
+      nodeShare: o.scenarios.some((name) => SCENARIOS[name].share) ? o.nodeShare : null,
+      cfsPeriodUs: o.nodeCpu || o.scenarios.some((name) => SCENARIOS[name].share) ? CFS_PERIOD_US : null,
       singleThreadedGc: hasTaskset && !o.parallelGc,
     },
     dist,
@@ -586,6 +608,9 @@ async function main() {
 
 SCENARIOS.pg3.nodes = o.nodes3
 SCENARIOS.pg3.label = `PostgreSQL + Redis, ${o.nodes3} nodes`
+SCENARIOS.pg3s.nodes = o.nodes3
+SCENARIOS.pg1rs.label = `PostgreSQL + Redis, 1 node with ${o.nodeShare} of a core`
+SCENARIOS.pg3s.label = `PostgreSQL + Redis, ${o.nodes3} nodes with ${o.nodeShare} of a core each`
 main().then(
   () => process.exit(0),
   (err) => {

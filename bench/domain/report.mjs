@@ -23,12 +23,16 @@ const GOALS = (n) => ({
   pglite_over_ceiling: ['PGlite: livedesk 1 node / PGlite ceiling', '≥ 0.6'],
   pg_over_ceiling: ['PostgreSQL: livedesk 1 node (memory broker) / PostgreSQL ceiling', '≥ 0.6'],
   pg3_over_ceiling: [`PostgreSQL + Redis: livedesk ${n} nodes / PostgreSQL ceiling`, '–'],
-  pg3_over_pg1r: [`${n} nodes / 1 node, both on Redis`, '≥ 1'],
+  pg3_over_pg1r: [`${n} nodes / 1 node, both on Redis, all nodes on one core`, '– (one core for all of them: what more processes cost)'],
   pg3_over_pg: [`${n} nodes (Redis) / 1 node (memory broker)`, '–'],
+  pg3s_over_pg1rs: [`${n} nodes / 1 node, both on Redis, each node its own share of a core`, '≥ 1'],
 })
 
 /** Where the nodes ran, from the report's `environment.pinned` (no `spreadNodes` in reports before it existed). */
 function pinning(e, nodes) {
+  const share = e.nodeShare
+    ? ` In the share scenarios (pg1rs, pg3s) each node has ${e.nodeShare} of a core of its own (CFS quota, cgroup v1, period ${(e.cfsPeriodUs ?? 10_000) / 1000} ms), as nodes on machines of their own each have their own CPU: there ${nodes} nodes / 1 node is what adding nodes adds.`
+    : ''
   const quota = e.nodeCpu
     ? ` Each node limited to ${e.nodeCpu} of a core by a CFS quota of its own (\`--node-cpu\`, cgroup v1, period ${(e.cfsPeriodUs ?? 100_000) / 1000} ms), as nodes on machines of their own each have their own CPU: ${nodes} nodes / 1 node then compares per-node capacity.`
     : ''
@@ -36,7 +40,7 @@ function pinning(e, nodes) {
   const gc = !e.pinned ? '' : e.singleThreadedGc
     ? ' Pinned processes run V8\'s GC on their main thread (`--single-threaded-gc`); with its helper threads on the same core the event loop was starved for 50–130 ms every few seconds (`--parallel-gc` keeps them).'
     : ' Pinned processes ran V8\'s default parallel GC, whose helper threads share the one core with the event loop.'
-  return pinnedCores(e, nodes) + quota + gc
+  return pinnedCores(e, nodes) + quota + share + gc
 }
 
 function pinnedCores(e, nodes) {
@@ -136,7 +140,8 @@ export function renderMarkdown(r) {
       `## ${sc.label}`,
       '',
       `Setup: ${f(sc.setup.ms / 1000)} s (first messages of ${s.clients} clients ${f(sc.setup.firstMessagesMs / 1000)} s); sessions per operator ${Math.min(...sc.setup.assignedPerOperator)}–${Math.max(...sc.setup.assignedPerOperator)}.` +
-        ('pinnedToCore' in sc ? ` ${sc.nodes} node(s), ${sc.redis ? 'Redis broker' : 'memory broker'}, ${sc.pinnedToCore === null ? 'not pinned' : `pinned to core ${sc.pinnedToCore}`}.` : ''),
+        ('pinnedToCore' in sc ? ` ${sc.nodes} node(s), ${sc.redis ? 'Redis broker' : 'memory broker'}, ${sc.pinnedToCore === null ? 'not pinned' : `pinned to core ${sc.pinnedToCore}`}` : '') +
+        (sc.nodeCpu ? `, each node limited to ${sc.nodeCpu} of a core by a CFS quota of its own.` : 'pinnedToCore' in sc ? '.' : ''),
       '',
       '| step | offered/s | sent/s, delivered/s | errors | lost | delivery p50 / p90 / p99 / max ms | latency drift ms | HTTP p50 / p99 ms | schedule lag p99 ms | statements/msg net (raw) | CPU: nodes, load gen, PostgreSQL, Redis; foreign | verdict |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|',

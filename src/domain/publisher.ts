@@ -222,7 +222,9 @@ export class EventPublisher {
   private async publishOne(e: StoredEvent): Promise<boolean> {
     const channels = channelsOf(e.event, e.subject)
     const env = envelopeOf(e.event, e.data, e.eventId, e.at)
-    const results = await Promise.allSettled(channels.map((channel) => this.live.publish(channel, env, { idempotencyKey: e.eventId })))
+    // Keyed by outbox id: the same for every node that may publish the event, and a key a broker can keep as a number.
+    const idempotencyKey = String(e.id)
+    const results = await Promise.allSettled(channels.map((channel) => this.live.publish(channel, env, { idempotencyKey })))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (!failed) return true
     this.log.warn({ err: failed.reason, event: e.event, id: e.id }, 'publish failed; retrying, later events of its chat wait')

@@ -10,8 +10,8 @@ import { newEpoch } from './epoch.js'
  * Kept compact, because a node keeps up to historySize publications per channel for an hour and an idempotent result
  * per publish for five minutes: every object kept is one more for each mark-compact to visit, and at thousands of
  * publications a second those visits were the delivery stalls (1.9 million heap objects after 70 s at 2,342
- * messages/s). So a kept publication is its flat data string, a result is its key, and offsets and expiry times
- * are numbers in arrays, which V8 stores unboxed.
+ * messages/s). So a kept publication is its flat data string, a result is its key (a number when the key is an
+ * integer, as the domain's are), and offsets and expiry times are numbers in arrays, which V8 stores unboxed.
  */
 interface Stream {
   epoch: string
@@ -33,11 +33,16 @@ interface Stream {
 interface ChannelResults {
   /** The epoch of the results, but those in `olderEpochs` (made before the stream started over). */
   epoch: string
-  olderEpochs?: Map<string, string>
-  offsets: Map<string, number>
-  keys: string[]
+  olderEpochs?: Map<ResultKey, string>
+  offsets: Map<ResultKey, number>
+  keys: ResultKey[]
   expiries: number[]
 }
+
+/** An idempotency key as kept: a canonical integer (the domain's outbox ids) as a number, no string kept; else the string. */
+type ResultKey = string | number
+const INTEGER_KEY = /^(?:0|[1-9]\d{0,14})$/
+const resultKeyOf = (key: string): ResultKey => (INTEGER_KEY.test(key) ? Number(key) : key)
 
 /**
  * `s` flattened: JSON.stringify and `+` leave long strings as trees of parts, which every mark-compact walks part by
@@ -68,21 +73,20 @@ export class MemoryBroker implements Broker {
   async publish(channel: string, pub: BrokerPublication, opts: PublishOptions): Promise<StreamPosition | null> {
     if (opts.idempotencyKey === undefined) return this.publishNow(channel, pub, opts)
     const now = Date.now()
+    const key = resultKeyOf(opts.idempotencyKey)
     let results = this.results.get(channel)
     if (results) expireResults(results, now)
-    const seen = results?.offsets.get(opts.idempotencyKey)
-    if (results && seen !== undefined) {
-      return seen < 0 ? null : { offset: seen, epoch: results.olderEpochs?.get(opts.idempotencyKey) ?? results.epoch }
-    }
+    const seen = results?.offsets.get(key)
+    if (results && seen !== undefined) return seen < 0 ? null : { offset: seen, epoch: results.olderEpochs?.get(key) ?? results.epoch }
     const position = this.publishNow(channel, pub, opts)
     if (!results) this.results.set(channel, (results = { epoch: position?.epoch ?? '', offsets: new Map(), keys: [], expiries: [] }))
     if (position && position.epoch !== results.epoch) {
       // The stream started over: what was kept before still answers with its own epoch, as a Redis result key does.
-      for (const key of results.keys) if (!results.olderEpochs?.has(key)) (results.olderEpochs ??= new Map()).set(key, results.epoch)
+      for (const kept of results.keys) if (!results.olderEpochs?.has(kept)) (results.olderEpochs ??= new Map()).set(kept, results.epoch)
       results.epoch = position.epoch
     }
-    results.offsets.set(opts.idempotencyKey, position?.offset ?? -1)
-    results.keys.push(opts.idempotencyKey)
+    results.offsets.set(key, position?.offset ?? -1)
+    results.keys.push(key)
     results.expiries.push(now + (opts.idempotentResultTtlMs ?? DEFAULT_IDEMPOTENT_RESULT_TTL_MS))
     return position
   }

@@ -35,4 +35,16 @@ describe('MemoryBroker: compact history', () => {
     expect(await broker.publish('ch', { data: '2' }, { ...short, idempotencyKey: 'b' })).toEqual(second)
     await broker.close()
   })
+
+  it('keeps integer keys apart from keys that only look alike ("7" is not "07" nor " 7")', async () => {
+    const broker = new MemoryBroker()
+    await broker.run(idle)
+    const once = (key: string) => broker.publish('ch', { data: key }, { ...opts, historySize: 10, idempotencyKey: key })
+    expect(await once('7')).toMatchObject({ offset: 1 })
+    expect(await once('07')).toMatchObject({ offset: 2 })
+    expect(await once(' 7')).toMatchObject({ offset: 3 })
+    expect(await once('7')).toMatchObject({ offset: 1 })
+    expect(await once('07')).toMatchObject({ offset: 2 })
+    await broker.close()
+  })
 })
