@@ -144,6 +144,11 @@ const nodesCore = (sc) => (o.spreadNodes && sc.nodes > 1 ? undefined : CORE_SERV
  * `--parallel-gc` keeps V8's default.
  */
 const gcArgs = (core) => (core !== undefined && !o.parallelGc ? ['--single-threaded-gc'] : [])
+/** The node options `npm start` gives livedesk (package.json), so that the bench's nodes run as started for real. */
+const START_ARGS = (() => {
+  const start = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start
+  return start.split(/\s+/).slice(1).filter((word) => word.startsWith('--'))
+})()
 /** A step with more foreign CPU than this (in cores) is marked disturbed. */
 const DISTURBED = 0.25
 
@@ -234,7 +239,7 @@ async function startNodes(sc, databaseUrl, redisPrefix) {
       redisUrl: sc.redis ? o.redisUrl : undefined, redisPrefix: sc.redis ? redisPrefix : undefined, nodeId: `bench-${sc.name}-${i + 1}`,
     }
     // BENCH_NODE_ARGS: node options for livedesk nodes only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them.
-    const nodeArgs = [...gcArgs(nodesCore(sc)), ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
+    const nodeArgs = [...START_ARGS, ...gcArgs(nodesCore(sc)), ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
     const proc = spawnPinned(join(here, 'domain', 'server.mjs'), { cpu: nodesCore(sc), nodeArgs, args: [JSON.stringify(options)] })
     const fraction = nodeCpuOf(sc)
     const cgroup = fraction !== undefined ? limitCpu(proc.pid, options.nodeId, fraction) : undefined
@@ -585,6 +590,7 @@ async function main() {
       nodeShare: o.scenarios.some((name) => SCENARIOS[name].share) ? o.nodeShare : null,
       cfsPeriodUs: o.nodeCpu || o.scenarios.some((name) => SCENARIOS[name].share) ? CFS_PERIOD_US : null,
       singleThreadedGc: hasTaskset && !o.parallelGc,
+      startArgs: START_ARGS,
     },
     dist,
     settings: {

@@ -40,7 +40,8 @@ function pinning(e, nodes) {
   const gc = !e.pinned ? '' : e.singleThreadedGc
     ? ' Pinned processes run V8\'s GC on their main thread (`--single-threaded-gc`); with its helper threads on the same core the event loop was starved for 50–130 ms every few seconds (`--parallel-gc` keeps them).'
     : ' Pinned processes ran V8\'s default parallel GC, whose helper threads share the one core with the event loop.'
-  return pinnedCores(e, nodes) + quota + share + gc
+  const start = e.startArgs?.length ? ` Nodes run with the node options of \`npm start\` (\`${e.startArgs.join(' ')}\`).` : ''
+  return pinnedCores(e, nodes) + quota + share + gc + start
 }
 
 function pinnedCores(e, nodes) {
