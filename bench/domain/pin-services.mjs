@@ -6,7 +6,7 @@
  * from the postmaster) and gives back the affinity each had when the run ends. A service on another machine, or one
  * this user may not pin, is left as it is and reported.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import pg from 'pg'
 
@@ -68,7 +68,8 @@ export async function pinServices({ databaseUrl, redisUrl, core }) {
   if (databaseUrl) {
     const pid = await postmasterPid(databaseUrl).catch(() => null)
     if (!pid) result.postgres = 'not on this machine'
-    else result.postgres = [pid, ...childrenOf(pid)].map(pin).every(Boolean) || 'taskset refused'
+    // A backend that ended between the listing and its pinning is no refusal (new ones inherit the postmaster's mask).
+    else result.postgres = (pin(pid) && childrenOf(pid).every((child) => pin(child) || !existsSync(`/proc/${child}`))) || 'taskset refused'
   }
   if (redisUrl) {
     const pid = await redisPid(redisUrl).catch(() => null)
