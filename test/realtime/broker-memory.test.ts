@@ -47,4 +47,25 @@ describe('MemoryBroker: compact history', () => {
     expect(await once('07')).toMatchObject({ offset: 2 })
     await broker.close()
   })
+
+  it('keeps long histories exactly across its chunks of 64: trimmed, read since a position, emptied, refilled', async () => {
+    const broker = new MemoryBroker()
+    await broker.run(idle)
+    const long = { historySize: 150, historyTtlMs: 60_000, historyMetaTtlMs: 60_000 }
+    const all = { limit: -1, historyMetaTtlMs: 60_000 }
+    // Data of varied length and a two-byte character now and then, so that chunk boundaries fall anywhere.
+    const dataOf = (n: number) => JSON.stringify({ n, text: 'x'.repeat(n % 7) + (n % 13 === 0 ? 'ж' : '') })
+    for (let n = 1; n <= 300; n++) await broker.publish('long', { data: dataOf(n) }, long)
+    const kept = (await broker.history('long', all)).publications
+    expect(kept.map((p) => p.offset)).toEqual(Array.from({ length: 150 }, (_, i) => 151 + i))
+    expect(kept.every((p) => p.data === dataOf(p.offset!))).toBe(true)
+    const since = await broker.history('long', { ...all, since: { offset: 250, epoch: '' } })
+    expect(since.publications.map((p) => p.data)).toEqual(Array.from({ length: 50 }, (_, i) => dataOf(251 + i)))
+    await broker.removeHistory('long')
+    expect((await broker.history('long', all)).publications).toEqual([])
+    for (let n = 301; n <= 400; n++) await broker.publish('long', { data: dataOf(n) }, long)
+    const refilled = (await broker.history('long', all)).publications
+    expect(refilled.map((p) => [p.offset, p.data])).toEqual(Array.from({ length: 100 }, (_, i) => [301 + i, dataOf(301 + i)]))
+    await broker.close()
+  })
 })
