@@ -577,6 +577,7 @@ async function main() {
     pg3_over_pg: ratio(sc.pg3?.max, sc.pg?.max), // Redis against the memory broker: scale-out and broker together
     pg3s_over_pg1rs: ratio(sc.pg3s?.max, sc.pg1rs?.max), // each node its own CPU share: what adding nodes adds
   }
+  const anyShare = o.scenarios.some((name) => SCENARIOS[name].share)
   const report = {
     date,
     quick: o.quick,
@@ -587,8 +588,8 @@ async function main() {
       redis: services.redis ?? null,
       pinned: hasTaskset ? { servers: CORE_SERVERS, load: CORE_LOAD, ceiling: CORE_SERVERS, spreadNodes: o.spreadNodes, services: servicesPinned } : null,
       nodeCpu: o.nodeCpu ?? null,
-      nodeShare: o.scenarios.some((name) => SCENARIOS[name].share) ? o.nodeShare : null,
-      cfsPeriodUs: o.nodeCpu || o.scenarios.some((name) => SCENARIOS[name].share) ? CFS_PERIOD_US : null,
+      nodeShare: anyShare ? o.nodeShare : null,
+      cfsPeriodUs: o.nodeCpu || anyShare ? CFS_PERIOD_US : null,
       singleThreadedGc: hasTaskset && !o.parallelGc,
       startArgs: START_ARGS,
     },

@@ -249,9 +249,7 @@ function publicationAt(stream: Stream, i: number): BrokerPublication {
 function dropOldest(stream: Stream, count: number): void {
   const first = stream.top - stream.data.length + 1
   stream.data.drop(count)
-  // shift() is O(1) on V8's arrays (left-trimming); splice(0, 1) moved the whole history, ~4 µs at 1000 items.
-  if (count === 1) stream.expiries.shift()
-  else stream.expiries.splice(0, count)
+  dropFirst(stream.expiries, count)
   if (stream.extras) {
     for (let offset = first; offset < first + count; offset++) stream.extras.delete(offset)
     if (stream.extras.size === 0) stream.extras = undefined
@@ -268,11 +266,12 @@ function expireResults(results: ChannelResults, now: number): void {
   }
   if (expired === 0) return
   if (results.olderEpochs?.size === 0) results.olderEpochs = undefined
-  if (expired === 1) {
-    results.keys.shift()
-    results.expiries.shift()
-  } else {
-    results.keys.splice(0, expired)
-    results.expiries.splice(0, expired)
-  }
+  dropFirst(results.keys, expired)
+  dropFirst(results.expiries, expired)
+}
+
+/** Removes the first `count` items. shift() is O(1) on V8's arrays (left-trimming); splice(0, 1) moved them all, ~4 µs at 1000. */
+function dropFirst(items: unknown[], count: number): void {
+  if (count === 1) items.shift()
+  else if (count > 1) items.splice(0, count)
 }
