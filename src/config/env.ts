@@ -102,6 +102,7 @@ export function envOptions(env: NodeJS.ProcessEnv = process.env, argv: string[] 
       tokenTtlMs: seconds(envNumber(env, 'OPERATOR_TOKEN_TTL')),
       operatorJwtLeewayMs: seconds(envNumber(env, 'OPERATOR_JWT_LEEWAY')),
       revocationCheckMs: envNumber(env, 'REVOCATION_CHECK_INTERVAL'),
+      revocationGraceMs: envNumber(env, 'REVOCATION_GRACE'),
       clientTokenIdleTtlMs: seconds(envNumber(env, 'CLIENT_TOKEN_IDLE_TTL')),
       defaultMaxChats: envNumber(env, 'DEFAULT_MAX_CHATS'),
       operatorJwtSecret: env.OPERATOR_JWT_SECRET || undefined,

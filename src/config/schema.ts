@@ -162,6 +162,7 @@ export const ConfigSchema = Type.Object(optional({
     tokenTtlMs: ms('OPERATOR_TOKEN_TTL'),
     operatorJwtLeewayMs: ms('OPERATOR_JWT_LEEWAY'),
     revocationCheckMs: ms('REVOCATION_CHECK_INTERVAL'),
+    revocationGraceMs: ms('REVOCATION_GRACE'),
     clientTokenIdleTtlMs: ms('CLIENT_TOKEN_IDLE_TTL'),
     defaultMaxChats: count('DEFAULT_MAX_CHATS'),
     operatorJwtSecret: Type.String({ minLength: 1, description: 'OPERATOR_JWT_SECRET (secret)' }),

@@ -27,6 +27,11 @@ export interface DomainConfig {
   operatorJwtLeewayMs: number
   /** How often each node closes its operator connections whose token was revoked or whose operator was blocked. */
   revocationCheckMs: number
+  /**
+   * How old a revocation is before that check closes its connections: the revoking change's own events and
+   * disconnect come first, so a console hears why (operatorBlocked, ...) before it is cut.
+   */
+  revocationGraceMs: number
   /** A widget (client) token unused for this long stops working; 0: never. */
   clientTokenIdleTtlMs: number
   defaultMaxChats: number
@@ -83,6 +88,7 @@ export const DEFAULT_DOMAIN_CONFIG: DomainConfig = {
   tokenTtlMs: 30 * 24 * 3600 * 1000,
   operatorJwtLeewayMs: 1_000,
   revocationCheckMs: 2_000,
+  revocationGraceMs: 5_000,
   clientTokenIdleTtlMs: 30 * 24 * 3600 * 1000,
   defaultMaxChats: 5,
   nodeTtlMs: 15_000,

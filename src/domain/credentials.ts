@@ -90,8 +90,9 @@ export async function assertOperatorCredentials(ctx: DomainContext, operatorId: 
 }
 
 /**
- * Each node closes, every `revocationCheckMs`, its own operator connections whose credentials were revoked: the
- * revoking change's disconnect (through the broker, after its commit) normally got there first.
+ * Each node closes, every `revocationCheckMs`, its own operator connections whose credentials were revoked at least
+ * `revocationGraceMs` ago. The revoking change's events and disconnect (through the broker, after its commit)
+ * normally got there first; a sweep that came before them would cut a console before it heard why (operatorBlocked).
  */
 export class RevocationSweep {
   private readonly periodic: Periodic
@@ -105,7 +106,7 @@ export class RevocationSweep {
   }
 
   async sweep(): Promise<number> {
-    const rows = await revokedConnections(this.ctx.db, this.ctx.nodeId)
+    const rows = await revokedConnections(this.ctx.db, this.ctx.nodeId, this.ctx.config.revocationGraceMs)
     for (const row of rows) {
       const d = revocationDisconnect(row.blocked, row.tokens_revoked_by)
       this.ctx.live.closeConnection?.(row.connection_id, d.code, d.reason)

@@ -81,18 +81,26 @@ export async function setConnectionCredentials(db: Db, connectionId: string, c: 
   )
 }
 
-/** This node's operator connections whose operator is blocked or whose token was revoked since they connected. */
+/**
+ * This node's operator connections whose operator is blocked or whose token was revoked since they connected, at
+ * least `graceMs` ago: within that time the revoking change's own events and disconnect reach them first.
+ */
 export async function revokedConnections(
   db: Db,
   nodeId: string,
+  graceMs: number,
 ): Promise<Array<{ connection_id: string; operator_id: string; blocked: boolean; tokens_revoked_by: Revocation | null }>> {
+  // A block and every revocation set tokens_valid_after (revokeOperatorTokens); a minted token has its own revoked_at.
   return db.query(
-    `SELECT oc.connection_id, oc.operator_id, o.blocked, o.tokens_revoked_by
-       FROM operator_connections oc JOIN operators o ON o.id = oc.operator_id
-      WHERE oc.node_id = $1 AND (o.blocked
-         OR (oc.token_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM operator_tokens t WHERE t.token_hash = oc.token_hash AND t.revoked_at IS NULL))
-         OR (oc.token_issued_at IS NOT NULL AND o.tokens_valid_after IS NOT NULL AND oc.token_issued_at <= o.tokens_valid_after))`,
-    [nodeId],
+    `WITH t AS (SELECT now() - make_interval(secs => $2::float8 / 1000) AS before)
+     SELECT oc.connection_id, oc.operator_id, o.blocked, o.tokens_revoked_by
+       FROM t, operator_connections oc JOIN operators o ON o.id = oc.operator_id
+      WHERE oc.node_id = $1 AND ((o.blocked AND (o.tokens_valid_after IS NULL OR o.tokens_valid_after < t.before))
+         OR (oc.token_hash IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM operator_tokens k WHERE k.token_hash = oc.token_hash AND (k.revoked_at IS NULL OR k.revoked_at >= t.before)))
+         OR (oc.token_issued_at IS NOT NULL AND o.tokens_valid_after IS NOT NULL AND oc.token_issued_at <= o.tokens_valid_after
+             AND o.tokens_valid_after < t.before))`,
+    [nodeId, graceMs],
   )
 }
 

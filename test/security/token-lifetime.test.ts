@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { closedWithin, openRaw, type RawClient } from '../gateway/raw.js'
 import { api, connect, newClient, newOperator, ok, type Console } from '../http/e2e.js'
 import { startTestLivedesk, type TestLivedesk } from '../helpers/livedesk.js'
+import { startRedisProcess } from '../helpers/processes.js'
 import { collect, newSdk, nextEvent, until } from '../helpers/sdk.js'
 import { serviceUrl } from '../realtime/services.js'
 import { tempPostgres, type TestDatabase } from '../store/databases.js'
@@ -276,8 +277,8 @@ describe.skipIf(!databaseUrl)('revocation on a node the disconnect never reached
     db = await tempPostgres()
     // One PostgreSQL, no Redis: each node's broker is its own, so a logout on A sends its disconnect nowhere near B.
     // The first creates the tables; the second finds them.
-    a = await startTestLivedesk({ databaseUrl: db.databaseUrl, domain: { revocationCheckMs: 300 } })
-    b = await startTestLivedesk({ databaseUrl: db.databaseUrl, domain: { revocationCheckMs: 300 } })
+    a = await startTestLivedesk({ databaseUrl: db.databaseUrl, domain: { revocationCheckMs: 300, revocationGraceMs: 300 } })
+    b = await startTestLivedesk({ databaseUrl: db.databaseUrl, domain: { revocationCheckMs: 300, revocationGraceMs: 300 } })
   })
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()])
@@ -299,5 +300,35 @@ describe.skipIf(!databaseUrl)('revocation on a node the disconnect never reached
     expect((await ok(a, 'GET', `/sessions/${message.sessionId}`, undefined, observer.token)).status).toBe('queued')
     expect((await closed).code).toBe(4503)
     expect(Date.now() - t0).toBeLessThan(3_000)
+  }, 30_000)
+})
+
+const redisUrl = serviceUrl('REDIS_URL', 'the revocation sweep and a late operatorBlocked')
+describe.skipIf(!redisUrl)('the revocation sweep and a late operatorBlocked', () => {
+  it('leaves a revocation younger than REVOCATION_GRACE to its own events: the console hears operatorBlocked, then 4501', async () => {
+    // A redis-server of the test's own, frozen (SIGSTOP) after the console connected: the block commits, its
+    // operatorBlocked and disconnect wait for Redis, and the sweep runs every 50 ms meanwhile.
+    const redis = await startRedisProcess()
+    const node = await startTestLivedesk({ redisUrl: redis.url, domain: { revocationCheckMs: 50, revocationGraceMs: 10_000 } })
+    const op = await newOperator(node, 'Late news')
+    const c = await connect(node, 'notifications', op.token)
+    const seen: string[] = []
+    c.sdk.on('publication', (ctx: any) => seen.push(ctx.data?.event))
+    const closed = nextEvent(c.sdk, 'disconnected', () => true, 20_000)
+    c.sdk.on('disconnected', (ctx: any) => seen.push(`disconnected ${ctx.code}`))
+    redis.freeze()
+    let blocked: Promise<unknown> | undefined
+    try {
+      blocked = api(node, 'POST', `/operators/${op.id}/block`, { reason: 'late' })
+      await until(async () => (await ok(node, 'GET', `/operators/${op.id}`)).blocked === true, 5_000, 'the block to commit')
+      // Twenty sweeps: before REVOCATION_GRACE none closes the connection.
+      await quietWindow(1_000)
+      expect(seen).toEqual([])
+    } finally {
+      redis.thaw()
+    }
+    expect((await closed).code).toBe(4501)
+    expect(seen).toEqual(['operatorBlocked', 'disconnected 4501'])
+    await blocked
   }, 30_000)
 })
