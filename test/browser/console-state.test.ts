@@ -105,8 +105,29 @@ describe('console state', () => {
     expect(s.messages.get('s1')![0]!.readAt).toBe(T0)
     s.apply({ event: 'chatMessageEdited', data: message('m1', 'operator', '2030-01-01T10:00:05.000Z', { text: 'fixed', editedAt: T0 }), id: 'e5' })
     expect(s.messages.get('s1')![0]!.text).toBe('fixed')
+    // An edit event sent before the read (readAt null) does not take the read tick away.
+    expect(s.messages.get('s1')![0]!.readAt).toBe(T0)
     for (const kind of ['operatorBlocked', 'chatUserExists', 'operatorLoggedOut'] as const) {
       expect(s.apply({ event: kind, data: { id: 'op1', at: T0 }, id: kind }).end?.kind).toBe(kind)
     }
+  })
+
+  it('keeps the read tick and the latest edit when an older copy of the message arrives (our POST answered after the read)', () => {
+    const s = fresh()
+    s.apply({ event: 'chatSessionAdded', data: session(), id: 'e1' })
+    s.setMessages('s1', [])
+    const sent = message('m1', 'operator', '2030-01-01T10:00:05.000Z', { text: 'We are on it' })
+    // The event of our own message, then the client's read, then the answer to our POST (written before the read).
+    s.apply({ event: 'chatMessageCreated', data: sent, id: 'e2' })
+    s.apply({ event: 'chatMessageRead', data: { chatId: 'c1', sessionId: 's1', messageIds: ['m1'], readAt: T0 }, id: 'e3' })
+    s.apply({ event: 'chatMessageCreated', data: sent })
+    expect(s.messages.get('s1')!.map((m) => m.readAt)).toEqual([T0])
+    expect(s.sessions.get('s1')!.lastMessage?.readAt).toBe(T0)
+    // An edit, then the answer of an older PATCH: the newer text stays; a later edit replaces it.
+    s.apply({ event: 'chatMessageEdited', data: { ...sent, text: 'second', editedAt: '2030-01-01T10:00:09.000Z' }, id: 'e4' })
+    s.apply({ event: 'chatMessageEdited', data: { ...sent, text: 'first', editedAt: '2030-01-01T10:00:08.000Z' } })
+    expect(s.messages.get('s1')![0]).toMatchObject({ text: 'second', readAt: T0 })
+    s.apply({ event: 'chatMessageEdited', data: { ...sent, text: 'third', editedAt: '2030-01-01T10:00:10.000Z' }, id: 'e5' })
+    expect(s.messages.get('s1')![0]!.text).toBe('third')
   })
 })

@@ -2,6 +2,7 @@
  * The console's state and how each live event of events.md changes it. No DOM and no I/O, so the
  * rules can be read (and tested) on their own; src/console/main.ts renders what `apply` reports.
  */
+import { mergeMessage } from '../shared/messages.js'
 import type { ChatSession, Envelope, Message, Operator, OperatorStatus, OperatorStatusRow, SessionTransfer, Typing } from '../shared/types.js'
 
 /** Why the console session ended, from the events that throw an operator out. */
@@ -161,18 +162,19 @@ export class ConsoleState {
     }
   }
 
-  /** Adds or replaces a message (by id) and keeps the session's summary fields in step. */
-  upsertMessage(m: Message): { known: boolean } {
-    const list = this.messages.get(m.sessionId)
+  /** Adds or updates a message (by id; a copy older than what is held keeps its read time and edit) and keeps the session's summary fields in step. */
+  upsertMessage(incoming: Message): { known: boolean } {
+    const list = this.messages.get(incoming.sessionId)
+    const s = this.sessions.get(incoming.sessionId)
+    const i = list ? list.findIndex((x) => x.id === incoming.id) : -1
+    const m = mergeMessage(i >= 0 ? list![i] : s?.lastMessage?.id === incoming.id ? s.lastMessage : undefined, incoming)
     if (list) {
-      const i = list.findIndex((x) => x.id === m.id)
       if (i >= 0) list[i] = m
       else {
         list.push(m)
         list.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
       }
     }
-    const s = this.sessions.get(m.sessionId)
     if (!s) return { known: false }
     if (s.lastMessage?.id === m.id || !s.lastMessageCreatedAt || m.createdAt >= s.lastMessageCreatedAt) {
       s.lastMessage = m

@@ -7,6 +7,7 @@ import { Centrifuge } from 'centrifuge'
 import { ApiError, apiClient, socketUrl } from '../shared/api.js'
 import { byId, formatTime, h, safely } from '../shared/dom.js'
 import { attachmentList, composerPicker } from '../shared/attachments.js'
+import { mergeMessage } from '../shared/messages.js'
 import type { Envelope, Message, SessionRating, Typing } from '../shared/types.js'
 import { widgetRating } from './rating.js'
 
@@ -120,7 +121,7 @@ function onEnvelope(env: Envelope): void {
   const name = env.event ?? env.action
   if (name === 'chatMessageCreated' || name === 'chatMessageEdited') {
     const m = env.data as Message
-    messages.set(m.id, m)
+    messages.set(m.id, mergeMessage(messages.get(m.id), m))
     if (m.author.type !== 'client') operatorTyping = null
     if (name === 'chatMessageCreated') setSessionOpen(true)
   } else if (name === 'chatMessageRead') {
@@ -191,7 +192,7 @@ async function send(): Promise<void> {
   el.send.disabled = true
   try {
     const m = await api<Message>('POST', '/widget/messages', { ...(text ? { text } : {}), ...(attachments.length ? { attachments } : {}) })
-    messages.set(m.id, m)
+    messages.set(m.id, mergeMessage(messages.get(m.id), m))
     picker.clear('chat')
     el.text.value = ''
     setSessionOpen(true)
