@@ -17,7 +17,7 @@ import {
   DEFAULT_IDEMPOTENT_RESULT_TTL_MS,
   type Broker, type BrokerEventHandler, type BrokerPublication, type ControlMessage, type HistoryOptions, type HistoryResult, type PublishOptions,
 } from './broker.js'
-import { parseRedisUrl } from './redis-topology.js'
+import { parseRedisUrl, REDIS_COMMAND_TIMEOUT_MS } from './redis-topology.js'
 import { newEpoch } from './epoch.js'
 
 export interface RedisBrokerOptions {
@@ -27,15 +27,12 @@ export interface RedisBrokerOptions {
   /** Connection errors; ioredis reconnects by itself, so these are for logs. */
   onError?: (err: Error) => void
   /**
-   * A command (publish, history) not answered within this is rejected, so its caller can retry: a Redis that hangs
-   * or a path that drops packets without closing the connection would otherwise hold it until TCP gives up
-   * (minutes). Publishes carry idempotency keys, so a retry after a late success publishes nothing twice.
-   * @default 5000
+   * A command (publish, history) not answered within this is rejected, so its caller can retry (redis-topology.ts).
+   * Publishes carry idempotency keys, so a retry after a late success publishes nothing twice.
+   * @default REDIS_COMMAND_TIMEOUT_MS
    */
   commandTimeoutMs?: number
 }
-
-const DEFAULT_COMMAND_TIMEOUT_MS = 5000
 
 // KEYS: stream, meta, idempotent result ('' = none). ARGV: payload, historySize, historyTtlMs, pub/sub channel,
 // metaTtlMs ('0' = none), new epoch, result TTL ms, useDelta ('1': publish with the previous publication when the
@@ -168,7 +165,7 @@ export class RedisBroker implements Broker {
       ...target!.options,
       lazyConnect: true,
       enableAutoPipelining: false,
-      commandTimeout: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+      commandTimeout: opts.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
       connectionName: `${this.prefix}:cmd`,
     }) as Redis & ScriptCommands
     // autoResubscribe (the ioredis default) subscribes every channel again after a reconnect.

@@ -18,7 +18,7 @@ import {
   type MapBroker, type MapBrokerEventHandler, type MapChannelOptions, type MapPublication, type MapPublishOptions,
   type MapRemoveOptions, type MapStateResult, type MapStreamResult, type MapUpdateResult, type SuppressReason,
 } from './map-broker.js'
-import { parseRedisUrl } from './redis-topology.js'
+import { parseRedisUrl, REDIS_COMMAND_TIMEOUT_MS } from './redis-topology.js'
 import { quit } from './broker-redis.js'
 import { newEpoch } from './epoch.js'
 
@@ -29,6 +29,8 @@ export interface RedisMapBrokerOptions {
   onError?: (err: Error) => void
   /** How often this node removes expired keys. @default 1_000 */
   expireIntervalMs?: number
+  /** A command not answered within this is rejected (redis-topology.ts). @default REDIS_COMMAND_TIMEOUT_MS */
+  commandTimeoutMs?: number
 }
 
 // Shared by the write scripts: the channel's meta, created with a new epoch (and an empty state and stream) when
@@ -232,7 +234,7 @@ export class RedisMapBroker implements MapBroker {
       this.lastError = err
       report(err)
     }
-    this.cmd = new Redis({ ...target!.options, lazyConnect: true, connectionName: `${this.prefix}:map-cmd` }) as Redis & ScriptCommands
+    this.cmd = new Redis({ ...target!.options, lazyConnect: true, commandTimeout: opts.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS, connectionName: `${this.prefix}:map-cmd` }) as Redis & ScriptCommands
     // Resubscribing is ours (onSubscriberReady): subscribers must hear that changes were missed, after it is done.
     this.sub = new Redis({ ...target!.options, lazyConnect: true, autoResubscribe: false, connectionName: `${this.prefix}:map-sub` })
     this.cmd.on('error', this.onError)

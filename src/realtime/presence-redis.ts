@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis'
 import type { ClientInfo } from '../protocol/types.js'
 import type { PresenceManager, PresenceStats } from './presence.js'
-import { parseRedisUrl } from './redis-topology.js'
+import { parseRedisUrl, REDIS_COMMAND_TIMEOUT_MS } from './redis-topology.js'
 
 export interface RedisPresenceOptions {
   url: string
@@ -16,6 +16,8 @@ export interface RedisPresenceOptions {
   ttlMs?: number
   /** Connection errors; ioredis reconnects by itself, so these are for logs. */
   onError?: (err: Error) => void
+  /** A command not answered within this is rejected (redis-topology.ts). @default REDIS_COMMAND_TIMEOUT_MS */
+  commandTimeoutMs?: number
 }
 
 // KEYS: expiry zset, data hash. ARGV: client, info JSON, expires at (ms), key TTL (ms).
@@ -71,7 +73,7 @@ export class RedisPresenceManager implements PresenceManager {
     this.ttlMs = opts.ttlMs ?? 60_000
     const [target, ...more] = parseRedisUrl(opts.url)
     if (more.length > 0) throw new Error('RedisPresenceManager takes one Redis; ShardedPresenceManager spreads channels over several')
-    this.redis = new Redis({ ...target!.options, connectionName: `${this.prefix}:presence` }) as Redis & ScriptCommands
+    this.redis = new Redis({ ...target!.options, commandTimeout: opts.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS, connectionName: `${this.prefix}:presence` }) as Redis & ScriptCommands
     this.redis.on('error', opts.onError ?? (() => {}))
     this.redis.defineCommand('livedeskPresenceAdd', { numberOfKeys: 2, lua: ADD_SCRIPT })
     this.redis.defineCommand('livedeskPresenceGet', { numberOfKeys: 2, lua: GET_SCRIPT })

@@ -9,6 +9,13 @@
  */
 import type { RedisOptions } from 'ioredis'
 
+/**
+ * A command not answered within this is rejected, so its caller can answer or retry: a Redis that hangs, or a path
+ * that drops packets without closing the connection, would otherwise hold it until TCP gives up (minutes).
+ * Centrifugo bounds its Redis calls the same way (`io_timeout`).
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 5000
+
 export interface RedisTarget {
   /** ioredis options: host/port, or sentinels and the primary's name. */
   options: RedisOptions

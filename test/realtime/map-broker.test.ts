@@ -9,6 +9,7 @@ import { MemoryMapBroker } from '../../src/realtime/map-broker-memory.js'
 import { PostgresMapBroker } from '../../src/realtime/map-broker-postgres.js'
 import { RedisMapBroker } from '../../src/realtime/map-broker-redis.js'
 import { openDb, type Db } from '../../src/store/index.js'
+import { startRedisProcess } from '../helpers/processes.js'
 import { postgresAvailable, tempPglite, tempPostgres, type TestDatabase } from '../store/databases.js'
 import { randomPrefix, serviceUrl } from './services.js'
 
@@ -111,6 +112,33 @@ contract('memory', async () => new MemoryMapBroker({ expireIntervalMs: 20 }))
 
 const redisUrl = serviceUrl('REDIS_URL', 'map broker contract: Redis')
 if (redisUrl) contract('Redis', async () => new RedisMapBroker({ url: redisUrl, prefix: randomPrefix('map-broker'), expireIntervalMs: 20 }), { subscribeFirst: true })
+
+describe.skipIf(!redisUrl)('map broker on a Redis that hangs', () => {
+  it('rejects a publish or a read not answered within commandTimeoutMs, and works once Redis answers again', async () => {
+    // A redis-server of this test's own: SIGSTOP keeps its connections open and answers nothing.
+    const own = await startRedisProcess()
+    const broker = new RedisMapBroker({ url: own.url, prefix: randomPrefix('map-hung'), commandTimeoutMs: 300 })
+    await broker.run({ handleMapPublication: () => {} })
+    try {
+      const ch = channel()
+      await broker.publish(ch, 'a', { data: '1' }, PERSISTENT)
+      own.freeze()
+      try {
+        const began = Date.now()
+        await expect(broker.readState(ch, { limit: 10 }, PERSISTENT)).rejects.toThrow(/timed out/)
+        await expect(broker.publish(ch, 'b', { data: '2' }, PERSISTENT)).rejects.toThrow(/timed out/)
+        expect(Date.now() - began).toBeLessThan(3000)
+      } finally {
+        own.thaw()
+      }
+      // The publish that timed out ran once Redis woke up: its caller was told it failed, Redis has it.
+      const state = await broker.readState(ch, { limit: 10 }, PERSISTENT)
+      expect(state.publications.map((p) => p.key).sort()).toEqual(['a', 'b'])
+    } finally {
+      await broker.close()
+    }
+  })
+})
 
 const databases: Array<{ db: Db; t: TestDatabase }> = []
 afterAll(async () => {
