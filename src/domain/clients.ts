@@ -97,7 +97,7 @@ export class Clients {
     const chat = await this.ctx.chatKeys.client(id)
     return this.ctx.mutator.run(async (tx, out) => {
       const [row] = await tx.query<any>(
-        `WITH before AS (SELECT online FROM clients WHERE id = $1 FOR UPDATE)
+        `WITH before AS (SELECT online FROM clients WHERE id = $1 FOR NO KEY UPDATE)
          UPDATE clients c SET online = $2,
                 online_at = CASE WHEN $2 AND NOT before.online THEN clock_timestamp() ELSE c.online_at END,
                 offline_at = CASE WHEN NOT $2 AND before.online THEN clock_timestamp() ELSE c.offline_at END,

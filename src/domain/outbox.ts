@@ -4,7 +4,10 @@
  * relay on every node publishes whatever a crash or a broker outage left unpublished.
  *
  * Locks, in the order they are taken: the queue lock (only a change that routes or takes from the queue),
- * then session rows (`FOR UPDATE`: one chat's changes), then operator rows. Writes in different chats never
+ * then session rows (`FOR UPDATE`: one chat's changes), then operator rows. Client and operator rows are locked
+ * `FOR NO KEY UPDATE`: a session row updated twice in one transaction checks its foreign keys again (PostgreSQL
+ * does for a row version of its own), and that check's `FOR KEY SHARE` must not wait for a lock that waits for
+ * this session (a deadlock between a transfer and the client coming online). Writes in different chats never
  * wait for each other; routing runs one at a time across all nodes, so no session is assigned twice, no
  * operator goes over maxChats and the queue drains in arrival order.
  */

@@ -22,7 +22,7 @@ const OPEN = `(SELECT count(*)::int FROM sessions s WHERE s.operator_id = o.id A
 
 /** The operator's status, locked for the rest of the transaction. */
 export async function lockedStatus(db: Db, id: string): Promise<StatusRow | undefined> {
-  const [row] = await db.query<StatusRow>(`SELECT o.id, o.name, o.status, o.status_auto, o.role, o.max_chats, ${OPEN} AS open FROM operators o WHERE id = $1 FOR UPDATE`, [id])
+  const [row] = await db.query<StatusRow>(`SELECT o.id, o.name, o.status, o.status_auto, o.role, o.max_chats, ${OPEN} AS open FROM operators o WHERE id = $1 FOR NO KEY UPDATE`, [id])
   return row
 }
 
@@ -33,7 +33,7 @@ export async function setStatus(db: Db, id: string, status: OperatorStatus, auto
 /** A console of the operator connected: it was seen now; a status the timers set (away/offline) turns online. */
 export async function consoleConnected(db: Db, id: string): Promise<StatusRow & { previous: OperatorStatus } | undefined> {
   const [row] = await db.query<StatusRow & { previous: OperatorStatus }>(
-    `WITH before AS (SELECT id, status FROM operators WHERE id = $1 FOR UPDATE)
+    `WITH before AS (SELECT id, status FROM operators WHERE id = $1 FOR NO KEY UPDATE)
      UPDATE operators o SET last_seen_at = clock_timestamp(),
             status = CASE WHEN o.status_auto AND o.status <> 'online' THEN 'online' ELSE o.status END,
             status_changed_at = CASE WHEN o.status_auto AND o.status <> 'online' THEN clock_timestamp() ELSE o.status_changed_at END
@@ -51,7 +51,7 @@ export async function consoleConnected(db: Db, id: string): Promise<StatusRow & 
  */
 export async function takeDisconnected(db: Db, q: DisconnectedQuery): Promise<Array<StatusRow & { previous: OperatorStatus }>> {
   return db.query<StatusRow & { previous: OperatorStatus }>(
-    `WITH due AS (SELECT o.id, o.status FROM operators o WHERE ${DISCONNECTED} FOR UPDATE OF o SKIP LOCKED)
+    `WITH due AS (SELECT o.id, o.status FROM operators o WHERE ${DISCONNECTED} FOR NO KEY UPDATE OF o SKIP LOCKED)
      UPDATE operators o SET status = $5, status_auto = true, status_changed_at = clock_timestamp()
        FROM due WHERE o.id = due.id AND o.status = due.status
      RETURNING o.id, o.name, o.status, o.status_auto, o.role, o.max_chats, ${OPEN} AS open, due.status AS previous`,

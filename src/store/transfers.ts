@@ -46,7 +46,7 @@ export async function lockedOperator(db: Db, id: string): Promise<OperatorAvaila
   const [row] = await db.query<OperatorAvailabilityRow>(
     `SELECT o.id, o.name, o.role, o.status, o.blocked, o.max_chats,
             (SELECT count(*)::int FROM sessions s WHERE s.operator_id = o.id AND s.status = 'assigned') AS open
-       FROM operators o WHERE o.id = $1 FOR UPDATE`,
+       FROM operators o WHERE o.id = $1 FOR NO KEY UPDATE`,
     [id],
   )
   return row

@@ -161,4 +161,45 @@ describe.skipIf(!pgUp)('per-chat locking (PostgreSQL)', () => {
       await db.drop()
     }
   }, 30_000)
+
+  it('a transaction that updates a session row twice does not deadlock with the client coming online (client and operator rows FOR NO KEY UPDATE)', async () => {
+    // A transfer moves a session through two updates; PostgreSQL checks the foreign keys of a row version of its own
+    // again (FOR KEY SHARE on the client row). A widget connecting meanwhile locks the client row, then waits for the
+    // session: with FOR UPDATE on the client row the two waited for each other (a 500 in CI); here the locker plays
+    // the transfer's part, the widget's connect the other.
+    const db = await tempPostgres()
+    const l = await startTestLivedesk({ databaseUrl: db.databaseUrl })
+    const locker = new pg.Client({ connectionString: db.databaseUrl })
+    const monitor = new pg.Client({ connectionString: db.databaseUrl })
+    let widget: Console | undefined
+    let open = false
+    try {
+      await Promise.all([locker.connect(), monitor.connect()])
+      const client = await newClient(l, 'Coming online')
+      const { sessionId } = await ok(l, 'POST', `/clients/${client.id}/messages`, { text: 'hello' })
+      await locker.query('BEGIN')
+      open = true
+      await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [sessionId])
+      await locker.query('UPDATE sessions SET status = status WHERE id = $1', [sessionId])
+      widget = await connect(l, 'widget', client.token)
+      // The widget's presence change holds the client row and waits for the session row.
+      await until(async () => {
+        const { rows } = await monitor.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'SELECT * FROM sessions WHERE chat_id%'`,
+        )
+        return rows.length === 1
+      }, 5_000, "the presence change to wait for the session row")
+      // The second update checks sessions.client_id again: FOR KEY SHARE on the client row, which FOR NO KEY UPDATE allows.
+      await within(locker.query('UPDATE sessions SET status = status WHERE id = $1', [sessionId]), 3_000, 'the second update')
+      await locker.query('COMMIT')
+      open = false
+      await until(async () => (await ok(l, 'GET', `/clients/${client.id}`)).online === true, 5_000, 'the client to be online')
+    } finally {
+      if (open) await locker.query('ROLLBACK').catch(() => {})
+      widget?.close()
+      await Promise.all([locker.end().catch(() => {}), monitor.end().catch(() => {})])
+      await l.close().catch(() => {})
+      await db.drop()
+    }
+  }, 30_000)
 })
