@@ -71,7 +71,19 @@ export class Outbox {
   disconnect(user: string, code: number, reason: string): void {
     this.disconnects.push({ user, code, reason })
   }
+
+  /** Forgets what a rolled-back attempt collected. */
+  clear(): void {
+    this.pending.length = 0
+    this.stored.length = 0
+    this.disconnects.length = 0
+  }
 }
+
+/** Attempts of a transaction PostgreSQL aborted to break a deadlock (40P01) or a serialization conflict (40001). */
+const TRANSACTION_ATTEMPTS = 3
+const RETRYABLE_CODES = new Set(['40P01', '40001'])
+const retryable = (err: unknown) => RETRYABLE_CODES.has(String((err as { code?: unknown } | null)?.code))
 
 export type Mutation<T> = (tx: Db, out: Outbox) => Promise<T>
 
@@ -94,18 +106,27 @@ export class Mutator {
 
   /**
    * `fn` in one transaction. `routes`: it may route or take from the queue, so it holds the queue lock first.
-   * `chat`: the chat it changes, so that its events keep the chat's commit order.
+   * `chat`: the chat it changes, so that its events keep the chat's commit order. A transaction the database
+   * aborted to break a deadlock or a serialization conflict changed nothing: `fn` runs again (it does database
+   * work only), up to TRANSACTION_ATTEMPTS times, rather than the request failing.
    */
   async run<T>(fn: Mutation<T>, opts: ChangeOptions = {}): Promise<T> {
-    return this.track(opts, async (out) =>
-      this.db.transaction(async (tx) => {
-        if (opts.routes) await tx.query('SELECT pg_advisory_xact_lock($1)', [QUEUE_LOCK])
-        const result = await fn(tx, out)
-        const rows = await insertEvents(tx, out.pending, this.nodeId, this.oweWebhooks())
-        rows.forEach((row, i) => out.written({ ...out.pending[i], id: Number(row.id), at: iso(row.created_at)! }))
-        return result
-      }),
-    )
+    return this.track(opts, async (out) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.db.transaction(async (tx) => {
+            if (opts.routes) await tx.query('SELECT pg_advisory_xact_lock($1)', [QUEUE_LOCK])
+            const result = await fn(tx, out)
+            const rows = await insertEvents(tx, out.pending, this.nodeId, this.oweWebhooks())
+            rows.forEach((row, i) => out.written({ ...out.pending[i], id: Number(row.id), at: iso(row.created_at)! }))
+            return result
+          })
+        } catch (err) {
+          if (attempt >= TRANSACTION_ATTEMPTS || !retryable(err)) throw err
+          out.clear()
+        }
+      }
+    })
   }
 
   /** `fn` makes exactly one statement, atomic on its own, that writes its events itself (`out.written`). */

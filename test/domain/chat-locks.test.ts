@@ -202,4 +202,42 @@ describe.skipIf(!pgUp)('per-chat locking (PostgreSQL)', () => {
       await db.drop()
     }
   }, 30_000)
+
+  it('a change PostgreSQL aborts to break a deadlock runs again: the client still comes online', async () => {
+    // The locker holds the session, the widget's presence change takes the client row and waits for the session,
+    // then the locker asks for the client row: a deadlock. The presence change waited first, so after
+    // deadlock_timeout it is the one aborted (40P01); it runs again and completes once the locker commits.
+    const db = await tempPostgres()
+    const l = await startTestLivedesk({ databaseUrl: db.databaseUrl })
+    const locker = new pg.Client({ connectionString: db.databaseUrl })
+    const monitor = new pg.Client({ connectionString: db.databaseUrl })
+    let widget: Console | undefined
+    let open = false
+    try {
+      await Promise.all([locker.connect(), monitor.connect()])
+      const client = await newClient(l, 'Deadlocked')
+      const { sessionId } = await ok(l, 'POST', `/clients/${client.id}/messages`, { text: 'hello' })
+      await locker.query('BEGIN')
+      open = true
+      await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [sessionId])
+      widget = await connect(l, 'widget', client.token)
+      await until(async () => {
+        const { rows } = await monitor.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'SELECT * FROM sessions WHERE chat_id%'`,
+        )
+        return rows.length === 1
+      }, 5_000, 'the presence change to wait for the session row')
+      // The cycle: the locker now waits for the client row the presence change holds, until PostgreSQL breaks it.
+      await within(locker.query('SELECT 1 FROM clients WHERE id = $1 FOR UPDATE', [client.id]), 5_000, "the locker's lock on the client")
+      await locker.query('COMMIT')
+      open = false
+      await until(async () => (await ok(l, 'GET', `/clients/${client.id}`)).online === true, 5_000, 'the client to be online')
+    } finally {
+      if (open) await locker.query('ROLLBACK').catch(() => {})
+      widget?.close()
+      await Promise.all([locker.end().catch(() => {}), monitor.end().catch(() => {})])
+      await l.close().catch(() => {})
+      await db.drop()
+    }
+  }, 30_000)
 })
