@@ -152,9 +152,32 @@ const MESSAGE_EVENT_SUBJECT = `jsonb_build_object('session', jsonb_build_object(
 const owedCte = (oweWebhooks: boolean | undefined) => (oweWebhooks === false ? '' : `,
      owed AS (${oweDeliveries('o')})`)
 
-/** A row of the message statements: the message, its session (`s`, as JSON) and its outbox event. */
-function writtenOf({ s, outbox_id, outbox_at, ...message }: MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date }) {
-  return { message: message as MessageRow, session: sessionFromJson(s), event: { id: Number(outbox_id), created_at: outbox_at } }
+/** What the message statements return of the session: what the event's audience and the typing indicator need. */
+export type WrittenSession = Pick<SessionRow, 'id' | 'status' | 'operator_id' | 'client_id' | 'group_id' | 'client_typing_until'>
+
+/**
+ * The session's columns in a message statement's result, prefixed apart from the message's. Only these: the whole
+ * row as JSON was most of a result's bytes, parsed and turned into objects per message for nothing.
+ */
+const WRITTEN_SESSION_COLUMNS = `s.id AS s_id, s.status AS s_status, s.operator_id AS s_operator_id, s.client_id AS s_client_id,
+            s.group_id AS s_group_id, s.client_typing_until AS s_client_typing_until`
+
+interface WrittenRow extends MessageRow {
+  s_id: string
+  s_status: SessionRow['status']
+  s_operator_id: string | null
+  s_client_id: string
+  s_group_id: string | null
+  s_client_typing_until: Date | null
+  outbox_id: number
+  outbox_at: Date
+}
+
+/** A row of the message statements: the message, its session's columns and its outbox event. */
+function writtenOf(row: WrittenRow) {
+  const { s_id, s_status, s_operator_id, s_client_id, s_group_id, s_client_typing_until, outbox_id, outbox_at, ...message } = row
+  const session: WrittenSession = { id: s_id, status: s_status, operator_id: s_operator_id, client_id: s_client_id, group_id: s_group_id, client_typing_until: s_client_typing_until }
+  return { message: message as MessageRow, session, event: { id: Number(outbox_id), created_at: outbox_at } }
 }
 
 /**
@@ -167,8 +190,8 @@ function writtenOf({ s, outbox_id, outbox_at, ...message }: MessageRow & { s: Se
 export async function insertClientMessageInOpenSession(
   db: Db,
   m: { id: string; clientId: string; text: string; eventId: string; idempotencyKey?: string; nodeId: string; oweWebhooks?: boolean; skipLocked?: boolean },
-): Promise<{ message: MessageRow; session: SessionRow; event: { id: number; created_at: Date } } | undefined> {
-  const [row] = await db.query<MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date }>(
+): Promise<{ message: MessageRow; session: WrittenSession; event: { id: number; created_at: Date } } | undefined> {
+  const [row] = await db.query<WrittenRow>(
     `WITH s AS (
        SELECT s.*, c.name AS client_name FROM clients c JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
         WHERE c.id = $2 FOR UPDATE OF s${m.skipLocked ? ' SKIP LOCKED' : ''}),
@@ -181,7 +204,7 @@ export async function insertClientMessageInOpenSession(
        SELECT $4, 'chatMessageCreated', m.chat_id, 'message_ref', jsonb_build_object('id', m.id),
               ${MESSAGE_EVENT_SUBJECT}, $6
          FROM m, s RETURNING id, event_id, event, created_at)${owedCte(m.oweWebhooks)}
-     SELECT m.*, to_jsonb(s) AS s, o.id AS outbox_id, o.created_at AS outbox_at FROM m, s, o`,
+     SELECT m.*, ${WRITTEN_SESSION_COLUMNS}, o.id AS outbox_id, o.created_at AS outbox_at FROM m, s, o`,
     [m.id, m.clientId, m.text, m.eventId, m.idempotencyKey ?? null, m.nodeId],
   )
   if (!row) return undefined
@@ -210,7 +233,7 @@ export async function insertClientMessagesInOpenSessions(
   o: { nodeId: string; oweWebhooks?: boolean },
 ): Promise<Array<ClientMessageWritten | undefined>> {
   const input = items.map((m, n) => ({ n, id: m.id, client_id: m.clientId, text: m.text, event_id: m.eventId, idem: m.idempotencyKey ?? null }))
-  const rows = await db.query<MessageRow & { s: SessionRow; outbox_id: number; outbox_at: Date; n: number }>(
+  const rows = await db.query<WrittenRow & { n: number }>(
     `WITH i AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(n int, id text, client_id text, text text, event_id text, idem text)),
      s AS (
@@ -225,7 +248,7 @@ export async function insertClientMessagesInOpenSessions(
        SELECT i.event_id, 'chatMessageCreated', m.chat_id, 'message_ref', jsonb_build_object('id', m.id),
               ${MESSAGE_EVENT_SUBJECT}, $2
          FROM m JOIN i ON i.id = m.id JOIN s ON s.id = m.session_id ORDER BY m.seq RETURNING id, event_id, event, created_at)${owedCte(o.oweWebhooks)}
-     SELECT m.*, to_jsonb(s) - 'of_client' AS s, o.id AS outbox_id, o.created_at AS outbox_at, i.n
+     SELECT m.*, ${WRITTEN_SESSION_COLUMNS}, o.id AS outbox_id, o.created_at AS outbox_at, i.n
        FROM m JOIN i ON i.id = m.id JOIN s ON s.id = m.session_id JOIN o ON o.event_id = i.event_id`,
     [JSON.stringify(input), o.nodeId],
   )
@@ -275,18 +298,4 @@ export async function markRead(
     [where.value, where.uptoSeq],
   )
   return rows.sort((a, b) => a.seq - b.seq)
-}
-
-/** `to_jsonb` turns timestamps into strings and bigints into numbers; the row types keep Dates. */
-function sessionFromJson(s: any): SessionRow {
-  const date = (v: unknown) => (v == null ? null : new Date(String(v)))
-  return {
-    ...s,
-    seq: Number(s.seq),
-    queue_seq: s.queue_seq == null ? null : Number(s.queue_seq),
-    started_at: date(s.started_at)!,
-    operator_assigned_at: date(s.operator_assigned_at),
-    closed_at: date(s.closed_at),
-    client_typing_until: date(s.client_typing_until),
-  }
 }
