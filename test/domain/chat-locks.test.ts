@@ -167,59 +167,49 @@ describe.skipIf(!pgUp)('per-chat locking (PostgreSQL)', () => {
     // again (FOR KEY SHARE on the client row). A widget connecting meanwhile locks the client row, then waits for the
     // session: with FOR UPDATE on the client row the two waited for each other (a 500 in CI); here the locker plays
     // the transfer's part, the widget's connect the other.
-    const db = await tempPostgres()
-    const l = await startTestLivedesk({ databaseUrl: db.databaseUrl })
-    const locker = new pg.Client({ connectionString: db.databaseUrl })
-    const monitor = new pg.Client({ connectionString: db.databaseUrl })
-    let widget: Console | undefined
-    let open = false
-    try {
-      await Promise.all([locker.connect(), monitor.connect()])
-      const client = await newClient(l, 'Coming online')
-      const { sessionId } = await ok(l, 'POST', `/clients/${client.id}/messages`, { text: 'hello' })
-      await locker.query('BEGIN')
-      open = true
-      await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [sessionId])
+    await presenceAgainstLocker('Coming online', async ({ locker, sessionId, comeOnline }) => {
       await locker.query('UPDATE sessions SET status = status WHERE id = $1', [sessionId])
-      widget = await connect(l, 'widget', client.token)
-      // The widget's presence change holds the client row and waits for the session row.
-      await until(async () => {
-        const { rows } = await monitor.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'SELECT * FROM sessions WHERE chat_id%'`,
-        )
-        return rows.length === 1
-      }, 5_000, "the presence change to wait for the session row")
+      await comeOnline()
       // The second update checks sessions.client_id again: FOR KEY SHARE on the client row, which FOR NO KEY UPDATE allows.
       await within(locker.query('UPDATE sessions SET status = status WHERE id = $1', [sessionId]), 3_000, 'the second update')
-      await locker.query('COMMIT')
-      open = false
-      await until(async () => (await ok(l, 'GET', `/clients/${client.id}`)).online === true, 5_000, 'the client to be online')
-    } finally {
-      if (open) await locker.query('ROLLBACK').catch(() => {})
-      widget?.close()
-      await Promise.all([locker.end().catch(() => {}), monitor.end().catch(() => {})])
-      await l.close().catch(() => {})
-      await db.drop()
-    }
+    })
   }, 30_000)
 
   it('a change PostgreSQL aborts to break a deadlock runs again: the client still comes online', async () => {
     // The locker holds the session, the widget's presence change takes the client row and waits for the session,
     // then the locker asks for the client row: a deadlock. The presence change waited first, so after
     // deadlock_timeout it is the one aborted (40P01); it runs again and completes once the locker commits.
-    const db = await tempPostgres()
-    const l = await startTestLivedesk({ databaseUrl: db.databaseUrl })
-    const locker = new pg.Client({ connectionString: db.databaseUrl })
-    const monitor = new pg.Client({ connectionString: db.databaseUrl })
-    let widget: Console | undefined
-    let open = false
-    try {
-      await Promise.all([locker.connect(), monitor.connect()])
-      const client = await newClient(l, 'Deadlocked')
-      const { sessionId } = await ok(l, 'POST', `/clients/${client.id}/messages`, { text: 'hello' })
-      await locker.query('BEGIN')
-      open = true
-      await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [sessionId])
+    await presenceAgainstLocker('Deadlocked', async ({ locker, clientId, comeOnline }) => {
+      await comeOnline()
+      await within(locker.query('SELECT 1 FROM clients WHERE id = $1 FOR UPDATE', [clientId]), 5_000, "the locker's lock on the client")
+    })
+  }, 30_000)
+})
+
+/**
+ * A client's widget comes online (its presence change locks the client row, then the session row) while a raw
+ * connection, `locker`, holds the session row in an open transaction. `during` runs inside that transaction;
+ * `comeOnline` connects the widget and returns once its presence change waits for the session. After `during`,
+ * the locker commits, and the client must be online.
+ */
+async function presenceAgainstLocker(
+  name: string,
+  during: (t: { locker: pg.Client; clientId: string; sessionId: string; comeOnline: () => Promise<void> }) => Promise<void>,
+): Promise<void> {
+  const db = await tempPostgres()
+  const l = await startTestLivedesk({ databaseUrl: db.databaseUrl })
+  const locker = new pg.Client({ connectionString: db.databaseUrl })
+  const monitor = new pg.Client({ connectionString: db.databaseUrl })
+  let widget: Console | undefined
+  let open = false
+  try {
+    await Promise.all([locker.connect(), monitor.connect()])
+    const client = await newClient(l, name)
+    const { sessionId } = await ok(l, 'POST', `/clients/${client.id}/messages`, { text: 'hello' })
+    await locker.query('BEGIN')
+    open = true
+    await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [sessionId])
+    const comeOnline = async () => {
       widget = await connect(l, 'widget', client.token)
       await until(async () => {
         const { rows } = await monitor.query(
@@ -227,17 +217,16 @@ describe.skipIf(!pgUp)('per-chat locking (PostgreSQL)', () => {
         )
         return rows.length === 1
       }, 5_000, 'the presence change to wait for the session row')
-      // The cycle: the locker now waits for the client row the presence change holds, until PostgreSQL breaks it.
-      await within(locker.query('SELECT 1 FROM clients WHERE id = $1 FOR UPDATE', [client.id]), 5_000, "the locker's lock on the client")
-      await locker.query('COMMIT')
-      open = false
-      await until(async () => (await ok(l, 'GET', `/clients/${client.id}`)).online === true, 5_000, 'the client to be online')
-    } finally {
-      if (open) await locker.query('ROLLBACK').catch(() => {})
-      widget?.close()
-      await Promise.all([locker.end().catch(() => {}), monitor.end().catch(() => {})])
-      await l.close().catch(() => {})
-      await db.drop()
     }
-  }, 30_000)
-})
+    await during({ locker, clientId: client.id, sessionId, comeOnline })
+    await locker.query('COMMIT')
+    open = false
+    await until(async () => (await ok(l, 'GET', `/clients/${client.id}`)).online === true, 5_000, 'the client to be online')
+  } finally {
+    if (open) await locker.query('ROLLBACK').catch(() => {})
+    widget?.close()
+    await Promise.all([locker.end().catch(() => {}), monitor.end().catch(() => {})])
+    await l.close().catch(() => {})
+    await db.drop()
+  }
+}
