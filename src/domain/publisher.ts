@@ -70,8 +70,11 @@ export class EventPublisher {
   private ownFloor?: Date
   private finished: Finished[] = []
   private readonly queues = new Map<string, ChatQueue>()
-  /** Event ids queued on this node, so a relay pass does not queue one twice. */
-  private readonly queued = new Set<string>()
+  /**
+   * Event ids queued on this node, with the promise that resolves once each is out: a relay pass does not queue one
+   * twice, and a change whose event a relay queued first still waits for it (its disconnects go after it).
+   */
+  private readonly queued = new Map<string, Promise<void>>()
   /**
    * Events this node published that its stored watermark may not have passed yet, in publish order from `recentHead`:
    * outbox id, commit time and publish time (ms), in three number arrays, so that the thousands held for nodeTtlMs
@@ -172,7 +175,9 @@ export class EventPublisher {
   }
 
   private enqueue(event: StoredEvent): Promise<void> {
-    if (this.queued.has(event.eventId) || this.closed) return Promise.resolve()
+    const pending = this.queued.get(event.eventId)
+    if (pending) return pending
+    if (this.closed) return Promise.resolve()
     if (this.queued.size >= MAX_QUEUED) {
       // Left in the outbox: this node's relay takes it from there once the queue has room (order is then best effort).
       const at = new Date(event.at)
@@ -182,13 +187,13 @@ export class EventPublisher {
     const key = event.chatId ?? `~${event.event}:${event.subject.operatorId ?? ''}`
     let queue = this.queues.get(key)
     if (!queue) this.queues.set(key, (queue = { events: [], running: false }))
-    this.queued.add(event.eventId)
     const done = new Promise<void>((resolve) => {
       // In id order: a relayed older event goes before newer ones not yet out.
       let at = queue.events.length
       while (at > (queue.running ? 1 : 0) && queue.events[at - 1]!.event.id > event.id) at--
       queue.events.splice(at, 0, { event, done: resolve })
     })
+    this.queued.set(event.eventId, done)
     if (!queue.running) void this.pump(key, queue)
     return done
   }
