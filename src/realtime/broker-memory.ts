@@ -94,12 +94,11 @@ class DataLog {
   drop(count: number): void {
     this.length -= count
     let skip = this.skip + count
-    while (skip >= CHUNK && this.sealed.length > 0) {
-      this.sealed.shift()
-      skip -= CHUNK
-    }
-    if (this.sealed.length === 0 && skip > 0) {
-      this.open.splice(0, skip)
+    const chunks = Math.min(Math.floor(skip / CHUNK), this.sealed.length)
+    dropFirst(this.sealed, chunks)
+    skip -= chunks * CHUNK
+    if (this.sealed.length === 0) {
+      dropFirst(this.open, skip)
       skip = 0
     }
     this.skip = skip

@@ -18,6 +18,8 @@ let token: string | null = localStorage.getItem(TOKEN_KEY)
 let centrifuge: Centrifuge | null = null
 let everConnected = false
 const messages = new Map<string, Message>()
+/** Keeps a copy of a message that arrived (event or our POST's answer) without losing a newer read time or edit. */
+const keepMessage = (m: Message) => messages.set(m.id, mergeMessage(messages.get(m.id), m))
 const seen = new Set<string>()
 let operatorTyping: Typing | null = null
 let lastReadSent: string | null = null
@@ -121,7 +123,7 @@ function onEnvelope(env: Envelope): void {
   const name = env.event ?? env.action
   if (name === 'chatMessageCreated' || name === 'chatMessageEdited') {
     const m = env.data as Message
-    messages.set(m.id, mergeMessage(messages.get(m.id), m))
+    keepMessage(m)
     if (m.author.type !== 'client') operatorTyping = null
     if (name === 'chatMessageCreated') setSessionOpen(true)
   } else if (name === 'chatMessageRead') {
@@ -192,7 +194,7 @@ async function send(): Promise<void> {
   el.send.disabled = true
   try {
     const m = await api<Message>('POST', '/widget/messages', { ...(text ? { text } : {}), ...(attachments.length ? { attachments } : {}) })
-    messages.set(m.id, mergeMessage(messages.get(m.id), m))
+    keepMessage(m)
     picker.clear('chat')
     el.text.value = ''
     setSessionOpen(true)
