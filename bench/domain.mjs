@@ -2,7 +2,7 @@
  * `npm run bench:domain [-- --quick]`: the domain end to end (issue 10, item 5). A client message in over HTTP
  * (`POST /api/v1/clients/:id/messages`) → `chatMessageCreated` at an operator console on the `centrifuge` SDK,
  * open-loop ramp to the highest rate with no error, no loss, delivery p99 < 500 ms, the schedule kept and kept up with;
- * on PGlite (one node), PostgreSQL (one node), PostgreSQL + Redis (one node) and PostgreSQL + Redis (three
+ * on PGlite (one node; as started, and relaxed: no fsync), PostgreSQL (one node), PostgreSQL + Redis (one node) and PostgreSQL + Redis (three
  * nodes), side by side with the ceiling contender (bench/domain/ceiling.mjs: the same transaction shape straight
  * against the same kind of database). The application runs on core 0: livedesk nodes (all nodes of a scenario on
  * that one core; `--spread-nodes` leaves a multi-node scenario's nodes unpinned) or the ceiling; the database side on
@@ -22,6 +22,7 @@ import { environment } from './lib/environment.mjs'
 import { renderMarkdown } from './domain/report.mjs'
 import { createDatabase, dropDatabase, deleteRedisKeys, postgresVersion, redisVersion } from './domain/services.mjs'
 import { pinServices } from './domain/pin-services.mjs'
+import { diskSyncLatency } from './lib/disk-sync.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -38,16 +39,28 @@ const MODES = {
   quick: { warmupMs: 500, windowMs: 2_000, drainMs: 3_000, responseWaitMs: 15_000, pauseMs: 500, factor: 1.5, refine: 1, maxSteps: 16 },
 }
 const SCENARIOS = {
-  pglite: { name: 'pglite', label: 'PGlite, 1 node', db: 'pglite', nodes: 1, redis: false },
-  pg: { name: 'pg', label: 'PostgreSQL, 1 node', db: 'pg', nodes: 1, redis: false },
-  pg1r: { name: 'pg1r', label: 'PostgreSQL + Redis, 1 node', db: 'pg', nodes: 1, redis: true },
-  pg3: { name: 'pg3', label: 'PostgreSQL + Redis, 3 nodes', db: 'pg', nodes: 3, redis: true },
+  // PGlite as livedesk starts it: PGLITE_DURABILITY if set, else the default (fsync: each commit waits for the disk).
+  pglite: { name: 'pglite', label: 'PGlite, 1 node', db: 'pglite', ceiling: 'pglite', nodes: 1, redis: false },
+  // PGlite with commits not flushed to the disk: the durability of the PostgreSQL server of a run with fsync=off,
+  // so that the two compare like with like, and the share of PGlite's delivery tail that is the disk's fsync.
+  pglr: { name: 'pglr', label: 'PGlite relaxed (no fsync), 1 node', db: 'pglite', durability: 'relaxed', ceiling: 'pglite-relaxed', nodes: 1, redis: false },
+  pg: { name: 'pg', label: 'PostgreSQL, 1 node', db: 'pg', ceiling: 'pg', nodes: 1, redis: false },
+  pg1r: { name: 'pg1r', label: 'PostgreSQL + Redis, 1 node', db: 'pg', ceiling: 'pg', nodes: 1, redis: true },
+  pg3: { name: 'pg3', label: 'PostgreSQL + Redis, 3 nodes', db: 'pg', ceiling: 'pg', nodes: 3, redis: true },
   // Each node with a share of a core of its own (`--node-share`), as nodes on machines of their own: what adding nodes adds.
-  pg1rs: { name: 'pg1rs', label: 'PostgreSQL + Redis, 1 node, own CPU share', db: 'pg', nodes: 1, redis: true, share: true },
-  pg3s: { name: 'pg3s', label: 'PostgreSQL + Redis, 3 nodes, own CPU share each', db: 'pg', nodes: 3, redis: true, share: true },
+  pg1rs: { name: 'pg1rs', label: 'PostgreSQL + Redis, 1 node, own CPU share', db: 'pg', ceiling: 'pg', nodes: 1, redis: true, share: true },
+  pg3s: { name: 'pg3s', label: 'PostgreSQL + Redis, 3 nodes, own CPU share each', db: 'pg', ceiling: 'pg', nodes: 3, redis: true, share: true },
 }
+/** The ceiling contenders, in the order they run; each runs before the scenarios measured against it. */
+const CEILINGS = {
+  pglite: { label: 'PGlite', db: 'pglite', durability: undefined },
+  'pglite-relaxed': { label: 'PGlite relaxed', db: 'pglite', durability: 'relaxed' },
+  pg: { label: 'PostgreSQL', db: 'pg', durability: undefined },
+}
+/** The PGlite durability of a scenario or ceiling: its own, else PGLITE_DURABILITY, else livedesk's default. */
+const durabilityOf = (x) => x.durability ?? (process.env.PGLITE_DURABILITY || undefined)
 /** The default run: every scenario; the share ones only where cgroup v1's cpu controller is there to set quotas. */
-const DEFAULT_SCENARIOS = ['pglite', 'pg', 'pg1r', 'pg3', 'pg1rs', 'pg3s']
+const DEFAULT_SCENARIOS = ['pglite', 'pglr', 'pg', 'pg1r', 'pg3', 'pg1rs', 'pg3s']
 
 function parseArgs(argv) {
   const args = Object.fromEntries(
@@ -237,6 +250,7 @@ async function startNodes(sc, databaseUrl, redisPrefix) {
     const options = {
       dist: o.dist, port: 0, apiKey, dataDir, databaseUrl,
       redisUrl: sc.redis ? o.redisUrl : undefined, redisPrefix: sc.redis ? redisPrefix : undefined, nodeId: `bench-${sc.name}-${i + 1}`,
+      pgliteDurability: sc.db === 'pglite' ? durabilityOf(sc) : undefined,
     }
     // BENCH_NODE_ARGS: node options for livedesk nodes only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them.
     const nodeArgs = [...START_ARGS, ...gcArgs(nodesCore(sc)), ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
@@ -424,7 +438,7 @@ async function runScenario(sc, runId) {
     if (found.max !== null) half = await measured(ctx, Math.max(1, Math.round(found.max / 2)), 'half')
     const atMax = ctx.steps.filter((s) => s.counted && (s.kind === 'ramp' || s.kind === 'refine') && s.pass && s.offered === found.max).at(-1) ?? null
     log(`${sc.label}: max ${found.lowerBound ? '≥ ' : ''}${found.max ?? '–'} messages/s${half ? `; at half (${half.offered}/s) p50 ${half.deliveryMs.p50Ms} p99 ${half.deliveryMs.p99Ms} ms` : ''}`)
-    return { ...sc, nodes: sc.nodes, pinnedToCore: core ?? null, nodeCpu: nodeCpuOf(sc) ?? null, setup, idle: ctx.idle, ...found, atMax, half, steps: ctx.steps }
+    return { ...sc, pgliteDurability: sc.db === 'pglite' ? durabilityOf(sc) ?? null : null, nodes: sc.nodes, pinnedToCore: core ?? null, nodeCpu: nodeCpuOf(sc) ?? null, setup, idle: ctx.idle, ...found, atMax, half, steps: ctx.steps }
   } finally {
     await ctx.loadgen?.stop().catch(() => {})
     await Promise.all(ctx.nodes.map((n) => n.proc.stop().catch(() => {})))
@@ -461,17 +475,21 @@ async function ceiling(kind) {
 }
 
 async function runCeiling(kind) {
-  log(`ceiling, ${kind === 'pg' ? 'PostgreSQL' : 'PGlite'}: ${o.workers} workers, closed loop`)
+  const contender = CEILINGS[kind]
+  log(`ceiling, ${contender.label}: ${o.workers} workers, closed loop`)
   let db
   let proc
   const dataDir = mkdtempSync(join(tmpdir(), 'livedesk-bench-ceiling-'))
   pending.dirs.add(dataDir)
   try {
-    if (kind === 'pg') {
+    if (contender.db === 'pg') {
       db = await createDatabase(o.databaseUrl, '_ceiling')
       pending.databases.add(db.name)
     }
-    const options = { dist: o.dist, databaseUrl: db?.url, dataDir, operators: o.operators, clients: o.clients, workers: o.workers, warmupMs: o.warmupMs, windowMs: o.windowMs }
+    const options = {
+      dist: o.dist, databaseUrl: db?.url, dataDir, operators: o.operators, clients: o.clients, workers: o.workers, warmupMs: o.warmupMs, windowMs: o.windowMs,
+      pgliteDurability: contender.db === 'pglite' ? durabilityOf(contender) : undefined,
+    }
     proc = spawnPinned(join(here, 'domain', 'ceiling.mjs'), { cpu: CORE_SERVERS, nodeArgs: gcArgs(CORE_SERVERS), args: [JSON.stringify(options)] })
     await proc.expect('ready', 120_000)
     const meter = stepMeter([proc.pid], db?.name)
@@ -482,7 +500,7 @@ async function runCeiling(kind) {
     result.foreignCpuFraction = cpu.foreignFraction
     result.disturbed = cpu.foreignFraction > DISTURBED
     log(`  ${result.txPerSec.toFixed(0)} tx/s (tx p50 ${result.txMs.p50Ms} p99 ${result.txMs.p99Ms} ms, ${result.statementsPerTx?.toFixed(2)} statements/tx incl. BEGIN/COMMIT)`)
-    return result
+    return { ...result, db: contender.db, label: contender.label, pgliteDurability: options.pgliteDurability ?? null }
   } finally {
     await proc?.stop().catch(() => {})
     rmSync(dataDir, { recursive: true, force: true })
@@ -559,9 +577,12 @@ async function main() {
   if (o.shareSkipped) log(`skipping pg1rs and pg3s (each node its own CPU share): no cgroup v1 cpu controller at ${CPU_CGROUP}`)
   log(`${o.quick ? 'quick' : 'full'} run: ${scenarios.join(', ') || 'nothing'}; window ${o.windowMs} ms after ${o.warmupMs} ms warm-up; dist ${o.dist}`)
 
+  // The disk under PGlite's data (and this machine's PostgreSQL, when local): a commit that waits for it waits this long.
+  const diskSync = await diskSyncLatency(tmpdir())
+  log(`disk (${tmpdir()}): fdatasync p50 ${diskSync.p50Ms} p99 ${diskSync.p99Ms} p99.9 ${diskSync.p999Ms} max ${diskSync.maxMs} ms over ${diskSync.samples} commits`)
   const results = { ceilings: {}, scenarios: {} }
-  for (const kind of ['pglite', 'pg']) {
-    const mine = scenarios.filter((s) => SCENARIOS[s].db === kind)
+  for (const kind of Object.keys(CEILINGS)) {
+    const mine = scenarios.filter((s) => SCENARIOS[s].ceiling === kind)
     if (!mine.length) continue
     if (o.ceiling) results.ceilings[kind] = await ceiling(kind)
     for (const name of mine) results.scenarios[name] = await runScenario(SCENARIOS[name], runId)
@@ -571,6 +592,7 @@ async function main() {
   const sc = results.scenarios
   const ratios = {
     pglite_over_ceiling: ratio(sc.pglite?.max, results.ceilings.pglite?.txPerSec),
+    pglr_over_ceiling: ratio(sc.pglr?.max, results.ceilings['pglite-relaxed']?.txPerSec),
     pg_over_ceiling: ratio(sc.pg?.max, results.ceilings.pg?.txPerSec),
     pg3_over_ceiling: ratio(sc.pg3?.max, results.ceilings.pg?.txPerSec),
     pg3_over_pg1r: ratio(sc.pg3?.max, sc.pg1r?.max), // the same broker (Redis) on both sides
@@ -592,6 +614,7 @@ async function main() {
       cfsPeriodUs: o.nodeCpu || anyShare ? CFS_PERIOD_US : null,
       singleThreadedGc: hasTaskset && !o.parallelGc,
       startArgs: START_ARGS,
+      diskSync: { dir: tmpdir(), ...diskSync },
     },
     dist,
     settings: {

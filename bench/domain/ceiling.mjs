@@ -5,7 +5,7 @@
  * from `workers` concurrent async workers in a closed loop (PGlite: one connection, so its transactions take
  * turns; PostgreSQL: livedesk's own pool through `openDb`). The schema is livedesk's, made by `openDb` (its
  * migrations) in a fresh database: PostgreSQL from `databaseUrl`, else PGlite in `dataDir` of this process.
- * argv[2] is JSON: { dist, databaseUrl?, dataDir, operators, clients, workers, warmupMs, windowMs }.
+ * argv[2] is JSON: { dist, databaseUrl?, dataDir, operators, clients, workers, warmupMs, windowMs, pgliteDurability? }.
  * Replies `ready`, then `result { txPerSec, txMs, statementsPerTx, ... }`; closes and exits on `close`.
  */
 import { randomUUID, randomBytes } from 'node:crypto'
@@ -18,8 +18,8 @@ process.on('disconnect', () => process.exit(0))
 
 try {
   const { openDb } = await import(pathToFileURL(join(o.dist, 'store', 'index.js')).href)
-  // PGLITE_DURABILITY as the livedesk nodes of the run take it (bench/domain/server.mjs).
-  const db = await openDb({ databaseUrl: o.databaseUrl, dataDir: o.dataDir, pgliteDurability: process.env.PGLITE_DURABILITY || undefined })
+  // The durability of the scenarios measured against it (bench/domain.mjs, CEILINGS).
+  const db = await openDb({ databaseUrl: o.databaseUrl, dataDir: o.dataDir, pgliteDurability: o.pgliteDurability })
   // 400 clients, each with an open session assigned to one of 20 operators, as livedesk's scenario sets up.
   const clients = []
   await db.transaction(async (tx) => {

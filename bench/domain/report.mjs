@@ -21,6 +21,7 @@ function cpuPerTx(c, key) {
 /** The ratios' labels (n: the nodes of the multi-node scenario) and issue 10's goals. */
 const GOALS = (n) => ({
   pglite_over_ceiling: ['PGlite: livedesk 1 node / PGlite ceiling', '≥ 0.6'],
+  pglr_over_ceiling: ['PGlite relaxed (no fsync): livedesk 1 node / PGlite relaxed ceiling', '–'],
   pg_over_ceiling: ['PostgreSQL: livedesk 1 node (memory broker) / PostgreSQL ceiling', '≥ 0.6'],
   pg3_over_ceiling: [`PostgreSQL + Redis: livedesk ${n} nodes / PostgreSQL ceiling`, '–'],
   pg3_over_pg1r: [`${n} nodes / 1 node, both on Redis, all nodes on one core`, '– (one core for all of them: what more processes cost)'],
@@ -62,6 +63,16 @@ function pinnedCores(e, nodes) {
     `\`--spread-nodes\` would leave the multi-node scenario's nodes unpinned); ${load}`
 }
 
+/** The disk probe of the run (bench/lib/disk-sync.mjs); reports before it have none. */
+function diskLine(d) {
+  if (!d) return ''
+  return `Disk under PGlite's data (${d.dir}): one fdatasync of an 8 KB write, ${d.samples} of them over ${d.ms / 1000} s, p50 ${f(d.p50Ms, 2)} / p99 ${f(d.p99Ms, 2)} / ` +
+    `p99.9 ${f(d.p999Ms, 2)} / max ${f(d.maxMs)} ms (${d.over50Ms} over 50 ms): a commit that waits for the disk waits this long. `
+}
+
+/** A ceiling's name in the tables; reports before CEILINGS have the database kind as the key and no label. */
+const ceilingLabel = (kind, c) => c.label ?? (kind === 'pg' ? 'PostgreSQL' : 'PGlite')
+
 export function renderMarkdown(r) {
   const e = r.environment
   const lines = []
@@ -72,6 +83,7 @@ export function renderMarkdown(r) {
       (e.redis ? `, Redis ${e.redis}` : '') +
       `. livedesk from ${r.dist.path}, built ${r.dist.builtAt}, checkout at ${r.dist.commit ?? '?'}${r.dist.srcDirty ? ' with uncommitted changes in src/ (the build may include them)' : ''}. ` +
       `Load average at start: ${e.loadAverageAtStart.map((v) => v.toFixed(2)).join(' ')}. ` +
+      diskLine(e.diskSync) +
       pinning(e, r.settings.nodesInPg3 ?? 3),
     '',
   )
@@ -109,7 +121,7 @@ export function renderMarkdown(r) {
     '|---|---|---|---|---|---|---|---|---|---|',
   )
   for (const sc of Object.values(r.scenarios)) {
-    const ceiling = r.ceilings[sc.db]?.txPerSec
+    const ceiling = r.ceilings[sc.ceiling ?? sc.db]?.txPerSec
     const h = sc.half
     const m = h ?? sc.atMax
     lines.push(
@@ -129,9 +141,9 @@ export function renderMarkdown(r) {
   lines.push('## Ceilings', '', '| database | workers | tx/s | tx p50 / p99 ms | statements/tx incl. BEGIN/COMMIT | CPU: its process, PostgreSQL; foreign | CPU ms/tx: its process, PostgreSQL |', '|---|---|---|---|---|---|---|')
   for (const [kind, c] of Object.entries(r.ceilings)) {
     lines.push(
-      `| ${kind === 'pg' ? 'PostgreSQL' : 'PGlite'} | ${c.workers} | ${f(c.txPerSec, 0)} | ${f(c.txMs.p50Ms, 2)} / ${f(c.txMs.p99Ms, 2)} | ${f(c.statementsPerTx, 2)} | ` +
+      `| ${ceilingLabel(kind, c)} | ${c.workers} | ${f(c.txPerSec, 0)} | ${f(c.txMs.p50Ms, 2)} / ${f(c.txMs.p99Ms, 2)} | ${f(c.statementsPerTx, 2)} | ` +
         `${pct(c.ceilingCpuFraction)}, ${pct(c.postgresCpuFraction)}; ${c.disturbed ? '**' : ''}${pct(c.foreignCpuFraction)}${c.disturbed ? '**' : ''} | ` +
-        `${cpuPerTx(c, 'ceilingCpuFraction')}, ${kind === 'pg' ? cpuPerTx(c, 'postgresCpuFraction') : '–'} |`,
+        `${cpuPerTx(c, 'ceilingCpuFraction')}, ${(c.db ?? kind) === 'pg' ? cpuPerTx(c, 'postgresCpuFraction') : '–'} |`,
     )
   }
   lines.push('')
@@ -142,7 +154,8 @@ export function renderMarkdown(r) {
       '',
       `Setup: ${f(sc.setup.ms / 1000)} s (first messages of ${s.clients} clients ${f(sc.setup.firstMessagesMs / 1000)} s); sessions per operator ${Math.min(...sc.setup.assignedPerOperator)}–${Math.max(...sc.setup.assignedPerOperator)}.` +
         ('pinnedToCore' in sc ? ` ${sc.nodes} node(s), ${sc.redis ? 'Redis broker' : 'memory broker'}, ${sc.pinnedToCore === null ? 'not pinned' : `pinned to core ${sc.pinnedToCore}`}` : '') +
-        (sc.nodeCpu ? `, each node limited to ${sc.nodeCpu} of a core by a CFS quota of its own.` : 'pinnedToCore' in sc ? '.' : ''),
+        (sc.nodeCpu ? `, each node limited to ${sc.nodeCpu} of a core by a CFS quota of its own.` : 'pinnedToCore' in sc ? '.' : '') +
+        (sc.db === 'pglite' && 'pgliteDurability' in sc ? ` PGlite durability: ${sc.pgliteDurability ?? "livedesk's default (fsync)"}.` : ''),
       '',
       '| step | offered/s | sent/s, delivered/s | errors | lost | delivery p50 / p90 / p99 / max ms | latency drift ms | HTTP p50 / p99 ms | schedule lag p99 ms | statements/msg net (raw) | CPU: nodes, load gen, PostgreSQL, Redis; foreign | verdict |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|',

@@ -1,6 +1,6 @@
 /**
  * One livedesk node of `npm run bench:domain`, started from a built dist/ (`startLivedesk`), driven over IPC by
- * bench/domain.mjs. argv[2] is JSON: { dist, port, apiKey, dataDir, databaseUrl?, redisUrl?, redisPrefix?, nodeId }.
+ * bench/domain.mjs. argv[2] is JSON: { dist, port, apiKey, dataDir, databaseUrl?, redisUrl?, redisPrefix?, nodeId, pgliteDurability? }.
  * Replies `ready { port }`; on `close` shuts down and exits.
  */
 import { join } from 'node:path'
@@ -33,7 +33,7 @@ try {
     logLevel: 'silent',
     // The pool size as a deployment sets it (DATABASE_POOL_SIZE), else livedesk's default.
     databasePoolSize: process.env.DATABASE_POOL_SIZE ? Number(process.env.DATABASE_POOL_SIZE) : undefined,
-    pgliteDurability: process.env.PGLITE_DURABILITY || undefined,
+    pgliteDurability: options.pgliteDurability,
     realtime: { nodeId: options.nodeId },
     // A few hundred clients carry thousands of messages/s: the per-client limit counts them (its cost is measured)
     // but never refuses.
