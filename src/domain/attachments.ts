@@ -15,7 +15,7 @@ import {
   type AttachmentStorage,
   type UploaderType,
 } from '../store/attachments.js'
-import { clientById, type SessionRow } from '../store/chat.js'
+import { clientById, sessionById, type SessionRow } from '../store/chat.js'
 import { roleOf } from '../store/availability.js'
 import { DomainError } from './errors.js'
 import type { Attachment } from './events.js'
@@ -195,7 +195,7 @@ export class Attachments {
       if (!client) throw new DomainError('not_found', `client ${target.clientId} not found`)
       return { chatId: client.chat_id, sessionId: null }
     }
-    const [session] = await this.db.query<SessionRow>(`SELECT * FROM sessions WHERE id = $1`, [target.sessionId])
+    const session = await sessionById(this.db, target.sessionId)
     if (!session) throw new DomainError('not_found', `session ${target.sessionId} not found`)
     if (uploader.type === 'operator' && !(await mayWriteIn(this.db, uploader.id, session))) {
       throw new DomainError('forbidden', 'only the holder, a supervisor, or anyone while it is queued may attach files to this session')
@@ -226,7 +226,7 @@ export class Attachments {
       return client?.chat_id === row.chat_id && row.internal !== true
     }
     if (viewer.type !== 'operator' || !row.session_id) return false
-    const [session] = await this.db.query<SessionRow>(`SELECT * FROM sessions WHERE id = $1`, [row.session_id])
+    const session = await sessionById(this.db, row.session_id)
     if (!session) return false
     // The rule of GET /sessions/{id}/messages, whose messages carry the file.
     try {

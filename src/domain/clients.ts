@@ -1,5 +1,5 @@
 /** Clients (end users): creation with their widget token, lookup, and presence. */
-import { clientById } from '../store/chat.js'
+import { clientById, clientOfToken, insertClient, setClientOnline, setClientToken } from '../store/chat.js'
 import { touchClientToken } from '../store/credentials.js'
 import { scheduleOffline } from '../store/timers.js'
 import { openSessionOfChat, type DomainContext } from './context.js'
@@ -29,32 +29,27 @@ export class Clients {
     const id = newId()
     const token = newToken('cl')
     const groupId = input.group === undefined ? null : await groupIdOf(this.ctx.db, input.group)
-    const [row] = await this.ctx.db.query<any>(
-      `INSERT INTO clients (id, chat_id, name, external_id, channel, messenger_type, whatsapp_phone, ip, referer, coordinates, token_hash, group_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
-      [
-        id,
-        newId(),
-        input.name ?? `Client ${id.slice(0, 8)}`,
-        input.externalId ?? null,
-        input.channel ?? 'widget',
-        input.messengerType ?? null,
-        input.whatsappPhone ?? null,
-        input.ip ?? null,
-        input.referer ?? null,
-        input.coordinates ? JSON.stringify(input.coordinates) : null,
-        hashToken(token),
-        groupId,
-      ],
-    )
+    const row = await insertClient(this.ctx.db, {
+      id,
+      chat_id: newId(),
+      name: input.name ?? `Client ${id.slice(0, 8)}`,
+      external_id: input.externalId ?? null,
+      channel: input.channel ?? 'widget',
+      messenger_type: input.messengerType ?? null,
+      whatsapp_phone: input.whatsappPhone ?? null,
+      ip: input.ip ?? null,
+      referer: input.referer ?? null,
+      coordinates: input.coordinates ?? null,
+      token_hash: hashToken(token),
+      group_id: groupId,
+    })
     return { ...clientView(row), token }
   }
 
   /** A new token for the client; the one before stops working (a retried sign-up whose first answer was lost). */
   async reissueToken(id: string): Promise<string> {
     const token = newToken('cl')
-    const rows = await this.ctx.db.query(`UPDATE clients SET token_hash = $2, token_used_at = now() WHERE id = $1 RETURNING id`, [id, hashToken(token)])
-    if (rows.length === 0) throw new DomainError('not_found', `client ${id} not found`)
+    if (!(await setClientToken(this.ctx.db, id, hashToken(token)))) throw new DomainError('not_found', `client ${id} not found`)
     return token
   }
 
@@ -73,12 +68,7 @@ export class Clients {
       throw new DomainError('unauthorized', 'missing or malformed client token')
     }
     const idleTtlMs = this.ctx.config.clientTokenIdleTtlMs
-    const [row] = await this.ctx.db.query<any>(
-      `SELECT *, ($2::float8 > 0 AND token_used_at <= now() - make_interval(secs => $2::float8 / 1000)) AS token_idle_expired,
-              ($2::float8 > 0 AND token_used_at < now() - make_interval(secs => $3::float8 / 1000)) AS token_use_stale
-         FROM clients WHERE token_hash = $1`,
-      [hashToken(token), idleTtlMs, tokenUseResolutionMs(idleTtlMs)],
-    )
+    const row = await clientOfToken(this.ctx.db, hashToken(token), { idleTtlMs, useResolutionMs: tokenUseResolutionMs(idleTtlMs) })
     if (!row) throw new DomainError('unauthorized', 'invalid client token')
     if (row.banned) throw new DomainError('unauthorized', 'client is banned')
     if (row.token_idle_expired) throw new DomainError('token_expired', 'client token expired: unused for too long')
@@ -96,16 +86,7 @@ export class Clients {
   async setPresence(id: string, online: boolean): Promise<Client> {
     const chat = await this.ctx.chatKeys.client(id)
     return this.ctx.mutator.run(async (tx, out) => {
-      const [row] = await tx.query<any>(
-        `WITH before AS (SELECT online FROM clients WHERE id = $1 FOR NO KEY UPDATE)
-         UPDATE clients c SET online = $2,
-                online_at = CASE WHEN $2 AND NOT before.online THEN clock_timestamp() ELSE c.online_at END,
-                offline_at = CASE WHEN NOT $2 AND before.online THEN clock_timestamp() ELSE c.offline_at END,
-                -- a connection is back: no offline is due any more
-                offline_due_at = CASE WHEN $2 THEN NULL ELSE c.offline_due_at END
-           FROM before WHERE c.id = $1 RETURNING c.*, before.online AS was_online`,
-        [id, online],
-      )
+      const row = await setClientOnline(tx, id, online)
       if (!row) throw new DomainError('not_found', `client ${id} not found`)
       if (row.was_online === online) return clientView(row)
       const client = clientView(row)

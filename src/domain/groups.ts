@@ -12,6 +12,8 @@ import {
   groupsWithClosedQueue,
   insertGroup,
   listGroups,
+  roleAndGroupsOf,
+  sessionGroup,
   setGroupMembers,
   setSessionGroup,
   unknownOperators,
@@ -95,11 +97,7 @@ export function groupView(r: GroupRow, now = new Date()): Group {
 
 /** The channels an operator's console is subscribed to server-side: its own, the shared queue, its groups' queues, and the supervisors'. */
 export async function consoleChannels(db: Db, operatorId: string): Promise<string[]> {
-  const [row] = await db.query<{ role: string; group_ids: string[] }>(
-    `SELECT o.role, COALESCE((SELECT array_agg(og.group_id ORDER BY og.group_id) FROM operator_groups og WHERE og.operator_id = o.id), '{}') AS group_ids
-       FROM operators o WHERE o.id = $1`,
-    [operatorId],
-  )
+  const row = await roleAndGroupsOf(db, operatorId)
   return [
     operatorChannel(operatorId),
     QUEUE_CHANNEL,
@@ -113,9 +111,9 @@ export async function consoleChannels(db: Db, operatorId: string): Promise<strin
  * the fallbacks. Closed at the end of the chain, it waits there with `group_closed`. Caller holds the queue lock.
  */
 export async function placeInGroup(tx: Db, sessionId: string, nodeTtlMs: number, now = new Date()): Promise<void> {
-  const [s] = await tx.query<{ group_id: string | null }>(`SELECT group_id FROM sessions WHERE id = $1`, [sessionId])
-  if (!s?.group_id) return
-  let group = await groupById(tx, s.group_id)
+  const groupId = await sessionGroup(tx, sessionId)
+  if (!groupId) return
+  let group = await groupById(tx, groupId)
   const seen = new Set<string>()
   while (group) {
     seen.add(group.id)

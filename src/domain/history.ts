@@ -9,7 +9,7 @@
  */
 import type { Db } from '../store/db.js'
 import type { SessionRow } from '../store/chat.js'
-import { clientById } from '../store/chat.js'
+import { clientById, sessionSeq } from '../store/chat.js'
 import { roleOf } from '../store/availability.js'
 import {
   clientOpenSessionVisibleTo,
@@ -73,9 +73,8 @@ export class History {
     }
     let beforeSeq: number | undefined
     if (page.cursor !== undefined) {
-      const [c] = await db.query<{ seq: string | number }>(`SELECT seq FROM sessions WHERE id = $1 AND client_id = $2`, [page.cursor, clientId])
-      if (!c) throw new DomainError('bad_request', 'cursor is not a session of this client', 'cursor')
-      beforeSeq = Number(c.seq)
+      beforeSeq = await sessionSeq(db, page.cursor, clientId)
+      if (beforeSeq === undefined) throw new DomainError('bad_request', 'cursor is not a session of this client', 'cursor')
     }
     const rows = await clientSessions(db, clientId, { limit: page.limit + 1, beforeSeq })
     const items = rows.slice(0, page.limit).map(clientSessionView)

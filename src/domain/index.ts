@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Db } from '../store/db.js'
-import { clientById } from '../store/chat.js'
+import { clientById, typingTarget } from '../store/chat.js'
 import { sessionFigures, type SessionFigures } from '../store/figures.js'
 import type { ConnectionCredentials } from '../store/credentials.js'
 import { clientChannel, clientUser, operatorUser } from './channels.js'
@@ -147,13 +147,7 @@ export async function createDomain(deps: { db: Db; live: LiveGateway; config: Do
 
   async function operatorTyping(operatorId: string, data: unknown): Promise<Record<string, never>> {
     const { chatId } = operatorTypingPayload(data)
-    const [row] = await ctx.db.query<any>(
-      `SELECT c.id AS client_id, s.id AS session_id, s.status, s.operator_id, o.name AS operator_name
-         FROM clients c LEFT JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
-         LEFT JOIN operators o ON o.id = $2
-        WHERE c.chat_id = $1`,
-      [chatId, operatorId],
-    )
+    const row = await typingTarget(ctx.db, chatId, operatorId)
     if (!row) throw new DomainError('not_found', `chat ${chatId} not found`)
     if (row.status !== 'assigned' || row.operator_id !== operatorId) throw new DomainError('forbidden', 'you may not write to this chat')
     const author = { type: 'operator' as const, id: operatorId, name: row.operator_name as string }

@@ -1,7 +1,15 @@
 /** Operators: creation, logins (single login), block, logout, and who a token belongs to. */
 import { heldSessions } from '../store/chat.js'
-import { revokeOperatorTokens } from '../store/credentials.js'
-import { onlineOperators } from '../store/operators.js'
+import { recordLogin, revokeOperatorTokens } from '../store/credentials.js'
+import {
+  blockOperator,
+  insertOperator,
+  onlineOperators,
+  operatorBlocked,
+  operatorCreatedAt,
+  unblockOperator,
+  updateOperator,
+} from '../store/operators.js'
 import { DISCONNECT, SUPERVISORS_CHANNEL, operatorUser } from './channels.js'
 import type { DomainContext } from './context.js'
 import { operatorOfJwt, operatorOfMintedToken, type OperatorCredential } from './credentials.js'
@@ -24,21 +32,19 @@ export class Operators {
   }
 
   async get(id: string, db: Db = this.ctx.db): Promise<Operator> {
-    const [op] = await loadOperators(db, 'o.id = $1', [id])
+    const [op] = await loadOperators(db, { id })
     if (!op) throw new DomainError('not_found', `operator ${id} not found`)
     return (await this.withOnline([op], db))[0]
   }
 
   async list(opts: { limit: number; cursor?: string }): Promise<Page<Operator>> {
-    const params: unknown[] = [opts.limit + 1]
-    let where = 'true'
+    let after: { createdAt: Date; id: string } | undefined
     if (opts.cursor) {
-      const [c] = await this.ctx.db.query<any>(`SELECT created_at FROM operators WHERE id = $1`, [opts.cursor])
-      if (!c) throw new DomainError('bad_request', 'unknown cursor', 'cursor')
-      params.push(c.created_at, opts.cursor)
-      where = '(o.created_at, o.id) > ($2, $3)'
+      const createdAt = await operatorCreatedAt(this.ctx.db, opts.cursor)
+      if (!createdAt) throw new DomainError('bad_request', 'unknown cursor', 'cursor')
+      after = { createdAt, id: opts.cursor }
     }
-    const rows = await loadOperators(this.ctx.db, where, params, 'LIMIT $1')
+    const rows = await loadOperators(this.ctx.db, { limit: opts.limit + 1, after })
     const more = rows.length > opts.limit
     const items = await this.withOnline(rows.slice(0, opts.limit))
     return { items, nextCursor: more ? items[items.length - 1].id : null }
@@ -46,23 +52,19 @@ export class Operators {
 
   async create(input: { name: string; maxChats?: number; role?: 'operator' | 'supervisor' }): Promise<Operator> {
     const id = newId()
-    await this.ctx.db.query(`INSERT INTO operators (id, name, max_chats, role) VALUES ($1, $2, $3, $4)`, [
+    await insertOperator(this.ctx.db, {
       id,
-      input.name,
-      input.maxChats ?? this.ctx.config.defaultMaxChats,
-      input.role ?? 'operator',
-    ])
+      name: input.name,
+      maxChats: input.maxChats ?? this.ctx.config.defaultMaxChats,
+      role: input.role ?? 'operator',
+    })
     return this.get(id)
   }
 
   /** A higher maxChats frees room, so the queue drains. A new role (re)subscribes live consoles to the supervisors' channel. */
   async update(id: string, input: { name?: string; maxChats?: number; role?: 'operator' | 'supervisor' }): Promise<Operator> {
     await this.ctx.mutator.run(async (tx, out) => {
-      const [row] = await tx.query<any>(
-        `UPDATE operators SET name = COALESCE($2, name), max_chats = COALESCE($3, max_chats), role = COALESCE($4, role) WHERE id = $1 RETURNING id`,
-        [id, input.name ?? null, input.maxChats ?? null, input.role ?? null],
-      )
-      if (!row) throw new DomainError('not_found', `operator ${id} not found`)
+      if (!(await updateOperator(tx, id, input))) throw new DomainError('not_found', `operator ${id} not found`)
       await this.ctx.drain(tx, out)
     }, { routes: true })
     if (input.role === 'supervisor') await this.ctx.live.subscribeUser?.(operatorUser(id), SUPERVISORS_CHANNEL).catch(() => {})
@@ -75,20 +77,18 @@ export class Operators {
     const token = newToken('op')
     const expiresAt = new Date(Date.now() + this.ctx.config.tokenTtlMs)
     await this.ctx.mutator.run(async (tx, out) => {
-      const [op] = await tx.query<any>(`SELECT blocked FROM operators WHERE id = $1`, [id])
-      if (!op) throw new DomainError('not_found', `operator ${id} not found`)
-      if (op.blocked) throw new DomainError('conflict', 'operator is blocked')
+      const blocked = await operatorBlocked(tx, id)
+      if (blocked === undefined) throw new DomainError('not_found', `operator ${id} not found`)
+      if (blocked) throw new DomainError('conflict', 'operator is blocked')
       // Before the revocation below: from it on, the earlier logins' connections no longer count as online.
       const connected = (await onlineOperators(tx, [id], this.ctx.config.nodeTtlMs)).has(id)
-      const revoked = await tx.query(
-        `UPDATE operator_tokens SET revoked_at = now() WHERE operator_id = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING token_hash`,
-        [id],
-      )
-      await tx.query(
-        `INSERT INTO operator_tokens (token_hash, operator_id, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5)`,
-        [hashToken(token), id, expiresAt, login.userAgent ?? null, login.ip ?? null],
-      )
-      await tx.query(`UPDATE operators SET tokens_valid_after = now(), tokens_revoked_by = 'login' WHERE id = $1`, [id])
+      const revoked = await recordLogin(tx, {
+        operatorId: id,
+        tokenHash: hashToken(token),
+        expiresAt,
+        userAgent: login.userAgent ?? null,
+        ip: login.ip ?? null,
+      })
       if (revoked.length > 0 || connected) {
         // The new login has not connected yet: everyone on the personal channel now is an earlier login.
         out.publish('chatUserExists', {
@@ -106,11 +106,7 @@ export class Operators {
   /** `operatorBlocked` to every connection, then a terminal disconnect; its tokens are revoked; held sessions go back to the queue. */
   async block(id: string, reason?: string): Promise<Operator> {
     await this.ctx.mutator.run(async (tx, out) => {
-      const [row] = await tx.query<any>(`UPDATE operators SET blocked = true, blocked_reason = $2 WHERE id = $1 RETURNING id`, [
-        id,
-        reason ?? null,
-      ])
-      if (!row) throw new DomainError('not_found', `operator ${id} not found`)
+      if (!(await blockOperator(tx, id, reason ?? null))) throw new DomainError('not_found', `operator ${id} not found`)
       // A block ends every login: after an unblock the operator needs a new token.
       await revokeOperatorTokens(tx, id, 'block')
       out.publish('operatorBlocked', { id, reason: reason ?? null, at: new Date().toISOString() }, { operatorId: id })
@@ -126,8 +122,7 @@ export class Operators {
   }
 
   async unblock(id: string): Promise<Operator> {
-    const [row] = await this.ctx.db.query<any>(`UPDATE operators SET blocked = false, blocked_reason = NULL WHERE id = $1 RETURNING id`, [id])
-    if (!row) throw new DomainError('not_found', `operator ${id} not found`)
+    if (!(await unblockOperator(this.ctx.db, id))) throw new DomainError('not_found', `operator ${id} not found`)
     return this.get(id)
   }
 

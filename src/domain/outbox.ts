@@ -13,14 +13,12 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Db } from '../store/db.js'
+import { lockQueue } from '../store/operators.js'
 import { insertEvents } from '../store/outbox.js'
 import { channelsOf, type Subject } from './audience.js'
 import { ACTION_EVENTS, type EventName, type EventPayloads } from './events.js'
 import { QUEUE_KEY, type ChangeToken, type EventPublisher } from './publisher.js'
 import { iso } from './views.js'
-
-/** The advisory lock key of routing: taking from the queue and filling operators' capacity. */
-const QUEUE_LOCK = 7_362_002
 
 /** An envelope with a fresh id and time, for events that are not kept (typing). */
 export function envelope<E extends EventName>(event: E, data: EventPayloads[E]): Record<string, unknown> {
@@ -115,7 +113,7 @@ export class Mutator {
       for (let attempt = 1; ; attempt++) {
         try {
           return await this.db.transaction(async (tx) => {
-            if (opts.routes) await tx.query('SELECT pg_advisory_xact_lock($1)', [QUEUE_LOCK])
+            if (opts.routes) await lockQueue(tx)
             const result = await fn(tx, out)
             const rows = await insertEvents(tx, out.pending, this.nodeId, this.oweWebhooks())
             rows.forEach((row, i) => out.written({ ...out.pending[i], id: Number(row.id), at: iso(row.created_at)! }))

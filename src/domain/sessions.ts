@@ -10,12 +10,18 @@ import {
   type ClientMessageWritten,
   insertMessage,
   insertSession,
+  lastSessionOfChat,
+  latestMessages,
+  listedSessionIds,
   markRead,
+  messageSeqIn,
   messageById,
   messageByIdempotencyKey,
   openSessionOfChat,
   sessionById,
+  sessionSeq,
   updateMessageText,
+  type Conversation,
   type SessionRow,
 } from '../store/chat.js'
 import { operatorCapacity } from '../store/operators.js'
@@ -28,7 +34,7 @@ import { checkNewSessionOfIp } from './ip-limits.js'
 import { atMost } from './outbox.js'
 import { assign } from './routing.js'
 import { groupIdOf } from './groups.js'
-import { roleOf } from '../store/availability.js'
+import { mayTakeFromGroup, operatorName, roleOf } from '../store/availability.js'
 import { newId } from './tokens.js'
 import type { Typing } from './typing.js'
 import { claimForMessage } from './attachments.js'
@@ -200,7 +206,7 @@ export class Sessions {
       else if (author.type === 'operator' && session.operator_id !== author.id) throw new DomainError('forbidden', 'the session is not assigned to you')
       if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
       // change
-      const name = author.type === 'bot' ? 'Bot' : await operatorName(tx, author.id!)
+      const name = author.type === 'bot' ? 'Bot' : ((await operatorName(tx, author.id!)) ?? null)
       const id = newId()
       const attachments = await claimForMessage(tx, attachmentIds, { messageId: id, session, author })
       const message = messageView(await insertMessage(tx, { id, session, author: { ...author, name }, text, idempotencyKey: key, internal, attachments }))
@@ -350,6 +356,7 @@ export class Sessions {
         const op = await operatorCapacity(tx, operatorId)
         if (!op) throw new DomainError('not_found', `operator ${operatorId} not found`)
         if (op.blocked) throw new DomainError('forbidden', 'operator is blocked')
+        // A grouped session is taken by the group's members (and supervisors) only.
         if (session.group_id && !(await mayTakeFromGroup(tx, operatorId, session.group_id))) throw new DomainError('forbidden', 'the session waits for another group')
         if (op.open >= op.max_chats) throw new DomainError('conflict', `maxChats (${op.max_chats}) reached`)
         await assign(tx, session, operatorId)
@@ -366,27 +373,16 @@ export class Sessions {
 
   /** The operator's sessions and the queue (no filter), or one status: what a console redraws from. */
   async list(operatorId: string, opts: { status?: SessionFilter; limit: number; cursor?: string }): Promise<Page<ChatSession>> {
-    const params: unknown[] = [operatorId, opts.limit + 1]
     // A supervisor sees every open session; an operator the queues of no group and of its groups.
-    const where = (await isSupervisor(this.ctx.db, operatorId))
-      ? SUPERVISOR_LIST[opts.status ?? 'open']
-      : opts.status === 'queued'
-        ? `s.status = 'queued' AND ${MY_QUEUES}`
-        : opts.status === 'assigned'
-          ? `s.status = 'assigned' AND s.operator_id = $1`
-          : opts.status === 'closed'
-            ? `s.status = 'closed' AND s.operator_id = $1`
-            : `((s.status = 'assigned' AND s.operator_id = $1) OR (s.status = 'queued' AND ${MY_QUEUES}))`
-    let after = ''
+    const supervisor = await isSupervisor(this.ctx.db, operatorId)
+    let afterSeq: number | undefined
     if (opts.cursor) {
-      const [c] = await this.ctx.db.query<any>(`SELECT seq FROM sessions WHERE id = $1`, [opts.cursor])
-      if (!c) throw new DomainError('bad_request', 'unknown cursor', 'cursor')
-      params.push(c.seq)
-      after = ' AND s.seq > $3'
+      afterSeq = await sessionSeq(this.ctx.db, opts.cursor)
+      if (afterSeq === undefined) throw new DomainError('bad_request', 'unknown cursor', 'cursor')
     }
-    const rows = await this.ctx.db.query<any>(`SELECT s.id FROM sessions s WHERE ${where}${after} ORDER BY s.seq LIMIT $2`, params)
-    const more = rows.length > opts.limit
-    const items = await this.ctx.sessions(this.ctx.db, rows.slice(0, opts.limit).map((r) => r.id))
+    const ids = await listedSessionIds(this.ctx.db, operatorId, { filter: opts.status ?? 'open', supervisor, limit: opts.limit + 1, afterSeq })
+    const more = ids.length > opts.limit
+    const items = await this.ctx.sessions(this.ctx.db, ids.slice(0, opts.limit))
     return { items, nextCursor: more ? items[items.length - 1].id : null }
   }
 
@@ -398,7 +394,7 @@ export class Sessions {
   /** A page of a session's messages, oldest first; `before` pages back in time. */
   async messages(operatorId: string, sessionId: string, opts: { before?: string; limit: number }): Promise<Page<Message>> {
     await mayReadSession(this.ctx.db, operatorId, await sessionRow(this.ctx.db, sessionId))
-    return messagePage(this.ctx.db, 'session_id', sessionId, opts)
+    return messagePage(this.ctx.db, { column: 'session_id', value: sessionId }, opts)
   }
 
   /** What the widget shows: the messages of the client's whole chat, newest page first in time order. */
@@ -406,44 +402,15 @@ export class Sessions {
     const client = await clientById(this.ctx.db, clientId)
     if (!client) throw new DomainError('not_found', `client ${clientId} not found`)
     // its rating tells the widget whether to offer one
-    const [last] = await this.ctx.db.query<any>(
-      `SELECT s.id, s.status, sr.score AS rating_score, sr.comment AS rating_comment, sr.created_at AS rated_at
-         FROM sessions s LEFT JOIN session_ratings sr ON sr.session_id = s.id WHERE s.chat_id = $1 ORDER BY s.seq DESC LIMIT 1`,
-      [client.chat_id],
-    )
-    const page = await messagePage(this.ctx.db, 'chat_id', client.chat_id, opts)
+    const last = await lastSessionOfChat(this.ctx.db, client.chat_id)
+    const page = await messagePage(this.ctx.db, { column: 'chat_id', value: client.chat_id }, opts)
     // only a closed session can be rated, so only a closed one carries `rating`
     return { ...page, session: last ? { id: last.id, status: last.status, ...(last.status === 'closed' ? { rating: ratingView(last) } : {}) } : null }
   }
 }
 
-/** The queues operator $1 sees: the shared one and its groups'. */
-const MY_QUEUES = `(s.group_id IS NULL OR s.group_id IN (SELECT og.group_id FROM operator_groups og WHERE og.operator_id = $1))`
-
-/** What a supervisor's GET /sessions lists: every open session, or every one of a status (closed: its own). */
-const SUPERVISOR_LIST: Record<SessionFilter | 'open', string> = {
-  open: `s.status <> 'closed' AND $1::text IS NOT NULL`,
-  queued: `s.status = 'queued' AND $1::text IS NOT NULL`,
-  assigned: `s.status = 'assigned' AND $1::text IS NOT NULL`,
-  closed: `s.status = 'closed' AND s.operator_id = $1`,
-}
-
 async function isSupervisor(db: Db, operatorId: string): Promise<boolean> {
   return (await roleOf(db, operatorId)) === 'supervisor'
-}
-
-/** A grouped session is taken by the group's members (and supervisors) only. */
-async function mayTakeFromGroup(db: Db, operatorId: string, groupId: string): Promise<boolean> {
-  const [row] = await db.query(
-    `SELECT 1 FROM operators o WHERE o.id = $1 AND (o.role = 'supervisor' OR EXISTS (SELECT 1 FROM operator_groups og WHERE og.operator_id = o.id AND og.group_id = $2))`,
-    [operatorId, groupId],
-  )
-  return row !== undefined
-}
-
-async function operatorName(tx: Db, id: string): Promise<string | null> {
-  const [row] = await tx.query<{ name: string }>(`SELECT name FROM operators WHERE id = $1`, [id])
-  return row?.name ?? null
 }
 
 /** The message's text; with attachments it may be empty or left out (a file with no caption). */
@@ -471,18 +438,14 @@ export async function mayReadSession(db: Db, operatorId: string, s: SessionRow):
   throw new DomainError('forbidden', 'the session is not yours')
 }
 
-async function messagePage(db: Db, column: 'session_id' | 'chat_id', value: string, opts: { before?: string; limit: number }): Promise<Page<Message>> {
-  const params: unknown[] = [value, opts.limit + 1]
-  let before = ''
+async function messagePage(db: Db, of: Conversation, opts: { before?: string; limit: number }): Promise<Page<Message>> {
+  let beforeSeq: number | undefined
   if (opts.before) {
-    const [b] = await db.query<any>(`SELECT seq FROM messages WHERE id = $1 AND ${column} = $2`, [opts.before, value])
-    if (!b) throw new DomainError('bad_request', 'before is not a message of this conversation', 'before')
-    params.push(b.seq)
-    before = ' AND seq < $3'
+    beforeSeq = await messageSeqIn(db, opts.before, of)
+    if (beforeSeq === undefined) throw new DomainError('bad_request', 'before is not a message of this conversation', 'before')
   }
   // the client's reads (by chat) never include internal notes; operators' (by session) do, marked
-  const notes = column === 'chat_id' ? ' AND NOT internal' : ''
-  const rows = await db.query<any>(`SELECT * FROM messages WHERE ${column} = $1${before}${notes} ORDER BY seq DESC LIMIT $2`, params)
+  const rows = await latestMessages(db, of, { limit: opts.limit + 1, beforeSeq, notes: of.column === 'session_id' })
   const more = rows.length > opts.limit
   const items = rows.slice(0, opts.limit).reverse().map(messageView)
   return { items, nextCursor: more ? items[0].id : null }

@@ -7,6 +7,8 @@
 import type { Db } from '../store/db.js'
 import { sessionById } from '../store/chat.js'
 import { groupExists, insertTransfer, lockedOperator, setSessionGroup, transfersOf } from '../store/transfers.js'
+import { roleOf } from '../store/availability.js'
+import { operatorIdentity } from '../store/operators.js'
 import type { SessionRow } from '../store/chat.js'
 import { lockedSession, type DomainContext } from './context.js'
 import { placeInGroup } from './groups.js'
@@ -102,8 +104,8 @@ export class Transfers {
     if (!session) throw new DomainError('not_found', `session ${sessionId} not found`)
     if (who.kind === 'operator') {
       const mayRead = session.status === 'queued' || session.operator_id === who.operatorId || session.previous_operator_id === who.operatorId
-      const [op] = await this.ctx.db.query<{ role: string }>(`SELECT role FROM operators WHERE id = $1`, [who.operatorId])
-      if (!mayRead && op?.role !== 'supervisor') throw new DomainError('forbidden', 'the session is not yours')
+      const role = await roleOf(this.ctx.db, who.operatorId)
+      if (!mayRead && role !== 'supervisor') throw new DomainError('forbidden', 'the session is not yours')
     }
     return (await transfersOf(this.ctx.db, sessionId)).map((t) => ({
       by: { id: t.by_id, name: t.by_name, type: t.by_type },
@@ -156,7 +158,7 @@ export class Transfers {
   /** Who may transfer: the API key, the holder, or a supervisor; anyone else is forbidden. */
   private async transferrer(tx: Db, who: Transferrer, holder: string | null): Promise<SessionTransfer['by']> {
     if (who.kind === 'apiKey') return { id: null, name: null, type: 'api' }
-    const [op] = await tx.query<{ id: string; name: string; role: string }>(`SELECT id, name, role FROM operators WHERE id = $1`, [who.operatorId])
+    const op = await operatorIdentity(tx, who.operatorId)
     if (!op) throw new DomainError('unauthorized', 'unknown operator')
     if (op.id === holder) return { id: op.id, name: op.name, type: 'operator' }
     if (op.role === 'supervisor') return { id: op.id, name: op.name, type: 'supervisor' }

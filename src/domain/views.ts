@@ -1,5 +1,14 @@
 /** Rows of the store turned into the shapes of events.md, for events and HTTP answers alike. */
 import type { Db } from '../store/db.js'
+import type { ClientRow, MessageJson, MessageRow, RatingColumns } from '../store/chat.js'
+import {
+  firstClientMessagesAfterOperator,
+  lastMessages,
+  operatorViewRows,
+  sessionViewRows,
+  unreadClientMessageCounts,
+  type OperatorViewQuery,
+} from '../store/views.js'
 import type { ChatSession, Coordinates, Message, SessionRating, SessionStatus } from './events.js'
 
 export function iso(v: unknown): string | null {
@@ -51,7 +60,8 @@ export interface Client {
 
 export type { SessionRow } from '../store/chat.js'
 
-export function messageView(r: any): Message {
+/** A message from its row, or from its row's JSON (history's last message). */
+export function messageView(r: MessageRow | MessageJson): Message {
   return {
     id: r.id,
     chatId: r.chat_id,
@@ -61,13 +71,14 @@ export function messageView(r: any): Message {
     createdAt: iso(r.created_at)!,
     editedAt: iso(r.edited_at),
     readAt: iso(r.read_at),
-    attachments: r.attachments ?? [],
+    // written by attachments.ts's claimForMessage, in the event's shape
+    attachments: (r.attachments ?? []) as Message['attachments'],
     // only operators' reads return notes (the widget's history skips them)
     ...(r.internal === true ? { internal: true } : {}),
   }
 }
 
-export function clientView(r: any): Client {
+export function clientView(r: ClientRow): Client {
   return {
     id: r.id,
     chatId: r.chat_id,
@@ -87,14 +98,9 @@ export function clientView(r: any): Client {
   }
 }
 
-/** Operator rows with their open-session counts; `online` comes from the gateway. */
-export async function loadOperators(db: Db, where: string, params: unknown[], tail = ''): Promise<Array<Omit<Operator, 'online'>>> {
-  const rows = await db.query<any>(
-    `SELECT o.*, (SELECT count(*)::int FROM sessions s WHERE s.operator_id = o.id AND s.status = 'assigned') AS open_sessions,
-            COALESCE((SELECT array_agg(og.group_id ORDER BY og.group_id) FROM operator_groups og WHERE og.operator_id = o.id), '{}') AS group_ids
-       FROM operators o WHERE ${where} ORDER BY o.created_at, o.id ${tail}`,
-    params,
-  )
+/** Operators with their open-session counts: one by id, or a page in creation order; `online` comes from the gateway. */
+export async function loadOperators(db: Db, q: OperatorViewQuery): Promise<Array<Omit<Operator, 'online'>>> {
+  const rows = await operatorViewRows(db, q)
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
@@ -118,48 +124,19 @@ export interface Timers {
 /** Full `ChatSession`s for `ids`, in the order of `ids`; five queries whatever the count. */
 export async function sessionViews(db: Db, ids: string[], timers: Timers): Promise<ChatSession[]> {
   if (ids.length === 0) return []
-  const rows = await db.query<any>(
-    `SELECT s.*, c.name AS client_name, c.external_id, c.channel AS client_channel, c.messenger_type, c.whatsapp_phone,
-            c.ip, c.referer, c.coordinates, c.banned, c.online AS client_online, c.online_at, c.offline_at,
-            po.name AS previous_operator_name, sr.score AS rating_score, sr.comment AS rating_comment, sr.created_at AS rated_at
-       FROM sessions s JOIN clients c ON c.id = s.client_id LEFT JOIN operators po ON po.id = s.previous_operator_id
-            LEFT JOIN session_ratings sr ON sr.session_id = s.id
-      WHERE s.id = ANY($1)`,
-    [ids],
-  )
-  const last = byKey(
-    await db.query<any>(`SELECT DISTINCT ON (session_id) * FROM messages WHERE session_id = ANY($1) AND NOT internal ORDER BY session_id, seq DESC`, [ids]),
-  )
-  const lastOperator = byKey(
-    await db.query<any>(
-      `SELECT DISTINCT ON (session_id) * FROM messages WHERE session_id = ANY($1) AND author_type = 'operator' AND NOT internal ORDER BY session_id, seq DESC`,
-      [ids],
-    ),
-  )
-  const firstClientAfter = byKey(
-    await db.query<any>(
-      `SELECT DISTINCT ON (m.session_id) m.* FROM messages m
-        WHERE m.session_id = ANY($1) AND m.author_type = 'client'
-          AND m.seq > COALESCE((SELECT max(o.seq) FROM messages o WHERE o.session_id = m.session_id AND o.author_type = 'operator' AND NOT o.internal), 0)
-        ORDER BY m.session_id, m.seq`,
-      [ids],
-    ),
-  )
-  const unread = new Map(
-    (
-      await db.query<any>(
-        `SELECT session_id, count(*)::int AS n FROM messages
-          WHERE session_id = ANY($1) AND author_type = 'client' AND read_at IS NULL GROUP BY session_id`,
-        [ids],
-      )
-    ).map((r) => [r.session_id as string, r.n as number]),
-  )
-  const byId = new Map(rows.map((r) => [r.id as string, r]))
+  const rows = await sessionViewRows(db, ids)
+  const last = byKey(await lastMessages(db, ids))
+  const lastOperator = byKey(await lastMessages(db, ids, 'operator'))
+  const firstClientAfter = byKey(await firstClientMessagesAfterOperator(db, ids))
+  const unread = await unreadClientMessageCounts(db, ids)
+  const byId = new Map(rows.map((r) => [r.id, r]))
   return ids
     .filter((id) => byId.has(id))
     .map((id) => {
-      const r = byId.get(id)
+      const r = byId.get(id)!
       const lastMessage = last.get(id)
+      const lastOperatorMessage = lastOperator.get(id)
+      const firstClientMessage = firstClientAfter.get(id)
       const n = unread.get(id) ?? 0
       const session: ChatSession = {
         id: r.id,
@@ -182,15 +159,15 @@ export async function sessionViews(db: Db, ids: string[], timers: Timers): Promi
         clientExternalId: r.external_id ?? null,
         clientBanned: r.banned,
         clientIp: r.ip ?? null,
-        coordinates: r.coordinates ?? null,
+        coordinates: (r.coordinates ?? null) as Coordinates | null,
         unreadClientMessageCount: n,
         unreadClientMessageExists: n > 0,
         messengerType: r.messenger_type ?? null,
         whatsappPhone: r.whatsapp_phone ?? null,
         timerFirstAnswer: timers.timerFirstAnswerSec,
         timerNextAnswers: timers.timerNextAnswersSec,
-        lastOperatorMessage: lastOperator.has(id) ? messageView(lastOperator.get(id)) : null,
-        firstClientMessageAfterLastOperatorMessage: firstClientAfter.has(id) ? messageView(firstClientAfter.get(id)) : null,
+        lastOperatorMessage: lastOperatorMessage ? messageView(lastOperatorMessage) : null,
+        firstClientMessageAfterLastOperatorMessage: firstClientMessage ? messageView(firstClientMessage) : null,
         operatorAssignedAt: iso(r.operator_assigned_at),
         previousOperator: r.previous_operator_id ? { id: r.previous_operator_id, name: r.previous_operator_name ?? null } : null,
         groupId: r.group_id ?? null,
@@ -203,10 +180,10 @@ export async function sessionViews(db: Db, ids: string[], timers: Timers): Promi
 }
 
 /** The rating columns of a session row (`rating_score`, `rating_comment`, `rated_at`), or null while unrated. */
-export function ratingView(r: any): SessionRating | null {
+export function ratingView(r: RatingColumns): SessionRating | null {
   return r.rating_score === null || r.rating_score === undefined ? null : { score: Number(r.rating_score), comment: r.rating_comment ?? null, ratedAt: iso(r.rated_at)! }
 }
 
-function byKey(rows: any[]): Map<string, any> {
-  return new Map(rows.map((r) => [r.session_id as string, r]))
+function byKey(rows: MessageRow[]): Map<string, MessageRow> {
+  return new Map(rows.map((r) => [r.session_id, r]))
 }

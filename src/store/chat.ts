@@ -70,6 +70,9 @@ export interface MessageRow {
   internal: boolean
 }
 
+/** A message row as JSON (`to_jsonb(m)` in a bigger query): its times as text. */
+export type MessageJson = Omit<MessageRow, 'created_at' | 'edited_at' | 'read_at'> & { created_at: string; edited_at: string | null; read_at: string | null }
+
 export interface Author {
   type: AuthorType
   id: string | null
@@ -80,6 +83,97 @@ export interface Author {
 
 export async function clientById(db: Db, id: string): Promise<ClientRow | undefined> {
   const [row] = await db.query<ClientRow>(`SELECT * FROM clients WHERE id = $1`, [id])
+  return row
+}
+
+/** A new client's columns: those of its row that are not defaults, and the hash of its widget token. */
+export type NewClientRow = Pick<
+  ClientRow,
+  'id' | 'chat_id' | 'name' | 'external_id' | 'channel' | 'messenger_type' | 'whatsapp_phone' | 'ip' | 'referer' | 'coordinates' | 'group_id'
+> & { token_hash: string }
+
+export async function insertClient(db: Db, c: NewClientRow): Promise<ClientRow> {
+  const [row] = await db.query<ClientRow>(
+    `INSERT INTO clients (id, chat_id, name, external_id, channel, messenger_type, whatsapp_phone, ip, referer, coordinates, token_hash, group_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+    [
+      c.id,
+      c.chat_id,
+      c.name,
+      c.external_id,
+      c.channel,
+      c.messenger_type,
+      c.whatsapp_phone,
+      c.ip,
+      c.referer,
+      c.coordinates ? JSON.stringify(c.coordinates) : null,
+      c.token_hash,
+      c.group_id,
+    ],
+  )
+  return row
+}
+
+/** Replaces the client's token, counted as used now (the one before stops working); false when there is no such client. */
+export async function setClientToken(db: Db, id: string, tokenHash: string): Promise<boolean> {
+  const rows = await db.query(`UPDATE clients SET token_hash = $2, token_used_at = now() WHERE id = $1 RETURNING id`, [id, tokenHash])
+  return rows.length > 0
+}
+
+/** A widget token's client and the token's age (idleTtlMs 0: it never expires): unused past its idle lifetime, last use older than `useResolutionMs`. */
+export interface ClientOfTokenRow extends ClientRow {
+  token_idle_expired: boolean
+  token_use_stale: boolean
+}
+
+export async function clientOfToken(db: Db, tokenHash: string, o: { idleTtlMs: number; useResolutionMs: number }): Promise<ClientOfTokenRow | undefined> {
+  const [row] = await db.query<ClientOfTokenRow>(
+    `SELECT *, ($2::float8 > 0 AND token_used_at <= now() - make_interval(secs => $2::float8 / 1000)) AS token_idle_expired,
+              ($2::float8 > 0 AND token_used_at < now() - make_interval(secs => $3::float8 / 1000)) AS token_use_stale
+         FROM clients WHERE token_hash = $1`,
+    [tokenHash, o.idleTtlMs, o.useResolutionMs],
+  )
+  return row
+}
+
+/**
+ * Sets the client's presence (its row locked `FOR NO KEY UPDATE`), stamping `online_at`/`offline_at` on a change;
+ * coming online clears a due offline. With whether it was online before; undefined when there is no such client.
+ */
+export async function setClientOnline(db: Db, id: string, online: boolean): Promise<(ClientRow & { was_online: boolean }) | undefined> {
+  const [row] = await db.query<ClientRow & { was_online: boolean }>(
+    `WITH before AS (SELECT online FROM clients WHERE id = $1 FOR NO KEY UPDATE)
+         UPDATE clients c SET online = $2,
+                online_at = CASE WHEN $2 AND NOT before.online THEN clock_timestamp() ELSE c.online_at END,
+                offline_at = CASE WHEN NOT $2 AND before.online THEN clock_timestamp() ELSE c.offline_at END,
+                -- a connection is back: no offline is due any more
+                offline_due_at = CASE WHEN $2 THEN NULL ELSE c.offline_due_at END
+           FROM before WHERE c.id = $1 RETURNING c.*, before.online AS was_online`,
+    [id, online],
+  )
+  return row
+}
+
+/** The chat a client, session or message belongs to (it never changes once written). */
+export async function chatOf(db: Db, table: 'clients' | 'sessions' | 'messages', id: string): Promise<string | undefined> {
+  const [row] = await db.query<{ chat_id: string }>(`SELECT chat_id FROM ${table} WHERE id = $1`, [id])
+  return row?.chat_id
+}
+
+/** What an operator typing in a chat needs: the chat's client, its open session (nulls when none), the operator's name. */
+export type TypingTargetRow = { client_id: string; operator_name: string | null } & (
+  | { session_id: string; status: SessionStatus; operator_id: string | null }
+  | { session_id: null; status: null; operator_id: null }
+)
+
+export async function typingTarget(db: Db, chatId: string, operatorId: string): Promise<TypingTargetRow | undefined> {
+  const [row] = await db.query<TypingTargetRow>(
+    `SELECT c.id AS client_id, s.id AS session_id, s.status, s.operator_id, o.name AS operator_name
+         FROM clients c LEFT JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
+         LEFT JOIN operators o ON o.id = $2
+        WHERE c.chat_id = $1`,
+    [chatId, operatorId],
+  )
   return row
 }
 
@@ -131,6 +225,71 @@ export async function setSessionStatus(db: Db, id: string, from: SessionStatus, 
     uses ? [id, from, arg] : [id, from],
   )
   return row
+}
+
+/** The session's `seq` (a page cursor); with `clientId`, only when it is that client's session. */
+export async function sessionSeq(db: Db, id: string, clientId?: string): Promise<number | undefined> {
+  const [row] =
+    clientId === undefined
+      ? await db.query<{ seq: number }>(`SELECT seq FROM sessions WHERE id = $1`, [id])
+      : await db.query<{ seq: number }>(`SELECT seq FROM sessions WHERE id = $1 AND client_id = $2`, [id, clientId])
+  return row === undefined ? undefined : Number(row.seq)
+}
+
+/** A session's rating as columns of a joined row (`session_ratings`); nulls while unrated. */
+export interface RatingColumns {
+  rating_score: number | null
+  rating_comment: string | null
+  rated_at: Date | null
+}
+
+/** The chat's latest session with its rating. */
+export async function lastSessionOfChat(db: Db, chatId: string): Promise<(Pick<SessionRow, 'id' | 'status'> & RatingColumns) | undefined> {
+  const [row] = await db.query<Pick<SessionRow, 'id' | 'status'> & RatingColumns>(
+    `SELECT s.id, s.status, sr.score AS rating_score, sr.comment AS rating_comment, sr.created_at AS rated_at
+         FROM sessions s LEFT JOIN session_ratings sr ON sr.session_id = s.id WHERE s.chat_id = $1 ORDER BY s.seq DESC LIMIT 1`,
+    [chatId],
+  )
+  return row
+}
+
+/** What a console lists (GET /sessions): its open sessions (held and queued), or those of one status. */
+export type SessionListFilter = 'open' | 'queued' | 'assigned' | 'closed'
+
+/** The queues operator $1 sees: the shared one and its groups'. */
+const MY_QUEUES = `(s.group_id IS NULL OR s.group_id IN (SELECT og.group_id FROM operator_groups og WHERE og.operator_id = $1))`
+
+/** What an operator $1 lists: the sessions it holds and the queues it sees. */
+const OPERATOR_LIST: Record<SessionListFilter, string> = {
+  open: `((s.status = 'assigned' AND s.operator_id = $1) OR (s.status = 'queued' AND ${MY_QUEUES}))`,
+  queued: `s.status = 'queued' AND ${MY_QUEUES}`,
+  assigned: `s.status = 'assigned' AND s.operator_id = $1`,
+  closed: `s.status = 'closed' AND s.operator_id = $1`,
+}
+
+/** What a supervisor $1 lists: every open session, or every one of a status (closed: its own). */
+const SUPERVISOR_LIST: Record<SessionListFilter, string> = {
+  open: `s.status <> 'closed' AND $1::text IS NOT NULL`,
+  queued: `s.status = 'queued' AND $1::text IS NOT NULL`,
+  assigned: `s.status = 'assigned' AND $1::text IS NOT NULL`,
+  closed: `s.status = 'closed' AND s.operator_id = $1`,
+}
+
+/** Up to `limit` ids of the sessions operator `operatorId` lists, in `seq` order, after the session of `afterSeq` when given. */
+export async function listedSessionIds(
+  db: Db,
+  operatorId: string,
+  q: { filter: SessionListFilter; supervisor: boolean; limit: number; afterSeq?: number },
+): Promise<string[]> {
+  const params: unknown[] = [operatorId, q.limit]
+  const where = (q.supervisor ? SUPERVISOR_LIST : OPERATOR_LIST)[q.filter]
+  let after = ''
+  if (q.afterSeq !== undefined) {
+    params.push(q.afterSeq)
+    after = ' AND s.seq > $3'
+  }
+  const rows = await db.query<{ id: string }>(`SELECT s.id FROM sessions s WHERE ${where}${after} ORDER BY s.seq LIMIT $2`, params)
+  return rows.map((r) => r.id)
 }
 
 /** The queue in arrival order, locked: a session being changed by its chat is waited for, never skipped. */
@@ -286,10 +445,34 @@ export async function updateMessageText(db: Db, id: string, text: string): Promi
   return row
 }
 
+/** The messages of one session, or of a whole chat. */
+export interface Conversation {
+  column: 'chat_id' | 'session_id'
+  value: string
+}
+
+/** The message's `seq` when it is one of the conversation's (a `before` cursor). */
+export async function messageSeqIn(db: Db, id: string, of: Conversation): Promise<number | undefined> {
+  const [row] = await db.query<{ seq: number }>(`SELECT seq FROM messages WHERE id = $1 AND ${of.column} = $2`, [id, of.value])
+  return row === undefined ? undefined : Number(row.seq)
+}
+
+/** Up to `limit` of the conversation's messages, newest first, before `beforeSeq` when given; internal notes only with `notes`. */
+export async function latestMessages(db: Db, of: Conversation, page: { limit: number; beforeSeq?: number; notes: boolean }): Promise<MessageRow[]> {
+  const params: unknown[] = [of.value, page.limit]
+  let before = ''
+  if (page.beforeSeq !== undefined) {
+    params.push(page.beforeSeq)
+    before = ' AND seq < $3'
+  }
+  const notes = page.notes ? '' : ' AND NOT internal'
+  return db.query<MessageRow>(`SELECT * FROM messages WHERE ${of.column} = $1${before}${notes} ORDER BY seq DESC LIMIT $2`, params)
+}
+
 /** Marks unread messages up to `seq` read, oldest first: the client's (`by` operator) or everyone else's (`by` client). */
 export async function markRead(
   db: Db,
-  where: { column: 'chat_id' | 'session_id'; value: string; uptoSeq: number; by: 'client' | 'operator' },
+  where: Conversation & { uptoSeq: number; by: 'client' | 'operator' },
 ): Promise<Array<{ id: string; seq: number; read_at: Date }>> {
   const authors = where.by === 'client' ? `author_type <> 'client'` : `author_type = 'client'`
   const rows = await db.query<{ id: string; seq: number; read_at: Date }>(

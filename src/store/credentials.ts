@@ -32,6 +32,26 @@ export async function revokeOperatorTokens(db: Db, operatorId: string, by: Revoc
   await db.query(`UPDATE operators SET tokens_valid_after = now(), tokens_revoked_by = $2 WHERE id = $1`, [operatorId, by])
 }
 
+/**
+ * A new login of the operator: its earlier minted tokens still live are revoked, the new one is recorded, and JWTs
+ * issued up to now are revoked. Returns the hashes of the tokens revoked.
+ */
+export async function recordLogin(
+  db: Db,
+  t: { operatorId: string; tokenHash: string; expiresAt: Date; userAgent: string | null; ip: string | null },
+): Promise<string[]> {
+  const revoked = await db.query<{ token_hash: string }>(
+    `UPDATE operator_tokens SET revoked_at = now() WHERE operator_id = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING token_hash`,
+    [t.operatorId],
+  )
+  await db.query(
+    `INSERT INTO operator_tokens (token_hash, operator_id, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5)`,
+    [t.tokenHash, t.operatorId, t.expiresAt, t.userAgent, t.ip],
+  )
+  await db.query(`UPDATE operators SET tokens_valid_after = now(), tokens_revoked_by = 'login' WHERE id = $1`, [t.operatorId])
+  return revoked.map((r) => r.token_hash)
+}
+
 export interface MintedTokenRow {
   id: string
   name: string
@@ -52,7 +72,10 @@ export async function mintedToken(db: Db, tokenHash: string): Promise<MintedToke
 }
 
 export async function operatorForJwt(db: Db, id: string): Promise<{ id: string; name: string; blocked: boolean; tokens_valid_after: Date | null } | undefined> {
-  const [row] = await db.query<any>(`SELECT id, name, blocked, tokens_valid_after FROM operators WHERE id = $1`, [id])
+  const [row] = await db.query<{ id: string; name: string; blocked: boolean; tokens_valid_after: Date | null }>(
+    `SELECT id, name, blocked, tokens_valid_after FROM operators WHERE id = $1`,
+    [id],
+  )
   return row
 }
 
@@ -62,7 +85,7 @@ export async function operatorCredentialsHold(
   operatorId: string,
   c: ConnectionCredentials,
 ): Promise<{ holds: boolean; blocked: boolean; revokedBy: Revocation | null }> {
-  const [row] = await db.query<any>(
+  const [row] = await db.query<{ blocked: boolean; tokens_revoked_by: Revocation | null; tokens_hold: boolean }>(
     `SELECT o.blocked, o.tokens_revoked_by,
             ($2::text IS NULL OR EXISTS (SELECT 1 FROM operator_tokens t WHERE t.token_hash = $2 AND t.revoked_at IS NULL))
             AND ($3::timestamptz IS NULL OR o.tokens_valid_after IS NULL OR $3::timestamptz > o.tokens_valid_after) AS tokens_hold

@@ -95,6 +95,22 @@ export async function groupHasOnlineMember(db: Db, groupId: string, liveConnecti
   return row !== undefined
 }
 
+/** The operator's role and the groups it is a member of (ordered), undefined for an unknown operator. */
+export async function roleAndGroupsOf(db: Db, operatorId: string): Promise<{ role: 'operator' | 'supervisor'; group_ids: string[] } | undefined> {
+  const [row] = await db.query<{ role: 'operator' | 'supervisor'; group_ids: string[] }>(
+    `SELECT o.role, COALESCE((SELECT array_agg(og.group_id ORDER BY og.group_id) FROM operator_groups og WHERE og.operator_id = o.id), '{}') AS group_ids
+       FROM operators o WHERE o.id = $1`,
+    [operatorId],
+  )
+  return row
+}
+
+/** The group the session is routed in; null when none (or no such session). */
+export async function sessionGroup(db: Db, sessionId: string): Promise<string | null> {
+  const [row] = await db.query<{ group_id: string | null }>(`SELECT group_id FROM sessions WHERE id = $1`, [sessionId])
+  return row?.group_id ?? null
+}
+
 export async function setSessionGroup(db: Db, sessionId: string, groupId: string | null, closed: boolean): Promise<void> {
   await db.query(`UPDATE sessions SET group_id = $2, group_closed = $3 WHERE id = $1`, [sessionId, groupId, closed])
 }

@@ -4,7 +4,7 @@
  * serves `@@`; ranking (`ts_rank`) and snippets (`ts_headline`) are computed for the matches and the page only.
  */
 import type { Db } from './db.js'
-import type { MessageRow, SessionRow } from './chat.js'
+import type { MessageJson, MessageRow, SessionRow } from './chat.js'
 
 /** The text search configuration of the index; a query with another one would not use it. */
 export const SEARCH_CONFIG = 'simple'
@@ -20,7 +20,7 @@ const WHOLE_SNIPPET_MAX = 280
 export interface ClientSessionRow extends SessionRow {
   operator_name: string | null
   message_count: number
-  last_message: Record<string, unknown> | null
+  last_message: MessageJson | null
   rating_score: number | null
   rating_comment: string | null
   rated_at: Date | null
@@ -30,7 +30,7 @@ export interface ClientSessionRow extends SessionRow {
 export async function clientSessions(db: Db, clientId: string, page: { limit: number; beforeSeq?: number }): Promise<ClientSessionRow[]> {
   const params: unknown[] = [clientId, page.limit]
   if (page.beforeSeq !== undefined) params.push(page.beforeSeq)
-  const rows = await db.query<any>(
+  const rows = await db.query<ClientSessionRow>(
     `SELECT s.*, o.name AS operator_name, sr.score AS rating_score, sr.comment AS rating_comment, sr.created_at AS rated_at,
             (SELECT count(*)::int FROM messages m WHERE m.session_id = s.id AND NOT m.internal) AS message_count,
             (SELECT to_jsonb(m) FROM messages m WHERE m.session_id = s.id AND NOT m.internal ORDER BY m.seq DESC LIMIT 1) AS last_message
@@ -107,7 +107,7 @@ export async function searchMessages(
     params.push(page.after.rank, page.after.seq)
     resume = `WHERE (hit.rank, hit.seq) < ($${params.length - 1}::real, $${params.length}::bigint)`
   }
-  const rows = await db.query<any>(
+  const rows = await db.query<SearchHitRow>(
     `WITH q AS (SELECT websearch_to_tsquery('${SEARCH_CONFIG}', $1) AS q),
      hit AS (
        SELECT m.*, ts_rank(to_tsvector('${SEARCH_CONFIG}', m.text), q.q) AS rank FROM messages m, q WHERE ${where.join(' AND ')}),

@@ -1,9 +1,18 @@
 /**
- * The SQL of operators' availability: their live connections as the domain records them (shared by all
- * nodes, so routing never asks the gateway inside a transaction) and the candidates routing picks from.
+ * The SQL of operators: the operators themselves, their availability (their live connections as the domain records
+ * them, shared by all nodes, so routing never asks the gateway inside a transaction), the candidates routing picks
+ * from and the queue lock routing runs under.
  */
 import { CREDENTIALS_HOLD, type ConnectionCredentials } from './credentials.js'
 import type { Db } from './db.js'
+
+/** The advisory lock key of routing: taking from the queue and filling operators' capacity. */
+const QUEUE_LOCK = 7_362_002
+
+/** Takes the queue lock until the transaction ends: routing runs one at a time across all nodes. */
+export async function lockQueue(db: Db): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock($1)', [QUEUE_LOCK])
+}
 
 export interface RoutingCandidateRow {
   id: string
@@ -103,4 +112,50 @@ export async function onlineOperators(db: Db, ids: string[], nodeTtlMs: number):
     [ids, nodeTtlMs],
   )
   return new Set(rows.map((r) => r.operator_id))
+}
+
+// ---- operators ---------------------------------------------------------------------------------------
+
+export type OperatorRole = 'operator' | 'supervisor'
+
+export async function insertOperator(db: Db, o: { id: string; name: string; maxChats: number; role: OperatorRole }): Promise<void> {
+  await db.query(`INSERT INTO operators (id, name, max_chats, role) VALUES ($1, $2, $3, $4)`, [o.id, o.name, o.maxChats, o.role])
+}
+
+/** Changes the fields given (`undefined` keeps one); false for an unknown operator. */
+export async function updateOperator(db: Db, id: string, o: { name?: string; maxChats?: number; role?: OperatorRole }): Promise<boolean> {
+  const rows = await db.query<{ id: string }>(
+    `UPDATE operators SET name = COALESCE($2, name), max_chats = COALESCE($3, max_chats), role = COALESCE($4, role) WHERE id = $1 RETURNING id`,
+    [id, o.name ?? null, o.maxChats ?? null, o.role ?? null],
+  )
+  return rows.length > 0
+}
+
+/** When the operator was created (the position of a list cursor), undefined for an unknown operator. */
+export async function operatorCreatedAt(db: Db, id: string): Promise<Date | undefined> {
+  const [row] = await db.query<{ created_at: Date }>(`SELECT created_at FROM operators WHERE id = $1`, [id])
+  return row?.created_at
+}
+
+/** Whether the operator is blocked, undefined for an unknown operator. */
+export async function operatorBlocked(db: Db, id: string): Promise<boolean | undefined> {
+  const [row] = await db.query<{ blocked: boolean }>(`SELECT blocked FROM operators WHERE id = $1`, [id])
+  return row?.blocked
+}
+
+export async function operatorIdentity(db: Db, id: string): Promise<{ id: string; name: string; role: OperatorRole } | undefined> {
+  const [row] = await db.query<{ id: string; name: string; role: OperatorRole }>(`SELECT id, name, role FROM operators WHERE id = $1`, [id])
+  return row
+}
+
+/** Blocks the operator (its tokens are revoked apart: credentials.ts); false for an unknown operator. */
+export async function blockOperator(db: Db, id: string, reason: string | null): Promise<boolean> {
+  const rows = await db.query<{ id: string }>(`UPDATE operators SET blocked = true, blocked_reason = $2 WHERE id = $1 RETURNING id`, [id, reason])
+  return rows.length > 0
+}
+
+/** False for an unknown operator. */
+export async function unblockOperator(db: Db, id: string): Promise<boolean> {
+  const rows = await db.query<{ id: string }>(`UPDATE operators SET blocked = false, blocked_reason = NULL WHERE id = $1 RETURNING id`, [id])
+  return rows.length > 0
 }

@@ -1,4 +1,5 @@
 /** The SQL of the transactional outbox (migrations 003, 016): write events with their cause, find the unpublished, prune. */
+import type { MessageRow } from './chat.js'
 import type { Db } from './db.js'
 import { oweDeliveries } from './webhooks.js'
 
@@ -90,10 +91,10 @@ export async function oldestUnpublishedSince(db: Db): Promise<Date> {
 }
 
 /** The messages a `message_ref` event points at. */
-export async function messagesByIds(db: Db, ids: string[]): Promise<Map<string, any>> {
+export async function messagesByIds(db: Db, ids: string[]): Promise<Map<string, MessageRow>> {
   if (ids.length === 0) return new Map()
-  const rows = await db.query<any>(`SELECT * FROM messages WHERE id = ANY($1)`, [ids])
-  return new Map(rows.map((r) => [r.id as string, r]))
+  const rows = await db.query<MessageRow>(`SELECT * FROM messages WHERE id = ANY($1)`, [ids])
+  return new Map(rows.map((r) => [r.id, r]))
 }
 
 /** Events published that their node's watermark did not pass in time (see migration 016). */
