@@ -189,10 +189,23 @@ async function readMetrics(port) {
     const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)
     return m ? Number(m[1]) : null
   }
-  return { statements: value('livedesk_db_statements_total'), transactions: value('livedesk_db_transactions_total') }
+  // PGlite with fsync: WAL flushes (every commit in flight waits for one) over 0.1 s and over 0.5 s, the disk's stalls.
+  const flushes = value('livedesk_pglite_wal_flush_seconds_count')
+  const within = (le) => {
+    const m = new RegExp(`^livedesk_pglite_wal_flush_seconds_bucket\\{[^}]*le="${le}"[^}]*\\} ([0-9.e+-]+)$`, 'm').exec(text)
+    return m && flushes !== null ? Number(m[1]) : null
+  }
+  const over = (le) => (within(le) === null ? null : flushes - within(le))
+  return {
+    statements: value('livedesk_db_statements_total'),
+    transactions: value('livedesk_db_transactions_total'),
+    walFlushesOver100ms: over('0.1'),
+    walFlushesOver500ms: over('0.5'),
+  }
 }
 
-const readAllMetrics = (nodes) => Promise.all(nodes.map((n) => readMetrics(n.port).catch(() => ({ statements: null, transactions: null }))))
+const NO_METRICS = { statements: null, transactions: null, walFlushesOver100ms: null, walFlushesOver500ms: null }
+const readAllMetrics = (nodes) => Promise.all(nodes.map((n) => readMetrics(n.port).catch(() => NO_METRICS)))
 
 /** Σ over nodes of after − before; null when a node does not report the counter. */
 function metricsDelta(before, after) {
@@ -204,7 +217,12 @@ function metricsDelta(before, after) {
     }
     return total
   }
-  return { statements: sum('statements'), transactions: sum('transactions') }
+  return {
+    statements: sum('statements'),
+    transactions: sum('transactions'),
+    walFlushesOver100ms: sum('walFlushesOver100ms'),
+    walFlushesOver500ms: sum('walFlushesOver500ms'),
+  }
 }
 
 /** The quota's period: a node over its share waits at most (1 - F) of it, not the default 100 ms of stall. */
@@ -317,6 +335,8 @@ async function step(ctx, rate, kind, windowMs = o.windowMs) {
     statementsPerMessageNet: per(net.statements),
     statementsPerMessageExclBeginCommitNet: per(excl(net)),
     transactionsPerMessageNet: per(net.transactions),
+    walFlushesOver100ms: d.walFlushesOver100ms,
+    walFlushesOver500ms: d.walFlushesOver500ms,
     serverCpuMsPerMessage: r.ok > 0 ? serverCpuMicros / 1000 / r.ok : null,
     serverCpuFraction: serverCpuMicros / cpu.elapsedMicros,
     loadgenCpuFraction: cpu.own[ctx.loadgen.pid] / cpu.elapsedMicros,

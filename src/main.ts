@@ -240,6 +240,7 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   const timed = opened && observations.timedDb(opened)
   const db = timed && tracing ? tracing.tracedDb(timed) : timed
   if (db) observations.outboxBacklog(db)
+  if (opened) observations.walFlushes(opened.stats)
   const { broker, presence } = await createBrokers(options, realtime, log, observations)
   // The node needs the hooks and the domain needs the node: the hooks reach the domain once it exists.
   let domain: Domain | undefined

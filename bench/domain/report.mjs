@@ -70,6 +70,12 @@ function diskLine(d) {
     `p99.9 ${f(d.p999Ms, 2)} / max ${f(d.maxMs)} ms (${d.over50Ms} over 50 ms): a commit that waits for the disk waits this long. `
 }
 
+/** PGlite with fsync: the step's WAL flushes over 0.1 s (every commit in flight waited for each); none: nothing. */
+function diskStalls(st) {
+  if (!(st.walFlushesOver100ms > 0)) return ''
+  return ` (disk: ${st.walFlushesOver100ms} WAL flush${st.walFlushesOver100ms === 1 ? '' : 'es'} over 0.1 s${st.walFlushesOver500ms > 0 ? `, ${st.walFlushesOver500ms} over 0.5 s` : ''})`
+}
+
 /** A ceiling's name in the tables; reports before CEILINGS have the database kind as the key and no label. */
 const ceilingLabel = (kind, c) => c.label ?? (kind === 'pg' ? 'PostgreSQL' : 'PGlite')
 
@@ -166,7 +172,7 @@ export function renderMarkdown(r) {
         `| ${st.kind}${st.again ? ' (again)' : ''}${st.counted || st.kind === 'prime' ? '' : ' (superseded)'} | ${st.offered} | ${f(st.achievedRate)}, ${f(st.deliveredRateInWindow)} | ${st.errors} | ${st.lost} | ${f(d.p50Ms)} / ${f(d.p90Ms)} / ${f(d.p99Ms)} / ${f(d.maxMs)} | ${f(st.latencyDriftMs)} | ` +
           `${f(st.responseMs.p50Ms)} / ${f(st.responseMs.p99Ms)} | ${f(st.scheduleLagMs.p99Ms)} | ${both(st, 'statementsPerMessage')} | ` +
           `${pct(st.serverCpuFraction)}, ${pct(st.loadgenCpuFraction)}, ${pct(st.postgresCpuFraction)}, ${pct(st.redisCpuFraction)}; ${st.disturbed ? '**' : ''}${pct(st.foreignCpuFraction)}${st.disturbed ? '**' : ''} | ` +
-          `${st.kind === 'prime' ? 'not counted' : st.pass ? 'pass' : `fail: ${st.reasons.join('; ')}`} |`,
+          `${st.kind === 'prime' ? 'not counted' : st.pass ? 'pass' : `fail: ${st.reasons.join('; ')}`}${diskStalls(st)} |`,
       )
     }
     lines.push('')

@@ -7,11 +7,14 @@
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client'
 import type { Node } from '../realtime/node.js'
-import type { Db } from '../store/db.js'
+import type { Db, DbStats } from '../store/db.js'
 import { unpublishedCount } from '../store/outbox.js'
 
 /** Seconds: from 0.5 ms (a local command) to 10 s (a stuck transaction). */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+/** Seconds: a healthy disk flushes in a millisecond or less; a commit over 0.1 s is one an operator notices. */
+const WAL_FLUSH_BUCKETS = [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
 /** Publications awaiting their delivery on this node, kept at most this long (they may never come back). */
 const LAG_PENDING_MS = 10_000
 /** And at most this many: past it, new publications are not timed until the oldest age out. */
@@ -60,6 +63,19 @@ export class Observations {
         this.set({ node: nodeId }, await unpublishedCount(db))
       },
     })
+  }
+
+  /** PGlite with PGLITE_DURABILITY=fsync: how long each WAL flush took (every commit in flight waits for it); else nothing. */
+  walFlushes(stats: DbStats): void {
+    if (stats.fsyncs === undefined) return
+    const seconds = new Histogram({
+      name: 'livedesk_pglite_wal_flush_seconds',
+      help: 'PGlite (PGLITE_DURABILITY=fsync): how long each flush of the WAL to the disk took; the commits in flight waited for it',
+      labelNames: ['node'],
+      buckets: WAL_FLUSH_BUCKETS,
+      registers: [this.registry],
+    }).labels(this.nodeId)
+    stats.onWalFlush = (s) => seconds.observe(s)
   }
 
   /** Times every request that reached fastify (WebSocket upgrades do not). */

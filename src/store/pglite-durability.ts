@@ -30,6 +30,8 @@ export function pgliteDurabilityOf(raw: string | undefined, name = 'PGLITE_DURAB
 /** Counts the fsyncs PostgreSQL asked for that reached the disk. */
 export interface FsyncCounter {
   fsyncs: number
+  /** Told how long each WAL flush took, in seconds: every commit in flight waited that long (DbStats). */
+  onWalFlush?: (seconds: number) => void
 }
 
 /**
@@ -78,7 +80,9 @@ export class WalSync {
   /** Every WAL fsync recorded or in flight, now, on this thread. */
   flushSync(): void {
     const paths = new Set([...this.flushing, ...this.recorded])
+    const started = performance.now()
     for (const path of paths) fsyncPath(path, true)
+    this.counter.onWalFlush?.((performance.now() - started) / 1000)
     this.counter.fsyncs += this.recorded.size
     this.recorded.clear()
   }
@@ -87,8 +91,10 @@ export class WalSync {
     const paths = [...this.recorded]
     this.recorded.clear()
     this.flushing = paths
+    const started = performance.now()
     this.flushed = Promise.all(paths.map((path) => this.fsync(path))).then(
       () => {
+        this.counter.onWalFlush?.((performance.now() - started) / 1000)
         this.counter.fsyncs += paths.length
         if (this.flushing === paths) this.flushing = []
       },

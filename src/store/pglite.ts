@@ -111,9 +111,13 @@ export interface OpenPgliteOptions {
 /** Opens (creating if needed) the PGlite database in `dir`; `dir` undefined keeps it in memory. */
 export async function openPglite(dir?: string, options: OpenPgliteOptions = {}): Promise<Db> {
   if (dir) await mkdir(dir, { recursive: true })
-  const stats: DbStats & FsyncCounter = { statements: 0, transactions: 0, fsyncs: 0 }
-  const walSync = new WalSync(stats)
-  const pg = await createPglite(dir, options.durability ?? DEFAULT_PGLITE_DURABILITY, stats, walSync)
+  const durability = options.durability ?? DEFAULT_PGLITE_DURABILITY
+  // fsyncs are counted, and WAL flushes timed (/metrics), only where they happen: on a disk, with 'fsync'.
+  const flushes = dir !== undefined && durability === 'fsync'
+  const stats: DbStats = flushes ? { statements: 0, transactions: 0, fsyncs: 0 } : { statements: 0, transactions: 0 }
+  const counter: FsyncCounter = flushes ? (stats as DbStats & FsyncCounter) : { fsyncs: 0 }
+  const walSync = new WalSync(counter)
+  const pg = await createPglite(dir, durability, counter, walSync)
   const prepared = new PreparedStatements(pg)
   // A result leaves the store once the WAL fsyncs asked for so far are done (WalSync); inside a transaction its
   // statements' results stay with the transaction's function, which makes no network call, until it commits.

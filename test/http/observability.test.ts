@@ -76,8 +76,11 @@ describe('observability', () => {
     expect(labelsOf('livedesk_http_request_duration_seconds_count').some((l) => l.includes('route="unmatched"') && l.includes('status_class="4xx"'))).toBe(true)
     expect(Number(/^livedesk_domain_transaction_duration_seconds_count\{[^}]*\} (\d+)/m.exec(text)?.[1])).toBeGreaterThan(0)
     expect(/^livedesk_outbox_backlog\{[^}]*\} \d+/m.test(text)).toBe(true)
+    // PGlite as started (PGLITE_DURABILITY=fsync): the message's commit waited for a WAL flush, timed here.
+    expect(Number(/^livedesk_pglite_wal_flush_seconds_count\{[^}]*\} (\d+)/m.exec(text)?.[1])).toBeGreaterThan(0)
+    expect(/^livedesk_pglite_wal_flush_seconds_bucket\{[^}]*le="0.1"[^}]*\} \d+/m.test(text)).toBe(true)
     expect(/^livedesk_broker_errors_total\{[^}]*\} 0/m.test(text)).toBe(true)
-    for (const name of ['livedesk_command_duration_seconds_count', 'livedesk_http_request_duration_seconds_count', 'livedesk_domain_transaction_duration_seconds_count', 'livedesk_delivery_lag_seconds_count', 'livedesk_outbox_backlog', 'livedesk_broker_errors_total', 'livedesk_node_info']) {
+    for (const name of ['livedesk_command_duration_seconds_count', 'livedesk_http_request_duration_seconds_count', 'livedesk_domain_transaction_duration_seconds_count', 'livedesk_delivery_lag_seconds_count', 'livedesk_outbox_backlog', 'livedesk_broker_errors_total', 'livedesk_node_info', 'livedesk_pglite_wal_flush_seconds_count']) {
       expect(labelsOf(name).length, name).toBeGreaterThan(0)
       for (const labels of labelsOf(name)) expect(labels, name).toContain(`node="${node}"`)
     }

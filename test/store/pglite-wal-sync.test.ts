@@ -23,7 +23,8 @@ function tempDir(): string {
 
 describe('WalSync', () => {
   it('flushes recorded WAL files on the thread pool: the barrier resolves after the fsyncs, the event loop turning meanwhile', async () => {
-    const counter = { fsyncs: 0 }
+    const flushes: number[] = []
+    const counter = { fsyncs: 0, onWalFlush: (seconds: number) => flushes.push(seconds) }
     const sync = new WalSync(counter)
     const dir = tempDir()
     for (const name of ['a', 'b']) writeFileSync(join(dir, name), 'wal')
@@ -38,6 +39,8 @@ describe('WalSync', () => {
     await barrier
     expect(turned).toBe(true)
     expect(counter.fsyncs).toBe(2) // one per file, however often it was asked for
+    expect(flushes).toHaveLength(1) // one flush of both files, timed once (/metrics)
+    expect(flushes[0]).toBeGreaterThanOrEqual(0)
     expect(sync.pending).toBe(false)
   })
 
