@@ -2,7 +2,8 @@
  * Canned replies: shared ones (managed with the API key or by a supervisor) and each operator's own. An operator
  * lists the shared ones and its own; on a shortcut both have, its own comes first.
  */
-import { cannedById, deleteCanned, insertCanned, listCanned, operatorRole, updateCanned, type CannedRow } from '../store/canned.js'
+import { roleOf } from '../store/availability.js'
+import { cannedById, deleteCanned, insertCanned, listCanned, updateCanned, type CannedRow } from '../store/canned.js'
 import type { DomainContext } from './context.js'
 import { DomainError } from './errors.js'
 import { newId } from './tokens.js'
@@ -95,6 +96,6 @@ export class CannedReplies {
 
   private async mayManageShared(actor: CannedActor): Promise<void> {
     if (actor.kind === 'apiKey') return
-    if ((await operatorRole(this.ctx.db, actor.operatorId)) !== 'supervisor') throw new DomainError('forbidden', 'shared replies are managed with the API key or by a supervisor', 'shared')
+    if ((await roleOf(this.ctx.db, actor.operatorId)) !== 'supervisor') throw new DomainError('forbidden', 'shared replies are managed with the API key or by a supervisor', 'shared')
   }
 }

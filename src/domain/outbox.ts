@@ -12,6 +12,7 @@
  * operator goes over maxChats and the queue drains in arrival order.
  */
 import { randomUUID } from 'node:crypto'
+import type { SessionRow } from '../store/chat.js'
 import type { Db } from '../store/db.js'
 import { lockQueue } from '../store/operators.js'
 import { insertEvents } from '../store/outbox.js'
@@ -184,7 +185,8 @@ function chatOf(data: unknown): string | null {
 function withGroupOf(subject: Subject, data: unknown): Subject {
   const groupId = (data as { groupId?: unknown } | null)?.groupId
   if (typeof groupId !== 'string' || (subject.session && 'group_id' in subject.session)) return subject
-  const d = data as { status: any; operatorId: any; clientId: any }
+  // a ChatSession payload (events.md): its status, holder and client
+  const d = data as { status: SessionRow['status']; operatorId?: string | null; clientId: string }
   const session = subject.session ?? { status: d.status, operator_id: d.operatorId == null ? null : String(d.operatorId), client_id: d.clientId }
   return { ...subject, session: { ...session, group_id: groupId } }
 }

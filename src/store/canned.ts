@@ -58,9 +58,3 @@ export async function updateCanned(
 export async function deleteCanned(db: Db, id: string): Promise<void> {
   await db.query('DELETE FROM canned_replies WHERE id = $1', [id])
 }
-
-/** The operator's role (migration 007), undefined for an unknown operator. */
-export async function operatorRole(db: Db, operatorId: string): Promise<string | undefined> {
-  const [row] = await db.query<{ role: string }>('SELECT role FROM operators WHERE id = $1', [operatorId])
-  return row?.role
-}
