@@ -195,7 +195,10 @@ async function readMetrics(port) {
     const m = new RegExp(`^livedesk_pglite_wal_flush_seconds_bucket\\{[^}]*le="${le}"[^}]*\\} ([0-9.e+-]+)$`, 'm').exec(text)
     return m && flushes !== null ? Number(m[1]) : null
   }
-  const over = (le) => (within(le) === null ? null : flushes - within(le))
+  const over = (le) => {
+    const n = within(le)
+    return n === null ? null : flushes - n
+  }
   return {
     statements: value('livedesk_db_statements_total'),
     transactions: value('livedesk_db_transactions_total'),

@@ -24,7 +24,7 @@ import {
   type Conversation,
   type SessionRow,
 } from '../store/chat.js'
-import { operatorCapacity } from '../store/operators.js'
+import { operatorCapacity, operatorIdentity } from '../store/operators.js'
 import { lockedSession, sessionRow, type DomainContext } from './context.js'
 import { MAX_TEXT } from './config.js'
 import { DomainError } from './errors.js'
@@ -34,7 +34,8 @@ import { checkNewSessionOfIp } from './ip-limits.js'
 import { atMost } from './outbox.js'
 import { assign } from './routing.js'
 import { groupIdOf } from './groups.js'
-import { mayTakeFromGroup, operatorName, roleOf } from '../store/availability.js'
+import { roleOf } from '../store/availability.js'
+import { mayTakeFromGroup } from '../store/groups.js'
 import { newId } from './tokens.js'
 import type { Typing } from './typing.js'
 import { claimForMessage } from './attachments.js'
@@ -206,7 +207,7 @@ export class Sessions {
       else if (author.type === 'operator' && session.operator_id !== author.id) throw new DomainError('forbidden', 'the session is not assigned to you')
       if (session.status === 'closed') throw new DomainError('conflict', 'the session is closed')
       // change
-      const name = author.type === 'bot' ? 'Bot' : ((await operatorName(tx, author.id!)) ?? null)
+      const name = author.type === 'bot' ? 'Bot' : ((await operatorIdentity(tx, author.id!))?.name ?? null)
       const id = newId()
       const attachments = await claimForMessage(tx, attachmentIds, { messageId: id, session, author })
       const message = messageView(await insertMessage(tx, { id, session, author: { ...author, name }, text, idempotencyKey: key, internal, attachments }))

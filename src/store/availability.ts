@@ -108,17 +108,3 @@ export async function roleOf(db: Db, id: string): Promise<'operator' | 'supervis
   const [row] = await db.query<{ role: 'operator' | 'supervisor' }>(`SELECT role FROM operators WHERE id = $1`, [id])
   return row?.role
 }
-
-export async function operatorName(db: Db, id: string): Promise<string | undefined> {
-  const [row] = await db.query<{ name: string }>(`SELECT name FROM operators WHERE id = $1`, [id])
-  return row?.name
-}
-
-/** True when the operator may take a session of the group: a member of it, or a supervisor. */
-export async function mayTakeFromGroup(db: Db, operatorId: string, groupId: string): Promise<boolean> {
-  const [row] = await db.query(
-    `SELECT 1 FROM operators o WHERE o.id = $1 AND (o.role = 'supervisor' OR EXISTS (SELECT 1 FROM operator_groups og WHERE og.operator_id = o.id AND og.group_id = $2))`,
-    [operatorId, groupId],
-  )
-  return row !== undefined
-}

@@ -105,6 +105,15 @@ export async function roleAndGroupsOf(db: Db, operatorId: string): Promise<{ rol
   return row
 }
 
+/** True when the operator may take a session of the group: a member of it, or a supervisor. */
+export async function mayTakeFromGroup(db: Db, operatorId: string, groupId: string): Promise<boolean> {
+  const [row] = await db.query(
+    `SELECT 1 FROM operators o WHERE o.id = $1 AND (o.role = 'supervisor' OR EXISTS (SELECT 1 FROM operator_groups og WHERE og.operator_id = o.id AND og.group_id = $2))`,
+    [operatorId, groupId],
+  )
+  return row !== undefined
+}
+
 /** The group the session is routed in; null when none (or no such session). */
 export async function sessionGroup(db: Db, sessionId: string): Promise<string | null> {
   const [row] = await db.query<{ group_id: string | null }>(`SELECT group_id FROM sessions WHERE id = $1`, [sessionId])
