@@ -384,7 +384,9 @@ export type ClientMessageWritten = NonNullable<Awaited<ReturnType<typeof insertC
  * Several clients' messages in their open sessions, in one statement, as `insertClientMessageInOpenSession` writes
  * one (messages and events in input order). A session another transaction holds is skipped (`SKIP LOCKED`), not
  * waited for, so one locked chat never holds the others back: its message, like one of a client with no open
- * session or one whose key was used, comes back undefined for the caller to write alone.
+ * session or one whose key was used, comes back undefined for the caller to write alone. The clients are looked up
+ * by `= ANY(ARRAY(…))`: `IN (SELECT … FROM i)` is planned for the 100 rows a set-returning function is assumed to
+ * return, a hash join over every client (5 ms a batch at 20,000 clients on PGlite, growing with the table).
  */
 export async function insertClientMessagesInOpenSessions(
   db: Db,
@@ -397,7 +399,7 @@ export async function insertClientMessagesInOpenSessions(
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(n int, id text, client_id text, text text, event_id text, idem text)),
      s AS (
        SELECT s.*, c.id AS of_client, c.name AS client_name FROM clients c JOIN sessions s ON s.chat_id = c.chat_id AND s.status <> 'closed'
-        WHERE c.id IN (SELECT client_id FROM i) FOR UPDATE OF s SKIP LOCKED),
+        WHERE c.id = ANY(ARRAY(SELECT client_id FROM i)) FOR UPDATE OF s SKIP LOCKED),
      m AS (
        INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at, idempotency_key)
        SELECT i.id, s.id, s.chat_id, 'client', i.client_id, s.client_name, i.text, clock_timestamp(), i.idem FROM i JOIN s ON s.of_client = i.client_id ORDER BY i.n
