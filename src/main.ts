@@ -51,6 +51,8 @@ export interface LivedeskOptions {
   databasePoolSize?: number
   /** PGlite: 'fsync' flushes every commit to the disk (survives a power loss), 'relaxed' leaves it to the kernel. @default 'fsync' */
   pgliteDurability?: PgliteDurability
+  /** PGlite, which has no autovacuum: how often its tables past autovacuum's thresholds are vacuumed and analysed; 0: never. @default 60 000 */
+  pgliteMaintenanceIntervalMs?: number
   redisUrl?: string
   /** Key and channel prefix in Redis, so that several deployments can share one server. @default 'livedesk' */
   redisPrefix?: string
@@ -236,11 +238,12 @@ export async function startLivedesk(options: LivedeskOptions = {}): Promise<Live
   // The standard OTEL_* variables turn traces on; the SDK is loaded only then.
   const tracingOptions = options.tracing ?? (tracingWanted(process.env) ? {} : undefined)
   const tracing = tracingOptions ? await (await import('./http/tracing.js')).startTracing({ ...tracingOptions, nodeId: realtime.nodeId, version: VERSION }) : undefined
-  const opened = options.hooks ? undefined : await openDb({ databaseUrl: options.databaseUrl, poolSize: options.databasePoolSize, dataDir, pgliteDurability: options.pgliteDurability })
+  const opened = options.hooks ? undefined : await openDb({ databaseUrl: options.databaseUrl, poolSize: options.databasePoolSize, dataDir, pgliteDurability: options.pgliteDurability, pgliteMaintenanceIntervalMs: options.pgliteMaintenanceIntervalMs })
   const timed = opened && observations.timedDb(opened)
   const db = timed && tracing ? tracing.tracedDb(timed) : timed
   if (db) observations.outboxBacklog(db)
   if (opened) observations.walFlushes(opened.stats)
+  if (opened && !options.databaseUrl) observations.pgliteMaintenance(opened.stats, (err) => log.warn({ err }, 'PGlite maintenance (vacuum, analyse) failed; the next round tries again'))
   const { broker, presence } = await createBrokers(options, realtime, log, observations)
   // The node needs the hooks and the domain needs the node: the hooks reach the domain once it exists.
   let domain: Domain | undefined

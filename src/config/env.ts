@@ -61,6 +61,7 @@ export function envOptions(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     databaseUrl: env.DATABASE_URL || undefined,
     databasePoolSize: envNumber(env, 'DATABASE_POOL_SIZE'),
     pgliteDurability: pgliteDurabilityOf(env.PGLITE_DURABILITY),
+    pgliteMaintenanceIntervalMs: seconds(envNumber(env, 'PGLITE_MAINTENANCE_INTERVAL')),
     redisUrl: env.REDIS_URL || undefined,
     redisPrefix: env.REDIS_PREFIX || undefined,
     mapBroker: mapBrokerOf(env.MAP_BROKER),

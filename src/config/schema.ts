@@ -110,6 +110,7 @@ export const ConfigSchema = Type.Object(optional({
   databaseUrl: Type.String({ pattern: '^postgres(ql)?://', description: 'DATABASE_URL (its password is a secret)' }),
   databasePoolSize: Type.Integer({ minimum: 1, description: 'DATABASE_POOL_SIZE' }),
   pgliteDurability: Type.Union([Type.Literal('fsync'), Type.Literal('relaxed')], { description: 'PGLITE_DURABILITY' }),
+  pgliteMaintenanceIntervalMs: ms('PGLITE_MAINTENANCE_INTERVAL: how often PGlite\'s tables past autovacuum\'s thresholds are vacuumed and analysed; 0: never'),
   redisUrl: Type.String({ pattern: '^rediss?(\\+sentinel)?://', description: 'REDIS_URL (its password is a secret)' }),
   mapBroker: Type.Union([Type.Literal('memory'), Type.Literal('redis'), Type.Literal('postgres')], { description: 'MAP_BROKER: where map subscriptions keep their state' }),
   redisPrefix: Type.String({ minLength: 1, description: 'REDIS_PREFIX' }),

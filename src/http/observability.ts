@@ -78,6 +78,20 @@ export class Observations {
     stats.onWalFlush = (s) => seconds.observe(s)
   }
 
+  /** PGlite: how long each vacuum or analyse of a table took (statements wait for it); its errors go to `onError`. */
+  pgliteMaintenance(stats: DbStats, onError: (err: unknown) => void): void {
+    const seconds = new Histogram({
+      name: 'livedesk_pglite_maintenance_seconds',
+      help: 'PGlite, which has no autovacuum: each vacuum or analyse of a table past autovacuum\'s thresholds, by operation; statements waited for it',
+      labelNames: ['node', 'operation'],
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    })
+    for (const operation of ['vacuum', 'analyze']) seconds.zero({ node: this.nodeId, operation })
+    stats.onMaintenance = (run) => seconds.observe({ node: this.nodeId, operation: run.operation }, run.seconds)
+    stats.onMaintenanceError = onError
+  }
+
   /** Times every request that reached fastify (WebSocket upgrades do not). */
   instrumentHttp(app: FastifyInstance): void {
     app.addHook('onResponse', async (req, reply) => {

@@ -1,3 +1,5 @@
+import type { MaintenanceRun } from './pglite-maintenance.js'
+
 /** The one persistence interface: SQL in PostgreSQL's dialect, served by PGlite or by a PostgreSQL server. */
 
 /** Running totals of one database handle, for /metrics and the domain benchmark's statements per message. */
@@ -12,6 +14,9 @@ export interface DbStats {
    * flight waited for it); whoever records it (/metrics) sets it.
    */
   onWalFlush?: (seconds: number) => void
+  /** PGlite: called after each vacuum or analyse of a table (store/pglite-maintenance.ts), and with a round's error. */
+  onMaintenance?: (run: MaintenanceRun) => void
+  onMaintenanceError?: (err: unknown) => void
 }
 
 export interface Db {

@@ -17,6 +17,8 @@ export interface OpenDbOptions {
   dataDir: string
   /** How PGlite's commits reach the disk (src/store/pglite-durability.ts). @default 'fsync' */
   pgliteDurability?: PgliteDurability
+  /** How often PGlite's tables are vacuumed and analysed as they need (src/store/pglite-maintenance.ts); 0: never. @default 60 000 */
+  pgliteMaintenanceIntervalMs?: number
   /** The cluster a new PGlite data directory is copied from (src/store/pglite-template.ts). @default DEFAULT_PGLITE_TEMPLATE */
   pgliteTemplate?: string
 }
@@ -25,7 +27,7 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
   // pg is loaded only for a PostgreSQL server: the embedded default does not pay for it.
   const db = options.databaseUrl
     ? await (await import('./postgres.js')).openPostgres(options.databaseUrl, options.poolSize)
-    : await openPgliteExclusive(options.dataDir, options.pgliteDurability, options.pgliteTemplate)
+    : await openPgliteExclusive(options)
   try {
     await migrate(db)
   } catch (err) {
@@ -36,12 +38,13 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
 }
 
 /** PGlite in `<dataDir>/pglite`, for this process alone: a process that finds the directory held is refused. */
-async function openPgliteExclusive(dataDir: string, durability: PgliteDurability | undefined, template: string | undefined): Promise<Db> {
-  const lock = await lockDataDir(dataDir)
+async function openPgliteExclusive(options: OpenDbOptions): Promise<Db> {
+  const lock = await lockDataDir(options.dataDir)
   try {
-    const dir = join(dataDir, 'pglite')
-    const fromTemplate = await clusterFromTemplate(dir, durability ?? DEFAULT_PGLITE_DURABILITY, template)
-    const db = await openPglite(dir, { durability })
+    const dir = join(options.dataDir, 'pglite')
+    const durability = options.pgliteDurability
+    const fromTemplate = await clusterFromTemplate(dir, durability ?? DEFAULT_PGLITE_DURABILITY, options.pgliteTemplate)
+    const db = await openPglite(dir, { durability, maintenanceIntervalMs: options.pgliteMaintenanceIntervalMs })
     // The template's migrations count as applied now, at this data directory's first start.
     if (fromTemplate) await db.query('UPDATE schema_migrations SET applied_at = now()')
     return { ...db, close: () => db.close().finally(() => lock.release()) }

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { PGlite, parse, protocol, type Transaction } from '@electric-sql/pglite'
 import type { Db, DbStats } from './db.js'
+import { PgliteMaintenance } from './pglite-maintenance.js'
 import { copyBetweenStatements } from './pglite-snapshot.js'
 import { DEFAULT_PGLITE_DURABILITY, fsyncTree, pgliteOptions, WalSync, type FsyncCounter, type PgliteDurability } from './pglite-durability.js'
 
@@ -106,7 +107,11 @@ class PreparedStatements {
 export interface OpenPgliteOptions {
   /** How commits reach the disk (src/store/pglite-durability.ts). @default 'fsync' */
   durability?: PgliteDurability
+  /** How often tables past autovacuum's thresholds are vacuumed and analysed (src/store/pglite-maintenance.ts); 0: never. @default 60 000 */
+  maintenanceIntervalMs?: number
 }
+
+export const DEFAULT_PGLITE_MAINTENANCE_INTERVAL_MS = 60_000
 
 /** Opens (creating if needed) the PGlite database in `dir`; `dir` undefined keeps it in memory. */
 export async function openPglite(dir?: string, options: OpenPgliteOptions = {}): Promise<Db> {
@@ -136,7 +141,7 @@ export async function openPglite(dir?: string, options: OpenPgliteOptions = {}):
     close: async () => {},
     stats,
   })
-  return {
+  const db: Db = {
     async query<T>(sql: string, params?: unknown[]) {
       stats.statements++
       return durable((async () => (params && (await prepared.runAlone<T>(sql, params))) || (await pg.query<T>(sql, params as any[])).rows)())
@@ -146,9 +151,17 @@ export async function openPglite(dir?: string, options: OpenPgliteOptions = {}):
       stats.statements += 2 // BEGIN and COMMIT (or ROLLBACK)
       return durable(pg.transaction((tx) => fn(wrapTx(tx))))
     },
-    close: () => durable(pg.close()).finally(() => walSync.close()),
+    close: async () => {
+      await maintenance.stop()
+      await durable(pg.close()).finally(() => walSync.close())
+    },
     stats,
     connections: 1,
     copyDataDir: dir ? (target) => copyBetweenStatements(pg, dir, target) : undefined,
   }
+  const maintenance = new PgliteMaintenance(db, options.maintenanceIntervalMs ?? DEFAULT_PGLITE_MAINTENANCE_INTERVAL_MS, {
+    onRun: (run) => stats.onMaintenance?.(run),
+    onError: (err) => stats.onMaintenanceError?.(err),
+  }).start()
+  return db
 }

@@ -80,7 +80,7 @@ describe('observability', () => {
     expect(Number(/^livedesk_pglite_wal_flush_seconds_count\{[^}]*\} (\d+)/m.exec(text)?.[1])).toBeGreaterThan(0)
     expect(/^livedesk_pglite_wal_flush_seconds_bucket\{[^}]*le="0.1"[^}]*\} \d+/m.test(text)).toBe(true)
     expect(/^livedesk_broker_errors_total\{[^}]*\} 0/m.test(text)).toBe(true)
-    for (const name of ['livedesk_command_duration_seconds_count', 'livedesk_http_request_duration_seconds_count', 'livedesk_domain_transaction_duration_seconds_count', 'livedesk_delivery_lag_seconds_count', 'livedesk_outbox_backlog', 'livedesk_broker_errors_total', 'livedesk_node_info', 'livedesk_pglite_wal_flush_seconds_count']) {
+    for (const name of ['livedesk_command_duration_seconds_count', 'livedesk_http_request_duration_seconds_count', 'livedesk_domain_transaction_duration_seconds_count', 'livedesk_delivery_lag_seconds_count', 'livedesk_outbox_backlog', 'livedesk_broker_errors_total', 'livedesk_node_info', 'livedesk_pglite_wal_flush_seconds_count', 'livedesk_pglite_maintenance_seconds_count']) {
       expect(labelsOf(name).length, name).toBeGreaterThan(0)
       for (const labels of labelsOf(name)) expect(labels, name).toContain(`node="${node}"`)
     }
@@ -90,6 +90,16 @@ describe('observability', () => {
     const wanted = dashboardMetrics()
     const missing = [...wanted].filter((name) => !found.has(name))
     expect(missing, 'dashboard metrics absent from /metrics').toEqual([])
+  }, 60_000)
+
+  it('on PGlite, times the vacuums and analyses the node runs on its own (PGlite has no autovacuum)', async () => {
+    const l = await startTestLivedesk({ pgliteMaintenanceIntervalMs: 100 })
+    // 60 new clients: past the threshold for analysing the clients table, never analysed (50 changes).
+    for (let i = 0; i < 60; i++) await newClient(l, `Visitor ${i}`)
+    const analyses = (text: string) => Number(new RegExp(`^livedesk_pglite_maintenance_seconds_count\\{[^}]*operation="analyze"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0)
+    let text = ''
+    await until(async () => analyses((text = await (await fetch(`${l.url}/metrics`)).text())) > 0, 10_000, 'an analyse timed in /metrics')
+    expect(text).toMatch(new RegExp(`^livedesk_pglite_maintenance_seconds_count\\{[^}]*node="${l.node.config.nodeId}"`, 'm'))
   }, 60_000)
 
   it('traces a request: HTTP span → domain transaction → publish, in the in-memory exporter', async () => {
