@@ -34,6 +34,8 @@ try {
     // The pool size as a deployment sets it (DATABASE_POOL_SIZE), else livedesk's default.
     databasePoolSize: process.env.DATABASE_POOL_SIZE ? Number(process.env.DATABASE_POOL_SIZE) : undefined,
     pgliteDurability: options.pgliteDurability,
+    // PGlite's vacuums and analyses as a deployment sets them (PGLITE_MAINTENANCE_INTERVAL, seconds), else the default.
+    pgliteMaintenanceIntervalMs: process.env.PGLITE_MAINTENANCE_INTERVAL ? Number(process.env.PGLITE_MAINTENANCE_INTERVAL) * 1000 : undefined,
     realtime: { nodeId: options.nodeId },
     // A few hundred clients carry thousands of messages/s: the per-client limit counts them (its cost is measured)
     // but never refuses.

@@ -16,6 +16,7 @@ import { sql as messageSearch } from './014_message_search.js'
 import { sql as mapState } from './015_map_state.js'
 import { sql as outboxWatermark } from './016_outbox_watermark.js'
 import { sql as searchIndexFastupdate } from './017_search_index_fastupdate.js'
+import { sql as operatorOpenSessions } from './018_operator_open_sessions.js'
 
 export interface Migration {
   id: number
@@ -41,4 +42,5 @@ export const MIGRATIONS: Migration[] = [
   { id: 15, name: 'map_state', sql: mapState },
   { id: 16, name: 'outbox_watermark', sql: outboxWatermark },
   { id: 17, name: 'search_index_fastupdate', sql: searchIndexFastupdate },
+  { id: 18, name: 'operator_open_sessions', sql: operatorOpenSessions },
 ]
