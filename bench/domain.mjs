@@ -23,6 +23,7 @@ import { renderMarkdown } from './domain/report.mjs'
 import { createDatabase, dropDatabase, deleteRedisKeys, postgresVersion, redisVersion } from './domain/services.mjs'
 import { pinServices } from './domain/pin-services.mjs'
 import { diskSyncLatency } from './lib/disk-sync.mjs'
+import { seedHistory } from './domain/history.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -106,6 +107,7 @@ function parseArgs(argv) {
   o.nodes3 = num('nodes') ?? 3
   o.maxSockets = num('max-sockets') ?? 64
   o.maxInFlight = num('max-in-flight') ?? 5_000
+  o.history = num('history') ?? 0
   const canLimitCpu = existsSync(CPU_CGROUP)
   o.scenarios = args.scenarios !== undefined
     ? String(args.scenarios).split(',').filter(Boolean)
@@ -262,11 +264,12 @@ function removeCgroup(group) {
 /** The CPU quota of each of the scenario's nodes, in cores; undefined: none (the core they are pinned to). */
 const nodeCpuOf = (sc) => (sc.share ? o.nodeShare : o.nodeCpu)
 
-async function startNodes(sc, databaseUrl, redisPrefix) {
+/** The scenario's nodes; the first one on `firstDataDir` when given (a seeded history), the others on new directories. */
+async function startNodes(sc, databaseUrl, redisPrefix, firstDataDir) {
   const apiKey = `bench-${randomBytes(12).toString('hex')}`
   const nodes = []
   const startOne = async (i) => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'livedesk-bench-domain-'))
+    const dataDir = (i === 0 && firstDataDir) || mkdtempSync(join(tmpdir(), 'livedesk-bench-domain-'))
     pending.dirs.add(dataDir)
     const options = {
       dist: o.dist, port: 0, apiKey, dataDir, databaseUrl,
@@ -443,8 +446,17 @@ async function runScenario(sc, runId) {
   const redisPrefix = sc.redis ? `${runId}-${sc.name}` : undefined
   pending.redisPrefix = redisPrefix
   const ctx = { sc, steps: [], nodes: [], loadgen: undefined, database: db?.name, retries: 0 }
+  let firstDataDir
   try {
-    const started = await startNodes(sc, databaseUrl, redisPrefix)
+    let history = null
+    if (o.history > 0) {
+      // PGlite: the first node's data directory, seeded before the node opens it; PostgreSQL: the scenario's database.
+      firstDataDir = mkdtempSync(join(tmpdir(), 'livedesk-bench-domain-'))
+      pending.dirs.add(firstDataDir)
+      history = await seedHistory(o.dist, { databaseUrl, dataDir: firstDataDir, pgliteDurability: sc.db === 'pglite' ? durabilityOf(sc) : undefined }, o.history)
+      log(`  history: ${history.sessions} past sessions, ${history.messages} messages, written and analysed in ${(history.ms / 1000).toFixed(1)} s`)
+    }
+    const started = await startNodes(sc, databaseUrl, redisPrefix, firstDataDir)
     ctx.nodes = started.nodes
     ctx.loadgen = spawnPinned(join(here, 'domain', 'loadgen.mjs'), { cpu: CORE_LOAD, nodeArgs: gcArgs(CORE_LOAD) })
     await ctx.loadgen.expect('ready', 30_000)
@@ -461,7 +473,7 @@ async function runScenario(sc, runId) {
     if (found.max !== null) half = await measured(ctx, Math.max(1, Math.round(found.max / 2)), 'half')
     const atMax = ctx.steps.filter((s) => s.counted && (s.kind === 'ramp' || s.kind === 'refine') && s.pass && s.offered === found.max).at(-1) ?? null
     log(`${sc.label}: max ${found.lowerBound ? '≥ ' : ''}${found.max ?? '–'} messages/s${half ? `; at half (${half.offered}/s) p50 ${half.deliveryMs.p50Ms} p99 ${half.deliveryMs.p99Ms} ms` : ''}`)
-    return { ...sc, pgliteDurability: sc.db === 'pglite' ? durabilityOf(sc) ?? null : null, nodes: sc.nodes, pinnedToCore: core ?? null, nodeCpu: nodeCpuOf(sc) ?? null, setup, idle: ctx.idle, ...found, atMax, half, steps: ctx.steps }
+    return { ...sc, pgliteDurability: sc.db === 'pglite' ? durabilityOf(sc) ?? null : null, nodes: sc.nodes, pinnedToCore: core ?? null, nodeCpu: nodeCpuOf(sc) ?? null, history, setup, idle: ctx.idle, ...found, atMax, half, steps: ctx.steps }
   } finally {
     await ctx.loadgen?.stop().catch(() => {})
     await Promise.all(ctx.nodes.map((n) => n.proc.stop().catch(() => {})))
@@ -469,6 +481,10 @@ async function runScenario(sc, runId) {
       rmSync(n.dataDir, { recursive: true, force: true })
       pending.dirs.delete(n.dataDir)
       if (n.cgroup) removeCgroup(n.cgroup)
+    }
+    if (firstDataDir) {
+      rmSync(firstDataDir, { recursive: true, force: true })
+      pending.dirs.delete(firstDataDir)
     }
     if (db) {
       await dropDatabase(o.databaseUrl, db.name).catch((err) => log(`  dropping ${db.name}: ${err.message}`))
@@ -641,7 +657,7 @@ async function main() {
     },
     dist,
     settings: {
-      operators: o.operators, maxChats: o.maxChats, clients: o.clients, ceilingWorkers: o.workers, nodesInPg3: o.nodes3,
+      operators: o.operators, maxChats: o.maxChats, clients: o.clients, history: o.history, ceilingWorkers: o.workers, nodesInPg3: o.nodes3,
       warmupMs: o.warmupMs, windowMs: o.windowMs, lossDeadlineMs: o.drainMs, p99LimitMs: o.p99LimitMs,
       startRate: o.startRate, factor: o.factor, refine: o.refine, maxSteps: o.maxSteps, maxRate: o.maxRate,
       httpSocketsPerNode: o.maxSockets, maxInFlight: o.maxInFlight, disturbedCores: DISTURBED, retries: o.retries,

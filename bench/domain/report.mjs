@@ -96,6 +96,7 @@ export function renderMarkdown(r) {
   const s = r.settings
   lines.push(
     `${s.operators} operators × maxChats ${s.maxChats}, ${s.clients} clients with an assigned session; consoles on the \`centrifuge\` SDK. ` +
+      (s.history ? `Before each scenario, a history of ${s.history} past clients with a closed session of 4 messages each, analysed (\`--history\`). ` : '') +
       `Open loop, ${s.windowMs} ms window after ${s.warmupMs} ms warm-up, loss deadline ${s.lossDeadlineMs} ms after the last send. ` +
       `A rate passes with no HTTP error, nothing lost, delivery p99 < ${s.p99LimitMs} ms, and ≥ 95% of the offered rate both sent and delivered during the window. ` +
       `Ramp from ${s.startRate}/s by ×${s.factor}, then ${s.refine} bisection(s). Ceiling: ${s.ceilingWorkers} workers, closed loop, same window. ` +
@@ -158,6 +159,7 @@ export function renderMarkdown(r) {
     lines.push(
       `## ${sc.label}`,
       '',
+      (sc.history ? `History: ${sc.history.sessions} past sessions, ${sc.history.messages} messages, seeded in ${f(sc.history.ms / 1000)} s. ` : '') +
       `Setup: ${f(sc.setup.ms / 1000)} s (first messages of ${s.clients} clients ${f(sc.setup.firstMessagesMs / 1000)} s); sessions per operator ${Math.min(...sc.setup.assignedPerOperator)}–${Math.max(...sc.setup.assignedPerOperator)}.` +
         ('pinnedToCore' in sc ? ` ${sc.nodes} node(s), ${sc.redis ? 'Redis broker' : 'memory broker'}, ${sc.pinnedToCore === null ? 'not pinned' : `pinned to core ${sc.pinnedToCore}`}` : '') +
         (sc.nodeCpu ? `, each node limited to ${sc.nodeCpu} of a core by a CFS quota of its own.` : 'pinnedToCore' in sc ? '.' : '') +

@@ -98,6 +98,22 @@ describe('PGlite maintenance (autovacuum\'s job)', () => {
     expect((await maintainTables(db)).filter((r) => r.table === 'clients')).toEqual([])
   }, 30_000)
 
+  it('analyses the outbox with a small sample and without the events\' JSON, which no plan reads (migration 019)', async () => {
+    const db = await pglite()
+    await churnOutbox(db, 400)
+    expect(await maintainTables(db)).toContainEqual(expect.objectContaining({ table: 'outbox' }))
+    const columns = await db.query<{ attname: string }>(`SELECT attname FROM pg_stats WHERE tablename = 'outbox' ORDER BY attname`)
+    expect(columns.map((c) => c.attname)).toContain('created_at')
+    expect(columns.map((c) => c.attname)).not.toContain('data')
+    expect(columns.map((c) => c.attname)).not.toContain('subject')
+    // Sampled with a statistics target of 10 (PostgreSQL's default: 100): a histogram of at most 11 bounds.
+    const [{ bounds }] = await db.query<{ bounds: number }>(
+      `SELECT array_length(histogram_bounds::text::text[], 1) AS bounds FROM pg_stats WHERE tablename = 'outbox' AND attname = 'id'`,
+    )
+    expect(bounds).toBeGreaterThan(1)
+    expect(bounds).toBeLessThanOrEqual(11)
+  }, 30_000)
+
   it('runs on its own every interval once a table needs it, and stops with the database', async () => {
     const db = await pglite(50)
     const run = new Promise<MaintenanceRun>((resolve) => (db.stats.onMaintenance = (r) => r.table === 'outbox' && resolve(r)))

@@ -17,6 +17,7 @@ import { sql as mapState } from './015_map_state.js'
 import { sql as outboxWatermark } from './016_outbox_watermark.js'
 import { sql as searchIndexFastupdate } from './017_search_index_fastupdate.js'
 import { sql as operatorOpenSessions } from './018_operator_open_sessions.js'
+import { sql as statisticsNotPlannedFrom } from './019_statistics_not_planned_from.js'
 
 export interface Migration {
   id: number
@@ -43,4 +44,5 @@ export const MIGRATIONS: Migration[] = [
   { id: 16, name: 'outbox_watermark', sql: outboxWatermark },
   { id: 17, name: 'search_index_fastupdate', sql: searchIndexFastupdate },
   { id: 18, name: 'operator_open_sessions', sql: operatorOpenSessions },
+  { id: 19, name: 'statistics_not_planned_from', sql: statisticsNotPlannedFrom },
 ]
