@@ -108,6 +108,7 @@ function parseArgs(argv) {
   o.maxSockets = num('max-sockets') ?? 64
   o.maxInFlight = num('max-in-flight') ?? 5_000
   o.history = num('history') ?? 0
+  o.historyAnalysed = !args['history-unanalysed']
   const canLimitCpu = existsSync(CPU_CGROUP)
   o.scenarios = args.scenarios !== undefined
     ? String(args.scenarios).split(',').filter(Boolean)
@@ -453,8 +454,8 @@ async function runScenario(sc, runId) {
       // PGlite: the first node's data directory, seeded before the node opens it; PostgreSQL: the scenario's database.
       firstDataDir = mkdtempSync(join(tmpdir(), 'livedesk-bench-domain-'))
       pending.dirs.add(firstDataDir)
-      history = await seedHistory(o.dist, { databaseUrl, dataDir: firstDataDir, pgliteDurability: sc.db === 'pglite' ? durabilityOf(sc) : undefined }, o.history)
-      log(`  history: ${history.sessions} past sessions, ${history.messages} messages, written and analysed in ${(history.ms / 1000).toFixed(1)} s`)
+      history = await seedHistory(o.dist, { databaseUrl, dataDir: firstDataDir, pgliteDurability: sc.db === 'pglite' ? durabilityOf(sc) : undefined }, o.history, { analyse: o.historyAnalysed })
+      log(`  history: ${history.sessions} past sessions, ${history.messages} messages, written${history.analysed ? ' and analysed' : ''} in ${(history.ms / 1000).toFixed(1)} s`)
     }
     const started = await startNodes(sc, databaseUrl, redisPrefix, firstDataDir)
     ctx.nodes = started.nodes

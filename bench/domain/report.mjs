@@ -159,7 +159,7 @@ export function renderMarkdown(r) {
     lines.push(
       `## ${sc.label}`,
       '',
-      (sc.history ? `History: ${sc.history.sessions} past sessions, ${sc.history.messages} messages, seeded in ${f(sc.history.ms / 1000)} s. ` : '') +
+      (sc.history ? `History: ${sc.history.sessions} past sessions, ${sc.history.messages} messages, seeded${sc.history.analysed === false ? ' and left unanalysed' : ''} in ${f(sc.history.ms / 1000)} s. ` : '') +
       `Setup: ${f(sc.setup.ms / 1000)} s (first messages of ${s.clients} clients ${f(sc.setup.firstMessagesMs / 1000)} s); sessions per operator ${Math.min(...sc.setup.assignedPerOperator)}–${Math.max(...sc.setup.assignedPerOperator)}.` +
         ('pinnedToCore' in sc ? ` ${sc.nodes} node(s), ${sc.redis ? 'Redis broker' : 'memory broker'}, ${sc.pinnedToCore === null ? 'not pinned' : `pinned to core ${sc.pinnedToCore}`}` : '') +
         (sc.nodeCpu ? `, each node limited to ${sc.nodeCpu} of a core by a CFS quota of its own.` : 'pinnedToCore' in sc ? '.' : '') +
