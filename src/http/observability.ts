@@ -82,7 +82,7 @@ export class Observations {
   pgliteMaintenance(stats: DbStats, onError: (err: unknown) => void): void {
     const seconds = new Histogram({
       name: 'livedesk_pglite_maintenance_seconds',
-      help: 'PGlite, which has no autovacuum: each vacuum or analyse of a table past autovacuum\'s thresholds, by operation; statements waited for it',
+      help: 'PGlite, which has no autovacuum: each vacuum or analyse of a table past its thresholds, by operation; statements waited for it',
       labelNames: ['node', 'operation'],
       buckets: LATENCY_BUCKETS,
       registers: [this.registry],
