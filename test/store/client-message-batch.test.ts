@@ -11,6 +11,7 @@ import { Batcher } from '../../src/store/batch.js'
 import { insertClientMessagesInOpenSessions } from '../../src/store/chat.js'
 import { openDb, type Db } from '../../src/store/index.js'
 import { postgresAvailable, tempPglite, tempPostgres, type TestDatabase } from './databases.js'
+import { planNodes, statementOf } from './plans.js'
 
 const pgUp = await postgresAvailable()
 
@@ -80,16 +81,10 @@ for (const backend of backends) {
       await db.query(`INSERT INTO clients (id, chat_id, name, channel, token_hash)
                       SELECT 'scale-c' || g, 'scale-chat' || g, 'client ' || g, 'widget', 'scale-t' || g FROM generate_series(1, 20000) g`)
       await db.query(`INSERT INTO sessions (id, chat_id, client_id, status) SELECT 'scale-s' || g, 'scale-chat' || g, 'scale-c' || g, 'queued' FROM generate_series(1, 20000) g`)
-      let statement: { sql: string; params: unknown[] } | undefined
-      const recorder: Db = { ...db, query: async (sql: string, params?: unknown[]) => ((statement = { sql, params: params ?? [] }), []) }
-      await insertClientMessagesInOpenSessions(recorder, [item('scale-c7', 'x'), item('scale-c19999', 'y')], { nodeId: 'test', oweWebhooks: false })
-      const [{ 'QUERY PLAN': plan }] = await db.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${statement!.sql}`, statement!.params)
-      const scans: string[] = []
-      const walk = (node: { 'Node Type': string; 'Relation Name'?: string; Plans?: unknown[] }) => {
-        if (node['Relation Name']) scans.push(`${node['Node Type']} on ${node['Relation Name']}`)
-        for (const child of node.Plans ?? []) walk(child as typeof node)
-      }
-      walk((plan as Array<{ Plan: Parameters<typeof walk>[0] }>)[0]!.Plan)
+      const statement = await statementOf(db, (recorder) =>
+        insertClientMessagesInOpenSessions(recorder, [item('scale-c7', 'x'), item('scale-c19999', 'y')], { nodeId: 'test', oweWebhooks: false }),
+      )
+      const scans = (await planNodes(db, statement)).filter((n) => n['Relation Name']).map((n) => `${n['Node Type']} on ${n['Relation Name']}`)
       expect(scans.filter((s) => /on (clients|sessions)$/.test(s)).length).toBeGreaterThanOrEqual(2)
       expect(scans.filter((s) => /^Seq Scan on (clients|sessions)$/.test(s))).toEqual([])
     })

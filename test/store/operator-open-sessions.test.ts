@@ -8,6 +8,7 @@ import { openDb, type Db } from '../../src/store/index.js'
 import { operatorCapacity } from '../../src/store/operators.js'
 import { operatorViewRows } from '../../src/store/views.js'
 import { postgresAvailable, tempPglite, tempPostgres, type TestDatabase } from './databases.js'
+import { planNodes, statementOf } from './plans.js'
 
 const pgUp = await postgresAvailable()
 const backends = [
@@ -19,27 +20,10 @@ const OPERATORS = 20
 const CLOSED_EACH = 500
 const OPEN_EACH = 2
 
-interface PlanNode {
-  'Relation Name'?: string
-  'Node Type': string
-  'Actual Rows': number
-  'Actual Loops': number
-  'Rows Removed by Filter'?: number
-  Plans?: PlanNode[]
-}
-
 /** Session rows the executor read to answer `run`'s statement: what the scans of `sessions` returned or filtered out. */
 async function sessionRowsRead(db: Db, run: (recorder: Db) => Promise<unknown>): Promise<number> {
-  let statement: { sql: string; params: unknown[] } | undefined
-  await run({ ...db, query: async (sql: string, params?: unknown[]) => ((statement = { sql, params: params ?? [] }), []) })
-  const [{ 'QUERY PLAN': plan }] = await db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement!.sql}`, statement!.params)
-  let read = 0
-  const walk = (node: PlanNode) => {
-    if (node['Relation Name'] === 'sessions' && node['Node Type'].endsWith('Scan')) read += (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops']
-    for (const child of node.Plans ?? []) walk(child)
-  }
-  walk(plan[0]!.Plan)
-  return read
+  const scans = (await planNodes(db, await statementOf(db, run), 'ANALYZE')).filter((n) => n['Relation Name'] === 'sessions' && n['Node Type'].endsWith('Scan'))
+  return scans.reduce((read, n) => read + (n['Actual Rows']! + (n['Rows Removed by Filter'] ?? 0)) * n['Actual Loops']!, 0)
 }
 
 for (const backend of backends) {

@@ -7,6 +7,7 @@ import { openDb, type Db } from '../../src/store/index.js'
 import { maintainTables, maintenanceDue, type MaintenanceRun } from '../../src/store/pglite-maintenance.js'
 import { takeDueOffline } from '../../src/store/timers.js'
 import { tempPglite, type TestDatabase } from './databases.js'
+import { planNodes, statementOf } from './plans.js'
 
 const opened: Array<{ db: Db; target: TestDatabase }> = []
 async function pglite(maintenanceIntervalMs = 0): Promise<Db> {
@@ -37,21 +38,9 @@ async function churnOutbox(db: Db, events: number) {
 }
 const outboxBytes = async (db: Db) => Number((await db.query<{ n: string }>(`SELECT pg_relation_size('outbox') AS n`))[0]!.n)
 
-/** The kinds of scan of `table` in the generic plan of `sql`. */
-async function scansOf(db: Db, sql: string, table: string): Promise<string[]> {
-  const [{ 'QUERY PLAN': plan }] = await db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql}`)
-  const scans: string[] = []
-  const walk = (node: PlanNode) => {
-    if (node['Relation Name'] === table && node['Node Type'].endsWith('Scan')) scans.push(node['Node Type'])
-    for (const child of node.Plans ?? []) walk(child)
-  }
-  walk(plan[0]!.Plan)
-  return scans
-}
-interface PlanNode {
-  'Node Type': string
-  'Relation Name'?: string
-  Plans?: PlanNode[]
+/** The kinds of scan of `table` in the generic plan of `statement`. */
+async function scansOf(db: Db, statement: { sql: string; params: unknown[] }, table: string): Promise<string[]> {
+  return (await planNodes(db, statement, 'GENERIC_PLAN')).filter((n) => n['Relation Name'] === table && n['Node Type'].endsWith('Scan')).map((n) => n['Node Type'])
 }
 
 describe('PGlite maintenance (autovacuum\'s job)', () => {
@@ -88,8 +77,7 @@ describe('PGlite maintenance (autovacuum\'s job)', () => {
   it('gives the planner statistics: the offline sweep finds due clients through its index, not by reading all 20,000 clients', async () => {
     const db = await pglite()
     await db.query(`INSERT INTO clients (id, chat_id, name, channel, token_hash) SELECT 'c' || g, 'chat' || g, 'client ' || g, 'widget', 't' || g FROM generate_series(1, 20000) g`)
-    let sweep = ''
-    await takeDueOffline({ ...db, query: async (sql: string) => ((sweep = sql), []) })
+    const sweep = await statementOf(db, takeDueOffline)
     expect(await scansOf(db, sweep, 'clients')).toEqual(['Seq Scan'])
     const runs = await maintainTables(db)
     expect(runs).toContainEqual(expect.objectContaining({ table: 'clients', operation: 'analyze' }))
