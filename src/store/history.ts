@@ -4,7 +4,7 @@
  * serves `@@`; ranking (`ts_rank`) and snippets (`ts_headline`) are computed for the matches and the page only.
  */
 import type { Db } from './db.js'
-import type { MessageJson, MessageRow, SessionRow } from './chat.js'
+import { readAtOf, type MessageJson, type MessageRow, type SessionRow } from './chat.js'
 
 /** The text search configuration of the index; a query with another one would not use it. */
 export const SEARCH_CONFIG = 'simple'
@@ -33,7 +33,7 @@ export async function clientSessions(db: Db, clientId: string, page: { limit: nu
   const rows = await db.query<ClientSessionRow>(
     `SELECT s.*, o.name AS operator_name, sr.score AS rating_score, sr.comment AS rating_comment, sr.created_at AS rated_at,
             (SELECT count(*)::int FROM messages m WHERE m.session_id = s.id AND NOT m.internal) AS message_count,
-            (SELECT to_jsonb(m) FROM messages m WHERE m.session_id = s.id AND NOT m.internal ORDER BY m.seq DESC LIMIT 1) AS last_message
+            (SELECT to_jsonb(l) FROM (SELECT m.*, ${readAtOf('m')} FROM messages m WHERE m.session_id = s.id AND NOT m.internal ORDER BY m.seq DESC LIMIT 1) l) AS last_message
        FROM sessions s LEFT JOIN operators o ON o.id = s.operator_id LEFT JOIN session_ratings sr ON sr.session_id = s.id
       WHERE s.client_id = $1${page.beforeSeq !== undefined ? ' AND s.seq < $3' : ''}
       ORDER BY s.seq DESC LIMIT $2`,
@@ -112,7 +112,7 @@ export async function searchMessages(
      hit AS (
        SELECT m.*, ts_rank(to_tsvector('${SEARCH_CONFIG}', m.text), q.q) AS rank FROM messages m, q WHERE ${where.join(' AND ')}),
      page AS (SELECT * FROM hit ${resume} ORDER BY hit.rank DESC, hit.seq DESC LIMIT $2)
-     SELECT page.*,
+     SELECT page.*, ${readAtOf('page')},
             -- a short message whole, a long one as up to two fragments around the matches
             ts_headline('${SEARCH_CONFIG}', translate(page.text, E'\\x01\\x02', ''), q.q,
                         'StartSel=${HIT_START}, StopSel=${HIT_STOP}, ' ||

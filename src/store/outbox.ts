@@ -1,5 +1,5 @@
 /** The SQL of the transactional outbox (migrations 003, 016): write events with their cause, find the unpublished, prune. */
-import type { MessageRow } from './chat.js'
+import { readAtOf, type MessageRow } from './chat.js'
 import type { Db } from './db.js'
 import { oweDeliveries } from './webhooks.js'
 
@@ -93,7 +93,7 @@ export async function oldestUnpublishedSince(db: Db): Promise<Date> {
 /** The messages a `message_ref` event points at. */
 export async function messagesByIds(db: Db, ids: string[]): Promise<Map<string, MessageRow>> {
   if (ids.length === 0) return new Map()
-  const rows = await db.query<MessageRow>(`SELECT * FROM messages WHERE id = ANY($1)`, [ids])
+  const rows = await db.query<MessageRow>(`SELECT m.*, ${readAtOf('m')} FROM messages m WHERE id = ANY($1)`, [ids])
   return new Map(rows.map((r) => [r.id, r]))
 }
 

@@ -4,7 +4,7 @@
  * events.md (src/domain/views.ts); each query serves any number of ids at once.
  */
 import type { Db } from './db.js'
-import type { ClientRow, MessageRow, RatingColumns, SessionRow } from './chat.js'
+import { readAtOf, type ClientRow, type MessageRow, type RatingColumns, type SessionRow } from './chat.js'
 import type { OperatorStatus } from './availability.js'
 
 /** An operator's columns with its open-session count and the ids of its groups, in order. */
@@ -75,7 +75,8 @@ export async function sessionViewRows(db: Db, ids: string[]): Promise<SessionVie
 export async function lastMessages(db: Db, sessionIds: string[], author?: 'operator'): Promise<MessageRow[]> {
   const by = author === undefined ? '' : ` AND author_type = '${author}'`
   return db.query<MessageRow>(
-    `SELECT DISTINCT ON (session_id) * FROM messages WHERE session_id = ANY($1)${by} AND NOT internal ORDER BY session_id, seq DESC`,
+    `SELECT l.*, ${readAtOf('l')} FROM (
+       SELECT DISTINCT ON (session_id) * FROM messages WHERE session_id = ANY($1)${by} AND NOT internal ORDER BY session_id, seq DESC) l`,
     [sessionIds],
   )
 }
@@ -83,10 +84,11 @@ export async function lastMessages(db: Db, sessionIds: string[], author?: 'opera
 /** The first client message of each of the sessions after its last operator message (notes aside), if any. */
 export async function firstClientMessagesAfterOperator(db: Db, sessionIds: string[]): Promise<MessageRow[]> {
   return db.query<MessageRow>(
-    `SELECT DISTINCT ON (m.session_id) m.* FROM messages m
+    `SELECT f.*, ${readAtOf('f')} FROM (
+       SELECT DISTINCT ON (m.session_id) m.* FROM messages m
         WHERE m.session_id = ANY($1) AND m.author_type = 'client'
           AND m.seq > COALESCE((SELECT max(o.seq) FROM messages o WHERE o.session_id = m.session_id AND o.author_type = 'operator' AND NOT o.internal), 0)
-        ORDER BY m.session_id, m.seq`,
+        ORDER BY m.session_id, m.seq) f`,
     [sessionIds],
   )
 }
@@ -94,8 +96,9 @@ export async function firstClientMessagesAfterOperator(db: Db, sessionIds: strin
 /** How many client messages of each of the sessions are unread; a session with none is absent. */
 export async function unreadClientMessageCounts(db: Db, sessionIds: string[]): Promise<Map<string, number>> {
   const rows = await db.query<{ session_id: string; n: number }>(
-    `SELECT session_id, count(*)::int AS n FROM messages
-          WHERE session_id = ANY($1) AND author_type = 'client' AND read_at IS NULL GROUP BY session_id`,
+    `SELECT m.session_id, count(*)::int AS n FROM messages m
+          WHERE m.session_id = ANY($1) AND m.author_type = 'client' AND (SELECT r.message_id FROM message_reads r WHERE r.message_id = m.id) IS NULL
+          GROUP BY m.session_id`,
     [sessionIds],
   )
   return new Map(rows.map((r) => [r.session_id, r.n]))

@@ -39,6 +39,9 @@ async function fillFirstRelease(db: Db): Promise<void> {
     await db.query(`INSERT INTO messages (id, session_id, chat_id, author_type, author_id, author_name, text, created_at)
       VALUES ($1, $2, 'chat-ann', $3, $4, $5, $6, $7)`, [id, session, type, author, name, text, at])
   }
+  // Read receipts were a column of the message then (migration 020 moved them to message_reads).
+  await db.query(`UPDATE messages SET read_at = '2026-01-03T09:05:00Z' WHERE id = 'm2'`)
+  await db.query(`UPDATE messages SET read_at = '2026-01-04T09:00:30Z' WHERE id = 'm3'`)
 }
 
 const backends: Array<{ name: string; make: () => Promise<TestDatabase>; open: (t: TestDatabase) => Promise<Db>; skip: boolean }> = [
@@ -77,6 +80,10 @@ for (const backend of backends) {
       expect(sessions.items.map((s: { id: string }) => s.id)).toContain('se-now')
       const messages = await ok(livedesk, 'GET', '/sessions/se-now/messages', undefined, token)
       expect(messages.items.map((m: { text: string }) => m.text)).toEqual(['Me again: it arrived broken', 'Sorry! A new one ships today'])
+      // Receipts kept: what was read keeps its time, the rest is unread, and the session counts no unread message.
+      const readAt = Object.fromEntries(history.items.map((m: { id: string; readAt: string | null }) => [m.id, m.readAt]))
+      expect(readAt).toEqual({ m1: null, m2: '2026-01-03T09:05:00.000Z', m3: '2026-01-04T09:00:30.000Z', m4: null })
+      expect(sessions.items.find((s: { id: string }) => s.id === 'se-now')).toMatchObject({ unreadClientMessageCount: 0 })
 
       // The migrated schema takes new writes.
       const sent = await api(livedesk, 'POST', '/sessions/se-now/messages', { text: 'Tracking number: 123' }, token)

@@ -18,6 +18,7 @@ import { sql as outboxWatermark } from './016_outbox_watermark.js'
 import { sql as searchIndexFastupdate } from './017_search_index_fastupdate.js'
 import { sql as operatorOpenSessions } from './018_operator_open_sessions.js'
 import { sql as statisticsNotPlannedFrom } from './019_statistics_not_planned_from.js'
+import { sql as messageReads } from './020_message_reads.js'
 
 export interface Migration {
   id: number
@@ -45,4 +46,5 @@ export const MIGRATIONS: Migration[] = [
   { id: 17, name: 'search_index_fastupdate', sql: searchIndexFastupdate },
   { id: 18, name: 'operator_open_sessions', sql: operatorOpenSessions },
   { id: 19, name: 'statistics_not_planned_from', sql: statisticsNotPlannedFrom },
+  { id: 20, name: 'message_reads', sql: messageReads },
 ]
