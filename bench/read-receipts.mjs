@@ -42,7 +42,7 @@ async function markReadInColumn(db, where) {
 
 const variants = [
   { name: 'receipt column (before 020)', migrations: RECEIPT_COLUMN, read: markReadInColumn },
-  { name: 'receipt rows (020)', migrations: MIGRATIONS, read: (db, where) => markRead(db, where) },
+  { name: 'receipt rows (020)', migrations: MIGRATIONS, read: markRead },
 ]
 
 async function openDatabase(kind) {

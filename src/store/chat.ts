@@ -72,10 +72,13 @@ export interface MessageRow {
 }
 
 /**
- * A message's `read_at`, the time of its receipt (migration 020), for the message rows `alias` a statement returns:
- * a lookup by the receipts' key per row, so it goes where the rows are already few (after a LIMIT, a DISTINCT ON).
+ * The time of the receipt (migration 020) of the message row `alias`, NULL while it is unread: a lookup by the
+ * receipts' key per row, so it goes where the rows are already few (after a LIMIT, a DISTINCT ON).
  */
-export const readAtOf = (alias: string) => `(SELECT r.read_at FROM message_reads r WHERE r.message_id = ${alias}.id) AS read_at`
+export const receiptOf = (alias: string) => `(SELECT r.read_at FROM message_reads r WHERE r.message_id = ${alias}.id)`
+
+/** `read_at` for the message rows `alias` a statement returns. */
+export const readAtOf = (alias: string) => `${receiptOf(alias)} AS read_at`
 
 /** A message row as JSON (`to_jsonb(m)` in a bigger query): its times as text. */
 export type MessageJson = Omit<MessageRow, 'created_at' | 'edited_at' | 'read_at'> & { created_at: string; edited_at: string | null; read_at: string | null }

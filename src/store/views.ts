@@ -4,7 +4,7 @@
  * events.md (src/domain/views.ts); each query serves any number of ids at once.
  */
 import type { Db } from './db.js'
-import { readAtOf, type ClientRow, type MessageRow, type RatingColumns, type SessionRow } from './chat.js'
+import { readAtOf, receiptOf, type ClientRow, type MessageRow, type RatingColumns, type SessionRow } from './chat.js'
 import type { OperatorStatus } from './availability.js'
 
 /** An operator's columns with its open-session count and the ids of its groups, in order. */
@@ -97,7 +97,7 @@ export async function firstClientMessagesAfterOperator(db: Db, sessionIds: strin
 export async function unreadClientMessageCounts(db: Db, sessionIds: string[]): Promise<Map<string, number>> {
   const rows = await db.query<{ session_id: string; n: number }>(
     `SELECT m.session_id, count(*)::int AS n FROM messages m
-          WHERE m.session_id = ANY($1) AND m.author_type = 'client' AND (SELECT r.message_id FROM message_reads r WHERE r.message_id = m.id) IS NULL
+          WHERE m.session_id = ANY($1) AND m.author_type = 'client' AND ${receiptOf('m')} IS NULL
           GROUP BY m.session_id`,
     [sessionIds],
   )
