@@ -397,8 +397,8 @@ export type ClientMessageWritten = NonNullable<Awaited<ReturnType<typeof insertC
  * session or one whose key was used, comes back undefined for the caller to write alone. Each input row finds its
  * client and session by key in a LATERAL subquery, a nested loop whatever the statistics say. Joins over the input
  * were planned for the 100 rows a set-returning function is assumed to return: with a few thousand open sessions they
- * read every one of them for each batch (PGlite, 2,000 open sessions: a batch of 1 took 1.13 ms, of 8 1.83 ms; this
- * way 0.54 and 1.04 ms), and with a few thousand clients every client (`IN (SELECT … FROM i)`, before).
+ * read every one of them for each batch (PGlite, 2,000 open sessions: a batch of 1 took 1.29 ms, of 8 2.26 ms; this
+ * way 0.70 and 1.66 ms, bench/batched-messages.mjs), and with a few thousand clients every client (`IN (SELECT … FROM i)`).
  */
 export async function insertClientMessagesInOpenSessions(
   db: Db,
