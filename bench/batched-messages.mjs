@@ -9,11 +9,11 @@
  * ms per statement, and the ratio current / baseline. Writes results/<date>-batched-messages.json.
  */
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { environment } from './lib/environment.mjs'
+import { openScratchDatabase } from './lib/scratch-database.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -27,7 +27,6 @@ const DIST = arg('dist') ?? join(root, 'dist')
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL
 
 const load = (path) => import(pathToFileURL(join(DIST, path)).href)
-const { openPglite } = await load('store/pglite.js')
 const { migrate } = await load('store/migrate.js')
 const { insertClientMessagesInOpenSessions } = await load('store/chat.js')
 
@@ -50,24 +49,6 @@ const BASELINE = `WITH i AS (
             s.group_id AS s_group_id, s.client_typing_until AS s_client_typing_until, o.id AS outbox_id, o.created_at AS outbox_at, i.n
        FROM m JOIN i ON i.id = m.id JOIN s ON s.id = m.session_id JOIN o ON o.event_id = i.event_id`
 
-async function openDatabase(kind) {
-  if (kind === 'PGlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'livedesk-bench-batch-'))
-    const db = await openPglite(dir, { durability: 'relaxed', maintenanceIntervalMs: 0 })
-    return { db, drop: async () => (await db.close(), rmSync(dir, { recursive: true, force: true })) }
-  }
-  const pg = (await import('pg')).default
-  const admin = new pg.Client({ connectionString: DATABASE_URL })
-  await admin.connect()
-  const name = `livedesk_bench_batch_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
-  await admin.query(`CREATE DATABASE ${name}`)
-  const url = new URL(DATABASE_URL)
-  url.pathname = `/${name}`
-  const { openPostgres } = await load('store/postgres.js')
-  const db = await openPostgres(url.toString())
-  return { db, drop: async () => (await db.close(), await admin.query(`DROP DATABASE ${name} WITH (FORCE)`), await admin.end()) }
-}
-
 /** The statements compared, each as a function of a batch of messages. */
 const statements = {
   baseline: (db, items) => {
@@ -78,7 +59,7 @@ const statements = {
 }
 
 async function measure(kind, open) {
-  const { db, drop } = await openDatabase(kind)
+  const { db, drop } = await openScratchDatabase(kind, { dist: DIST, databaseUrl: DATABASE_URL, name: 'batch' })
   try {
     await migrate(db)
     await db.query(`INSERT INTO clients (id, chat_id, name, channel, token_hash) SELECT 'c' || g, 'chat' || g, 'Client ' || g, 'widget', 't' || g FROM generate_series(1, ${open}) g`)

@@ -9,11 +9,11 @@
  * (on PGlite it stops the node), and the sizes. Baseline and receipts alternate by database, in one process.
  * Prints the table and writes results/<date>-read-receipts.json.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { environment } from './lib/environment.mjs'
+import { openScratchDatabase } from './lib/scratch-database.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -25,7 +25,6 @@ const DIST = arg('dist') ?? join(root, 'dist')
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL
 
 const load = (path) => import(pathToFileURL(join(DIST, path)).href)
-const { openPglite } = await load('store/pglite.js')
 const { migrate } = await load('store/migrate.js')
 const { MIGRATIONS } = await load('store/migrations/index.js')
 const { markRead } = await load('store/chat.js')
@@ -45,26 +44,8 @@ const variants = [
   { name: 'receipt rows (020)', migrations: MIGRATIONS, read: markRead },
 ]
 
-async function openDatabase(kind) {
-  if (kind === 'PGlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'livedesk-bench-reads-'))
-    const db = await openPglite(dir, { durability: 'relaxed', maintenanceIntervalMs: 0 })
-    return { db, drop: async () => (await db.close(), rmSync(dir, { recursive: true, force: true })) }
-  }
-  const pg = (await import('pg')).default
-  const admin = new pg.Client({ connectionString: DATABASE_URL })
-  await admin.connect()
-  const name = `livedesk_bench_reads_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
-  await admin.query(`CREATE DATABASE ${name}`)
-  const url = new URL(DATABASE_URL)
-  url.pathname = `/${name}`
-  const { openPostgres } = await load('store/postgres.js')
-  const db = await openPostgres(url.toString())
-  return { db, drop: async () => (await db.close(), await admin.query(`DROP DATABASE ${name} WITH (FORCE)`), await admin.end()) }
-}
-
 async function measure(kind, variant) {
-  const { db, drop } = await openDatabase(kind)
+  const { db, drop } = await openScratchDatabase(kind, { dist: DIST, databaseUrl: DATABASE_URL, name: 'reads' })
   try {
     await migrate(db, variant.migrations)
     await db.query(`INSERT INTO operators (id, name, max_chats) SELECT 'op' || g, 'Operator ' || g, 1000 FROM generate_series(1, 100) g`)
