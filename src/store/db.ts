@@ -9,6 +9,8 @@ export interface DbStats {
   transactions: number
   /** fsyncs that reached the disk (PGlite with PGLITE_DURABILITY=fsync; PostgreSQL does its own). */
   fsyncs?: number
+  /** PGlite with PGLITE_DURABILITY=fsync: WAL flushes that ran on the event loop's thread (before a data-file write). */
+  walFlushesOnThread?: number
   /**
    * PGlite with PGLITE_DURABILITY=fsync: called with how long each flush of the WAL took, in seconds (the commits in
    * flight waited for it); whoever records it (/metrics) sets it.

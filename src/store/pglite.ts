@@ -119,7 +119,7 @@ export async function openPglite(dir?: string, options: OpenPgliteOptions = {}):
   const durability = options.durability ?? DEFAULT_PGLITE_DURABILITY
   // fsyncs are counted, and WAL flushes timed (/metrics), only where they happen: on a disk, with 'fsync'.
   const flushes = dir !== undefined && durability === 'fsync'
-  const stats: DbStats = flushes ? { statements: 0, transactions: 0, fsyncs: 0 } : { statements: 0, transactions: 0 }
+  const stats: DbStats = flushes ? { statements: 0, transactions: 0, fsyncs: 0, walFlushesOnThread: 0 } : { statements: 0, transactions: 0 }
   const counter: FsyncCounter = flushes ? (stats as DbStats & FsyncCounter) : { fsyncs: 0 }
   const walSync = new WalSync(counter)
   const pg = await createPglite(dir, durability, counter, walSync)

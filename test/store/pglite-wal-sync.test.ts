@@ -4,6 +4,7 @@
  * meanwhile, and WAL goes to the disk before anything PostgreSQL orders after it. Real PGlite in a temp directory,
  * real files and fsyncs.
  */
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -113,6 +114,32 @@ describe('PGlite with fsync durability', () => {
     const again = await openDb({ dataDir })
     try {
       expect(await again.query(`SELECT id FROM operators WHERE id LIKE 'wal-%' ORDER BY id`)).toEqual([{ id: 'wal-1' }, { id: 'wal-2' }, { id: 'wal-3' }])
+    } finally {
+      await again.close()
+    }
+  })
+
+  it('tables grow under concurrent commits without a WAL flush on the event loop; a checkpoint still flushes it first', async () => {
+    const dataDir = tempDir()
+    const db = await openDb({ dataDir })
+    const [{ pages: before }] = await db.query<{ pages: number }>(`SELECT pg_relation_size('operators')::int / 8192 AS pages`)
+    // Rows of 1.5 KB that do not compress, 40 commits in flight at a time: the table and its index are extended while
+    // WAL fsyncs are pending.
+    const n = 400
+    for (let i = 0; i < n; i += 40) {
+      await Promise.all(Array.from({ length: 40 }, (_, k) => db.query(`INSERT INTO operators (id, name, max_chats) VALUES ($1, $2, 1)`, [`grow-${i + k}`, randomBytes(750).toString('hex')])))
+    }
+    const [{ pages }] = await db.query<{ pages: number }>(`SELECT pg_relation_size('operators')::int / 8192 AS pages`)
+    expect(pages - before).toBeGreaterThan(50) // extended page by page
+    expect(db.stats.walFlushesOnThread).toBe(0)
+    // A checkpoint writes the new rows' pages: what covers them goes to the disk first, on the thread.
+    await db.query(`INSERT INTO operators (id, name, max_chats) VALUES ($1, $2, 1)`, ['grow-last', 'x'])
+    await db.query('CHECKPOINT')
+    expect(db.stats.walFlushesOnThread).toBeGreaterThan(0)
+    await db.close()
+    const again = await openDb({ dataDir })
+    try {
+      expect((await again.query<{ n: number }>(`SELECT count(*)::int AS n FROM operators WHERE id LIKE 'grow-%'`))[0]!.n).toBe(n + 1)
     } finally {
       await again.close()
     }
