@@ -44,8 +44,7 @@ export interface FsyncCounter {
  * from a commit leaves the process first. Commits that end while a flush runs share the next one (group commit).
  * What PostgreSQL orders stays ordered: before a write to any other file (but one that only extends it with zeros),
  * and before any other fsync, the WAL fsyncs recorded or in flight run synchronously (WAL on the disk before the data
- * it covers). A failed fsync
- * fails every statement from then on, as PostgreSQL's PANIC would.
+ * it covers). A failed fsync fails every statement from then on, as PostgreSQL's PANIC would.
  */
 export class WalSync {
   /** WAL files whose fsync was asked for since the last flush began. */
