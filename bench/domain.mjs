@@ -367,8 +367,10 @@ async function idleBackground(ctx) {
   const ms = Math.max(2_000, o.windowMs)
   await sleep(o.pauseMs)
   const before = await readAllMetrics(ctx.nodes)
+  const meter = stepMeter(ctx.nodes.map((n) => n.pid), ctx.database)
   const t0 = performance.now()
   await sleep(ms)
+  const cpu = meter()
   const after = await readAllMetrics(ctx.nodes)
   const seconds = (performance.now() - t0) / 1000
   const d = metricsDelta(before, after)
@@ -376,6 +378,7 @@ async function idleBackground(ctx) {
     ms,
     statementsPerSec: d.statements === null ? null : d.statements / seconds,
     transactionsPerSec: d.transactions === null ? null : d.transactions / seconds,
+    serverCpuFraction: ctx.nodes.reduce((a, n) => a + cpu.own[n.pid], 0) / cpu.elapsedMicros,
   }
 }
 
@@ -468,7 +471,7 @@ async function runScenario(sc, runId) {
     )
     log(`  ${o.operators} consoles connected, ${o.clients} sessions assigned in ${(setup.ms / 1000).toFixed(1)} s (first messages ${(setup.firstMessagesMs / 1000).toFixed(1)} s)`)
     ctx.idle = await idleBackground(ctx)
-    log(`  idle: ${ctx.idle.statementsPerSec?.toFixed(1) ?? '–'} statements/s, ${ctx.idle.transactionsPerSec?.toFixed(1) ?? '–'} transactions/s over ${ctx.idle.ms} ms`)
+    log(`  idle: ${ctx.idle.statementsPerSec?.toFixed(1) ?? '–'} statements/s, ${ctx.idle.transactionsPerSec?.toFixed(1) ?? '–'} transactions/s, nodes ${(ctx.idle.serverCpuFraction * 100).toFixed(1)}% of a core over ${ctx.idle.ms} ms`)
     const found = await ramp(ctx)
     let half = null
     if (found.max !== null) half = await measured(ctx, Math.max(1, Math.round(found.max / 2)), 'half')
