@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { killAll, spawnPinned } from './lib/proc.mjs'
+import { killAll, spawnPinned, startArgs } from './lib/proc.mjs'
 import { stepMeter } from './domain/cpu.mjs'
 import { environment } from './lib/environment.mjs'
 import { renderMarkdown } from './domain/report.mjs'
@@ -160,11 +160,7 @@ const nodesCore = (sc) => (o.spreadNodes && sc.nodes > 1 ? undefined : CORE_SERV
  * `--parallel-gc` keeps V8's default.
  */
 const gcArgs = (core) => (core !== undefined && !o.parallelGc ? ['--single-threaded-gc'] : [])
-/** The node options `npm start` gives livedesk (package.json), so that the bench's nodes run as started for real. */
-const START_ARGS = (() => {
-  const start = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start
-  return start.split(/\s+/).slice(1).filter((word) => word.startsWith('--'))
-})()
+const START_ARGS = startArgs(root)
 /** A step with more foreign CPU than this (in cores) is marked disturbed. */
 const DISTURBED = 0.25
 

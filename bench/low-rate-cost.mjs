@@ -16,7 +16,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { environment } from './lib/environment.mjs'
-import { spawnPinned } from './lib/proc.mjs'
+import { spawnPinned, startArgs } from './lib/proc.mjs'
+import { median } from './lib/ratios.mjs'
 import { pinServices } from './domain/pin-services.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -35,7 +36,7 @@ const log = (...a) => console.log(`[bench:low-rate ${new Date().toISOString().sl
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /** livedesk's node options, as `npm start` and bench:domain run a pinned node. */
-const START_ARGS = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start.split(/\s+/).filter((w) => w.startsWith('--'))
+const START_ARGS = startArgs(root)
 
 /** The baseline at `rate`: µs of server CPU per request over a window after a warm-up. */
 async function baseline(rate) {
@@ -108,7 +109,6 @@ function livedesk(rate) {
   }
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
 const runs = { baseline: [], livedesk: [] }
 for (let round = 0; round < ROUNDS; round++) {
   const order = round % 2 ? [...RATES].reverse() : RATES

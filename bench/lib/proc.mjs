@@ -1,12 +1,19 @@
 /** Child processes of the harness: pinned spawns with an IPC channel, /proc readings, and guaranteed cleanup. */
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { once } from 'node:events'
 
 const CLK_TCK = 100 // Linux USER_HZ; /proc/<pid>/stat counts CPU time in these ticks
 const PAGE_KB = 4
 
 const children = new Set()
+
+/** The node options `npm start` gives livedesk (package.json in `root`), so that a bench runs nodes as started for real. */
+export function startArgs(root) {
+  const start = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start
+  return start.split(/\s+/).slice(1).filter((word) => word.startsWith('--'))
+}
 
 /** Kills every live child; safe to call more than once. */
 export function killAll() {
